@@ -1,0 +1,190 @@
+"use strict";
+// Starts a real cluster (a primary process and its workers) for one test file, and connects real
+// socket.io clients to its workers over TCP on 127.0.0.1.
+
+const { fork } = require("node:child_process");
+const path = require("node:path");
+const { io: connect } = require("socket.io-client");
+
+let nextId = 1;
+
+class TestCluster {
+  constructor(config) {
+    this.config = config;
+    this.workers = []; // index => { port, pid, kind, alive }
+    this.pending = new Map();
+    this.clients = new Set();
+    this.waiters = [];
+  }
+
+  start() {
+    this.primary = fork(path.join(__dirname, "primary.js"), [JSON.stringify(this.config)], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      serialization: "advanced",
+    });
+    this.primary.on("message", (message) => this.onMessage(message));
+    const count = this.config.workers.length;
+    return this.waitUntil(() => this.workers.filter((w) => w && w.alive).length === count, "workers ready");
+  }
+
+  onMessage(message) {
+    switch (message.test) {
+      case "ready":
+        this.workers[message.worker] = { port: message.port, pid: message.pid, kind: message.kind, alive: true };
+        break;
+      case "exit":
+        if (this.workers[message.worker]) this.workers[message.worker].alive = false;
+        break;
+      case "result": {
+        const pending = this.pending.get(message.id);
+        if (!pending) return;
+        this.pending.delete(message.id);
+        if (message.error) pending.reject(new Error(`in worker: ${message.error}`));
+        else pending.resolve(message.value);
+        break;
+      }
+    }
+    this.waiters = this.waiters.filter((w) => !w());
+  }
+
+  waitUntil(predicate, what, timeout = 20000) {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeout);
+      this.waiters.push(() => {
+        if (!predicate()) return false;
+        clearTimeout(timer);
+        resolve();
+        return true;
+      });
+    });
+  }
+
+  request(command) {
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.primary.send({ ...command, id });
+    });
+  }
+
+  /** Runs `fn({ io, state, index, require }, ...args)` in worker `index`, returns its result. */
+  run(index, fn, ...args) {
+    return this.request({ test: "run", worker: index, code: fn.toString(), args });
+  }
+
+  runAll(fn, ...args) {
+    return Promise.all(this.aliveIndexes().map((i) => this.run(i, fn, ...args)));
+  }
+
+  aliveIndexes() {
+    return this.workers.map((w, i) => (w && w.alive ? i : -1)).filter((i) => i >= 0);
+  }
+
+  signal(index, signal) {
+    this.primary.send({ test: "signal", worker: index, signal });
+  }
+
+  /** Delivers `message` to worker `index` as if the primary had relayed it. */
+  sendRaw(index, message) {
+    this.primary.send({ test: "raw", worker: index, message });
+  }
+
+  primaryStats() {
+    return this.request({ test: "primaryStats" });
+  }
+
+  async forkWorker(kind) {
+    const index = this.workers.length;
+    this.workers[index] = undefined;
+    this.primary.send({ test: "fork", kind });
+    await this.waitUntil(() => this.workers[index] && this.workers[index].alive, `worker ${index} ready`);
+    return index;
+  }
+
+  waitForExit(index) {
+    return this.waitUntil(() => this.workers[index] && !this.workers[index].alive, `worker ${index} exit`);
+  }
+
+  /** Waits until every live worker counts `count` servers in namespace `nsp`. */
+  async waitForServerCount(count, nsp = "/", timeout = 15000) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const counts = await this.runAll(({ io }, name) => io.of(name).adapter.serverCount(), nsp);
+      if (counts.every((c) => c === count)) return;
+      if (Date.now() > deadline) throw new Error(`server counts ${counts} never all reached ${count}`);
+      await sleep(50);
+    }
+  }
+
+  /** A socket.io client connected to worker `index`; records every event it receives. */
+  async client(index, { nsp = "/", rooms = [], ...opts } = {}) {
+    const socket = connect(`http://127.0.0.1:${this.workers[index].port}${nsp}`, {
+      transports: ["websocket"],
+      forceNew: true,
+      reconnection: false,
+      ...opts,
+    });
+    socket.received = [];
+    socket.onAny((event, ...args) => socket.received.push({ event, args }));
+    this.clients.add(socket);
+    await new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    });
+    if (rooms.length) await socket.emitWithAck("join", rooms);
+    return socket;
+  }
+
+  /** Disconnects every client and waits until no worker holds a socket any more. */
+  async disconnectClients() {
+    for (const socket of this.clients) socket.disconnect();
+    this.clients.clear();
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const counts = await this.runAll(({ io }) => io.of("/").sockets.size + io.of("/chat").sockets.size);
+      if (counts.every((c) => c === 0)) return;
+      if (Date.now() > deadline) throw new Error(`sockets still connected: ${counts}`);
+      await sleep(20);
+    }
+  }
+
+  async stop() {
+    for (const socket of this.clients) socket.disconnect();
+    this.clients.clear();
+    if (!this.primary || this.primary.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.primary.once("exit", resolve));
+    this.primary.send({ test: "stop" });
+    const timer = setTimeout(() => this.primary.kill("SIGKILL"), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves once `socket` has received `count` events named `event` (or rejects after `timeout`). */
+function waitForEvents(socket, event, count = 1, timeout = 5000) {
+  const matching = () => socket.received.filter((r) => r.event === event);
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const check = () => {
+      const found = matching();
+      if (found.length >= count) return resolve(found);
+      if (Date.now() - started > timeout) {
+        return reject(new Error(`${socket.id} received ${found.length}/${count} "${event}" events`));
+      }
+      setTimeout(check, 10);
+    };
+    check();
+  });
+}
+
+/** Lets in-flight messages land, so that a test can assert that something did NOT arrive. */
+function settle(ms = 300) {
+  return sleep(ms);
+}
+
+module.exports = { TestCluster, sleep, settle, waitForEvents };

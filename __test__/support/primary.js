@@ -1,0 +1,71 @@
+"use strict";
+// A cluster primary driven by a Jest test over its own IPC channel (the test forks this file).
+// Config (argv[2], JSON): { primary: "native" | "reference", workers: ["native" | "reference", ...],
+//   serialization, adapterOptions }
+
+const cluster = require("node:cluster");
+const path = require("node:path");
+
+const config = JSON.parse(process.argv[2]);
+
+if (config.primary === "native") {
+  require("../..").setupPrimary();
+} else {
+  require("@socket.io/cluster-adapter").setupPrimary();
+}
+
+cluster.setupPrimary({
+  exec: path.join(__dirname, "worker.js"),
+  serialization: config.serialization || "advanced",
+  silent: false,
+});
+
+const workers = []; // index => cluster worker (index is the test's name for a worker)
+
+function fork(kind) {
+  const index = workers.length;
+  const worker = cluster.fork({
+    TEST_WORKER_INDEX: String(index),
+    TEST_WORKER_KIND: kind,
+    TEST_ADAPTER_OPTIONS: JSON.stringify(config.adapterOptions || {}),
+    TEST_SERVER_OPTIONS: JSON.stringify(config.serverOptions || {}),
+  });
+  workers.push(worker);
+  worker.on("message", (message) => {
+    if (message && message.test) process.send({ ...message, worker: index });
+  });
+  worker.on("exit", (code, signal) => process.send({ test: "exit", worker: index, code, signal }));
+  return index;
+}
+
+process.on("message", (command) => {
+  const worker = workers[command.worker];
+  switch (command.test) {
+    case "fork":
+      fork(command.kind);
+      break;
+    case "run":
+      worker.send(command);
+      break;
+    case "signal":
+      process.kill(worker.process.pid, command.signal);
+      break;
+    case "raw": // a message as if the primary relayed it
+      worker.send(command.message);
+      break;
+    case "primaryStats":
+      process.send({ test: "result", id: command.id, value: require("../../lib/primary").stats });
+      break;
+    case "stop":
+      for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
+      setTimeout(() => process.exit(0), 50);
+      break;
+  }
+});
+
+process.on("disconnect", () => {
+  for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
+  process.exit(0);
+});
+
+for (const kind of config.workers) fork(kind);

@@ -1,0 +1,21 @@
+//! Sans-IO protocol core of the native socket.io cluster adapter: the message model of
+//! socket.io-adapter's `ClusterAdapterWithHeartbeat`, validation of what other processes send,
+//! routing decisions of the primary, and the frames of the hub link. No I/O, no threads, no
+//! clocks: callers feed values and bytes in and act on what comes out.
+
+pub mod frame;
+pub mod header;
+pub mod message;
+pub mod routing;
+pub mod validate;
+pub mod view;
+
+mod fields;
+mod js_number;
+
+pub use frame::{encode_frame, Frame, FrameDecoder, FrameError, MAX_FRAME_LEN};
+pub use header::Header;
+pub use message::{MessageType, MESSAGE_SOURCE};
+pub use routing::{Route, Router, WorkerId};
+pub use validate::{validate, Invalid};
+pub use view::{Kind, View};

@@ -1,0 +1,89 @@
+//! Where the primary sends a message, as `setupPrimary` of `@socket.io/cluster-adapter` decides:
+//! a response to the worker owning its requester, anything else to every worker but the sender.
+//! Ownership is learnt from traffic: each adapter (one per worker and namespace) has a uid, and
+//! the worker a uid was last heard from owns it.
+
+use std::collections::HashMap;
+
+use crate::header::Header;
+use crate::message::MessageType;
+
+/// A worker's id, as `cluster.worker.id`.
+pub type WorkerId = u32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    ToWorker(WorkerId),
+    AllExcept(WorkerId),
+    Drop(String),
+}
+
+#[derive(Debug, Default)]
+pub struct Router {
+    /// Adapter uid -> (owning worker, the adapter's namespace).
+    owners: HashMap<String, (WorkerId, String)>,
+}
+
+impl Router {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn route(&mut self, from: WorkerId, header: &Header) -> Route {
+        self.record(from, header);
+        if header.kind.is_response() {
+            return self.to_requester(header);
+        }
+        if header.kind == MessageType::AdapterClose {
+            // The adapter is gone: the reference's servers forget it too.
+            self.owners.remove(&header.uid);
+        }
+        Route::AllExcept(from)
+    }
+
+    /// Forgets the adapters of a worker that exited, returning `(uid, nsp)` sorted by uid so the
+    /// caller can tell the survivors (the reference's primary leaves them to time out).
+    pub fn remove_worker(&mut self, worker: WorkerId) -> Vec<(String, String)> {
+        let mut removed = Vec::new();
+        self.owners.retain(|uid, (owner, nsp)| {
+            let keep = *owner != worker;
+            if !keep {
+                removed.push((uid.clone(), std::mem::take(nsp)));
+            }
+            keep
+        });
+        removed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        removed
+    }
+
+    pub fn owner(&self, uid: &str) -> Option<WorkerId> {
+        self.owners.get(uid).map(|(owner, _)| *owner)
+    }
+
+    pub fn known_uids(&self) -> usize {
+        self.owners.len()
+    }
+
+    /// A uid heard from another worker moves there (e.g. a worker restarted with a reused uid).
+    fn record(&mut self, from: WorkerId, header: &Header) {
+        match self.owners.get_mut(&header.uid) {
+            // The common case: nothing changes, nothing is allocated.
+            Some((owner, nsp)) if *owner == from && *nsp == header.nsp => {}
+            Some(entry) => *entry = (from, header.nsp.clone()),
+            None => {
+                self.owners
+                    .insert(header.uid.clone(), (from, header.nsp.clone()));
+            }
+        }
+    }
+
+    fn to_requester(&self, header: &Header) -> Route {
+        let Some(requester) = &header.requester_uid else {
+            return Route::Drop(format!("{} without requesterUid", header.kind.name()));
+        };
+        match self.owner(requester) {
+            Some(worker) => Route::ToWorker(worker),
+            None => Route::Drop(format!("unknown requester {requester}")),
+        }
+    }
+}

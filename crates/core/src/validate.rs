@@ -1,0 +1,215 @@
+//! Validation of adapter messages received from other processes, one rule set per type.
+//!
+//! A reference worker dies on the first malformed message of a known type (a TypeError in its
+//! `onMessage`), so nothing unchecked may be relayed. The rules mirror what socket.io-adapter's
+//! `ClusterAdapter.onMessage` / `onResponse` dereference, no more: payloads (packet contents,
+//! handshakes, socket data, flags) are never walked, which keeps the cost independent of their
+//! size. The caller has already checked `source === "_sio_adapter"`.
+
+use std::fmt;
+
+use crate::fields::{
+    mismatch, number, optional, optional_bool, optional_string, required, room_list, string,
+};
+use crate::header::Header;
+use crate::js_number::to_js_string;
+use crate::message::MessageType;
+use crate::view::{Kind, View};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Invalid {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid adapter message: {}", self.reason)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// Checks `message` against the rules of its type and extracts its routing header.
+pub fn validate<V: View>(message: &V) -> Result<Header, Invalid> {
+    if message.kind() != Kind::Object {
+        return Err(Invalid::new(format!(
+            "message must be an object (got {})",
+            message.kind().name()
+        )));
+    }
+    let kind = message_type(message)?;
+    let uid = string(message, "uid")?;
+    if uid.is_empty() {
+        return Err(Invalid::new("field `uid` must not be empty"));
+    }
+    let nsp = string(message, "nsp")?;
+    let requester_uid = if kind.is_response() {
+        Some(string(message, "requesterUid")?)
+    } else {
+        optional_string(message, "requesterUid")?
+    };
+    let Body {
+        request_id,
+        rooms,
+        except,
+    } = body(kind, message)?;
+    Ok(Header {
+        kind,
+        nsp,
+        uid,
+        request_id,
+        requester_uid,
+        rooms,
+        except,
+    })
+}
+
+fn message_type<V: View>(message: &V) -> Result<MessageType, Invalid> {
+    let code = number(message, "type")?;
+    let known = (code.fract() == 0.0 && (1.0..=13.0).contains(&code))
+        .then(|| MessageType::from_code(code as u8))
+        .flatten();
+    known.ok_or_else(|| Invalid::new(format!("unknown message type {}", to_js_string(code))))
+}
+
+/// What a message's `data` contributes to its header.
+#[derive(Default)]
+struct Body {
+    request_id: Option<String>,
+    rooms: Vec<String>,
+    except: Vec<String>,
+}
+
+fn body<V: View>(kind: MessageType, message: &V) -> Result<Body, Invalid> {
+    use MessageType::*;
+    let data = || required(message, "data", Kind::Object);
+    match kind {
+        // They carry nothing the reference reads: `data` is ignored.
+        InitialHeartbeat | Heartbeat | AdapterClose => Ok(Body::default()),
+        Broadcast => broadcast(&data()?),
+        SocketsJoin | SocketsLeave => sockets_rooms(&data()?),
+        DisconnectSockets => disconnect_sockets(&data()?),
+        FetchSockets => fetch_sockets(&data()?),
+        FetchSocketsResponse => fetch_sockets_response(&data()?),
+        ServerSideEmit => server_side_emit(&data()?),
+        // `data.packet` is the acknowledgement's argument: anything, or nothing.
+        ServerSideEmitResponse | BroadcastAck => request_id(&data()?).map(Body::response),
+        BroadcastClientCount => broadcast_client_count(&data()?),
+    }
+}
+
+impl Body {
+    fn response(request_id: String) -> Body {
+        Body {
+            request_id: Some(request_id),
+            ..Body::default()
+        }
+    }
+}
+
+fn request_id<V: View>(data: &V) -> Result<String, Invalid> {
+    string(data, "data.requestId")
+}
+
+/// `data.opts`: the broadcast options as `encodeOptions` writes them.
+fn opts<V: View>(data: &V) -> Result<Body, Invalid> {
+    let opts = required(data, "data.opts", Kind::Object)?;
+    let rooms = room_list(&opts, "data.opts.rooms")?;
+    let except = room_list(&opts, "data.opts.except")?;
+    optional(&opts, "data.opts.flags", Kind::Object)?;
+    Ok(Body {
+        request_id: None,
+        rooms,
+        except,
+    })
+}
+
+fn broadcast<V: View>(data: &V) -> Result<Body, Invalid> {
+    let packet = required(data, "data.packet", Kind::Object)?;
+    number(&packet, "data.packet.type")?;
+    // The reference pushes the recovery offset onto `packet.data`.
+    optional(&packet, "data.packet.data", Kind::Array)?;
+    let body = opts(data)?;
+    // Its presence asks every server for a client count and the clients' acknowledgements.
+    let request_id = optional_string(data, "data.requestId")?;
+    Ok(Body { request_id, ..body })
+}
+
+fn sockets_rooms<V: View>(data: &V) -> Result<Body, Invalid> {
+    let body = opts(data)?;
+    room_list(data, "data.rooms")?;
+    Ok(body)
+}
+
+fn disconnect_sockets<V: View>(data: &V) -> Result<Body, Invalid> {
+    let body = opts(data)?;
+    optional_bool(data, "data.close")?;
+    Ok(body)
+}
+
+fn fetch_sockets<V: View>(data: &V) -> Result<Body, Invalid> {
+    let body = opts(data)?;
+    let request_id = Some(request_id(data)?);
+    Ok(Body { request_id, ..body })
+}
+
+fn fetch_sockets_response<V: View>(data: &V) -> Result<Body, Invalid> {
+    let request_id = request_id(data)?;
+    let sockets = required(data, "data.sockets", Kind::Array)?;
+    for index in 0..sockets.length().unwrap_or(0) {
+        socket_entry(sockets.element(index), index)?;
+    }
+    Ok(Body::response(request_id))
+}
+
+/// One entry of `data.sockets`, as the requester turns it into a `RemoteSocket`. Its handshake
+/// and data are payload, checked for shape only.
+fn socket_entry<V: View>(socket: Option<V>, index: u32) -> Result<(), Invalid> {
+    let path = format!("data.sockets[{index}]");
+    let socket = match socket {
+        Some(socket) if socket.kind() == Kind::Object => socket,
+        other => return Err(mismatch(&path, "an object", other.map(|s| s.kind()))),
+    };
+    required(&socket, &format!("{path}.id"), Kind::String)?;
+    required(&socket, &format!("{path}.handshake"), Kind::Object)?;
+    required(&socket, &format!("{path}.rooms"), Kind::Array)?;
+    Ok(())
+}
+
+fn server_side_emit<V: View>(data: &V) -> Result<Body, Invalid> {
+    let packet = required(data, "data.packet", Kind::Array)?;
+    // The first element is the event name `Namespace._onServerSideEmit` dispatches on.
+    let event = packet.element(0);
+    if event.as_ref().map(View::kind) != Some(Kind::String) {
+        return Err(mismatch(
+            "data.packet[0]",
+            "a string (the event name)",
+            event.map(|e| e.kind()),
+        ));
+    }
+    let request_id = optional_string(data, "data.requestId")?;
+    Ok(Body {
+        request_id,
+        ..Body::default()
+    })
+}
+
+fn broadcast_client_count<V: View>(data: &V) -> Result<Body, Invalid> {
+    let request_id = request_id(data)?;
+    let count = number(data, "data.clientCount")?;
+    if !(count >= 0.0 && count.fract() == 0.0) {
+        return Err(Invalid::new(format!(
+            "field `data.clientCount` must be a non-negative integer (got {})",
+            to_js_string(count)
+        )));
+    }
+    Ok(Body::response(request_id))
+}

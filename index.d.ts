@@ -1,0 +1,36 @@
+import {
+  ClusterAdapterWithHeartbeat,
+  ClusterAdapterOptions as BaseClusterAdapterOptions,
+  ClusterMessage,
+  ClusterResponse,
+  ServerId,
+} from "socket.io-adapter";
+
+export interface ClusterAdapterOptions extends BaseClusterAdapterOptions {
+  /**
+   * The number of ms before fetchSockets() and serverSideEmit() with acknowledgements reject.
+   * Unlike @socket.io/cluster-adapter, this option is honoured.
+   * @default 5000
+   */
+  requestsTimeout?: number;
+}
+
+/**
+ * Returns a function that will create a NodeClusterAdapter instance.
+ *
+ * @param opts - additional options
+ * @see https://nodejs.org/api/cluster.html
+ */
+export declare function createAdapter(opts?: Partial<ClusterAdapterOptions>): (nsp: any) => NodeClusterAdapter;
+
+export declare class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
+  constructor(nsp: any, opts?: Partial<ClusterAdapterOptions>);
+  protected doPublish(message: ClusterMessage & { source: string }): Promise<string>;
+  protected doPublishResponse(
+    requesterUid: ServerId,
+    response: ClusterResponse & { source: string; requesterUid: string },
+  ): Promise<void>;
+}
+
+/** Relays adapter messages between the workers of this primary. Call it in the primary process. */
+export declare function setupPrimary(): void;

@@ -1,0 +1,93 @@
+"use strict";
+
+// The worker's end of Node's IPC channel, shared by every adapter of the process (one adapter per
+// namespace, and possibly several servers). One listener validates each message once, in Rust,
+// then hands it to the adapters of its namespace.
+
+const debug = require("debug")("socket.io-cluster-adapter-native:ipc");
+const { inspectMessage } = require("./native");
+const { isAdapterMessage } = require("./protocol");
+
+const adaptersByNsp = new Map(); // nsp name => Set<NodeClusterAdapter>
+const stats = { received: 0, dropped: 0, unhandled: 0 };
+let listening = false;
+
+function ignoreError() {}
+
+function onProcessMessage(message) {
+  // Other libraries (@socket.io/sticky, user code) share this channel: theirs are not ours to judge.
+  if (!isAdapterMessage(message)) return;
+  stats.received++;
+
+  let verdict;
+  try {
+    verdict = inspectMessage(message);
+  } catch (err) {
+    verdict = { valid: false, reason: `validation failed: ${err.message}` };
+  }
+  if (!verdict.valid) {
+    stats.dropped++;
+    debug("drop invalid message (type %o from %o): %s", message.type, message.uid, verdict.reason);
+    return;
+  }
+
+  const adapters = adaptersByNsp.get(message.nsp);
+  if (!adapters) {
+    debug("ignore message for namespace %s, which has no adapter here", message.nsp);
+    return;
+  }
+  for (const adapter of adapters) {
+    deliver(adapter, message);
+  }
+}
+
+function deliver(adapter, message) {
+  try {
+    // Applying a message to local sockets must never take the process down.
+    const result = adapter.onMessage(message);
+    if (result && typeof result.catch === "function") result.catch((err) => unhandled(adapter, message, err));
+  } catch (err) {
+    unhandled(adapter, message, err);
+  }
+}
+
+function unhandled(adapter, message, err) {
+  stats.unhandled++;
+  debug("[%s] error while handling message of type %d: %s", adapter.uid, message.type, err && err.message);
+}
+
+function attach(adapter) {
+  const nsp = adapter.nsp.name;
+  if (!adaptersByNsp.has(nsp)) adaptersByNsp.set(nsp, new Set());
+  adaptersByNsp.get(nsp).add(adapter);
+  if (!listening) {
+    process.on("message", onProcessMessage);
+    listening = true;
+  }
+}
+
+function detach(adapter) {
+  const adapters = adaptersByNsp.get(adapter.nsp.name);
+  if (!adapters) return;
+  adapters.delete(adapter);
+  if (adapters.size === 0) adaptersByNsp.delete(adapter.nsp.name);
+  if (adaptersByNsp.size === 0 && listening) {
+    process.off("message", onProcessMessage);
+    listening = false;
+  }
+}
+
+/** Whether this process has a channel to a primary at all (false outside a cluster). */
+function isConnected() {
+  return typeof process.send === "function" && process.connected !== false;
+}
+
+function send(message) {
+  if (!isConnected()) {
+    debug("no IPC channel: message of type %d stays local", message.type);
+    return;
+  }
+  process.send(message, null, {}, ignoreError);
+}
+
+module.exports = { attach, detach, send, isConnected, stats };

@@ -1,0 +1,43 @@
+"use strict";
+
+// The options of @socket.io/cluster-adapter, with its defaults.
+const DEFAULTS = Object.freeze({
+  requestsTimeout: 5000,
+  heartbeatInterval: 5000,
+  heartbeatTimeout: 10000,
+});
+
+/**
+ * Checks user options once, when the adapter is created, so that a typo fails loudly at start-up
+ * instead of as a NaN timer much later.
+ */
+function normalizeOptions(opts) {
+  if (opts === undefined || opts === null) {
+    return { ...DEFAULTS };
+  }
+  if (typeof opts !== "object" || Array.isArray(opts)) {
+    throw new TypeError(`socket.io-cluster-adapter-native: options must be an object, got ${describe(opts)}`);
+  }
+  const options = { ...DEFAULTS };
+  for (const name of Object.keys(DEFAULTS)) {
+    const value = opts[name];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+      throw new TypeError(
+        `socket.io-cluster-adapter-native: option "${name}" must be a positive number of milliseconds, got ${describe(value)}`,
+      );
+    }
+    options[name] = value;
+  }
+  return options;
+}
+
+function describe(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number") return String(value);
+  return `a value of type ${typeof value}`;
+}
+
+module.exports = { DEFAULTS, normalizeOptions };
