@@ -1,0 +1,65 @@
+"use strict";
+// The package's surface, without a cluster: exports, options checking, use outside a cluster.
+
+const { execFileSync } = require("node:child_process");
+const path = require("node:path");
+const { createAdapter, setupPrimary, NodeClusterAdapter } = require("..");
+
+describe("exports", () => {
+  test("CommonJS and ESM imports expose createAdapter, setupPrimary and NodeClusterAdapter", () => {
+    expect(typeof createAdapter).toBe("function");
+    expect(typeof setupPrimary).toBe("function");
+    expect(typeof NodeClusterAdapter).toBe("function");
+    const script =
+      'import { createAdapter, setupPrimary, NodeClusterAdapter } from "socket.io-cluster-adapter-native";' +
+      "console.log([createAdapter, setupPrimary, NodeClusterAdapter].map((f) => typeof f).join());";
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: path.join(__dirname, ".."),
+      encoding: "utf8",
+    });
+    expect(out.trim()).toBe("function,function,function");
+  });
+});
+
+describe("options", () => {
+  test.each([
+    [{ requestsTimeout: "5000" }, /option "requestsTimeout" must be a positive number/],
+    [{ heartbeatInterval: -1 }, /option "heartbeatInterval" must be a positive number/],
+    [{ heartbeatTimeout: NaN }, /option "heartbeatTimeout" must be a positive number/],
+    [{ heartbeatTimeout: null }, /option "heartbeatTimeout"/],
+    ["fast", /options must be an object/],
+    [[1], /options must be an object/],
+  ])("createAdapter(%p) throws a TypeError naming the problem", (opts, message) => {
+    expect(() => createAdapter(opts)).toThrow(TypeError);
+    expect(() => createAdapter(opts)).toThrow(message);
+  });
+
+  test("valid options and no options are accepted", () => {
+    expect(() => createAdapter()).not.toThrow();
+    expect(() => createAdapter({ requestsTimeout: 100, heartbeatInterval: 50, heartbeatTimeout: 200 })).not.toThrow();
+  });
+});
+
+describe("outside a cluster (no IPC channel)", () => {
+  // Run in a plain child process: Jest's own workers have an IPC channel to Jest.
+  test("socket.io constructs the adapter with `new` and it works as a single server", () => {
+    const script = `
+            const { Server } = require("socket.io");
+      const { createAdapter, NodeClusterAdapter } = require("socket.io-cluster-adapter-native");
+      (async () => {
+        const io = new Server(require("node:http").createServer(), { adapter: createAdapter() });
+        const adapter = io.of("/").adapter;
+        const result = {
+          instance: adapter instanceof NodeClusterAdapter,
+          serverCount: await adapter.serverCount(),
+          sockets: (await io.fetchSockets()).length,
+          answers: await io.serverSideEmitWithAck("nobody"),
+        };
+        io.emit("nobody-listens");
+        io.close();
+        console.log(JSON.stringify(result));
+      })();`;
+    const out = execFileSync(process.execPath, ["-e", script], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+    expect(JSON.parse(out)).toEqual({ instance: true, serverCount: 1, sockets: 0, answers: [] });
+  });
+});

@@ -1,0 +1,64 @@
+"use strict";
+// npm "install" hook: use a prebuilt binary when one matches this platform (the optional
+// socket.io-cluster-adapter-native-<platform> package, or a .node file already here); otherwise
+// compile the addon from the Rust sources shipped in the package, with cargo.
+
+const { spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const root = path.join(__dirname, "..");
+
+function loads() {
+  const probe = spawnSync(process.execPath, ["-e", "require('./native.js')"], { cwd: root, stdio: "ignore" });
+  return probe.status === 0;
+}
+
+function platformSuffix() {
+  const { platform, arch } = process;
+  if (platform === "win32") return `win32-${arch}-msvc`;
+  if (platform === "darwin") return `darwin-${arch}`;
+  if (platform === "linux") {
+    const glibc = process.report && process.report.getReport().header.glibcVersionRuntime;
+    return `linux-${arch}-${glibc ? "gnu" : "musl"}`;
+  }
+  return `${platform}-${arch}`;
+}
+
+function libraryFile() {
+  const base = "socket_io_cluster_adapter_native";
+  if (process.platform === "win32") return `${base}.dll`;
+  if (process.platform === "darwin") return `lib${base}.dylib`;
+  return `lib${base}.so`;
+}
+
+function build() {
+  const cargo = spawnSync("cargo", ["--version"], { stdio: "ignore" });
+  if (cargo.status !== 0) {
+    console.error(
+      "socket.io-cluster-adapter-native: no prebuilt binary for " +
+        `${process.platform}-${process.arch}, and cargo was not found to build one. ` +
+        "Install the Rust toolchain (https://rustup.rs) and run `npm rebuild socket.io-cluster-adapter-native`.",
+    );
+    process.exit(1);
+  }
+  console.log("socket.io-cluster-adapter-native: building the native addon from source (cargo build --release)...");
+  const result = spawnSync("cargo", ["build", "--release", "--lib", "-p", "socket-io-cluster-adapter-native"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  if (result.status !== 0) process.exit(result.status || 1);
+  const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, "target");
+  const output = path.join(root, `cluster-adapter-native.${platformSuffix()}.node`);
+  fs.copyFileSync(path.join(targetDir, "release", libraryFile()), output);
+  // Installed as a dependency, the build directory is only dead weight.
+  if (!fs.existsSync(path.join(root, ".git")) && !process.env.CARGO_TARGET_DIR) {
+    fs.rmSync(targetDir, { recursive: true, force: true });
+  }
+  if (!loads()) {
+    console.error(`socket.io-cluster-adapter-native: built ${output}, but it does not load.`);
+    process.exit(1);
+  }
+}
+
+if (!loads()) build();
