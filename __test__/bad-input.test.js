@@ -19,6 +19,7 @@ const MALFORMED = [
   { type: 3 },
   { type: 3, data: {} },
   { type: 3, data: { packet: "x", opts } },
+  { type: 3, data: { packet: { type: 2 }, opts } },
   { type: 3, data: { packet: { type: 2, data: "not an array" }, opts } },
   { type: 3, data: { packet: { type: 2, data: [] }, opts: { rooms: "r", except: [] } } },
   { type: 3, data: { packet: { type: 2, data: [] }, opts, requestId: 7 } },

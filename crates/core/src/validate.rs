@@ -119,6 +119,10 @@ fn request_id<V: View>(data: &V) -> Result<String, Invalid> {
     string(data, "data.requestId")
 }
 
+/// socket.io-parser's packet types of an event (with and without binary attachments).
+const EVENT: f64 = 2.0;
+const BINARY_EVENT: f64 = 5.0;
+
 /// `data.opts`: the broadcast options as `encodeOptions` writes them.
 fn opts<V: View>(data: &V) -> Result<Body, Invalid> {
     let opts = required(data, "data.opts", Kind::Object)?;
@@ -134,9 +138,14 @@ fn opts<V: View>(data: &V) -> Result<Body, Invalid> {
 
 fn broadcast<V: View>(data: &V) -> Result<Body, Invalid> {
     let packet = required(data, "data.packet", Kind::Object)?;
-    number(&packet, "data.packet.type")?;
-    // The reference pushes the recovery offset onto `packet.data`.
-    optional(&packet, "data.packet.data", Kind::Array)?;
+    let packet_type = number(&packet, "data.packet.type")?;
+    // Event packets always carry their arguments, and with connection state recovery the
+    // reference pushes the offset onto `packet.data`: a missing array would kill it.
+    if packet_type == EVENT || packet_type == BINARY_EVENT {
+        required(&packet, "data.packet.data", Kind::Array)?;
+    } else {
+        optional(&packet, "data.packet.data", Kind::Array)?;
+    }
     let body = opts(data)?;
     // Its presence asks every server for a client count and the clients' acknowledgements.
     let request_id = optional_string(data, "data.requestId")?;

@@ -195,10 +195,25 @@ fn rooms_given_as_numbers_are_spelled_as_javascript_does() {
 }
 
 #[test]
+fn event_packets_must_carry_their_data_other_packets_need_not() {
+    for packet_type in [2, 5] {
+        let event = mutate(
+            &example("broadcast"),
+            "/data/packet/type",
+            Some(json!(packet_type)),
+        );
+        let without_data = mutate(&event, "/data/packet/data", None);
+        let reason = validate(&&without_data).unwrap_err().reason;
+        assert!(reason.contains("`data.packet.data`"), "{reason}");
+    }
+    let other = mutate(&example("broadcast"), "/data/packet/type", Some(json!(1)));
+    assert!(validate(&&mutate(&other, "/data/packet/data", None)).is_ok());
+}
+
+#[test]
 fn optional_fields_may_be_absent() {
     let cases = [
         ("broadcast", "/data/opts/flags"), // JSON serialization drops undefined flags
-        ("broadcast", "/data/packet/data"), // packets without data (e.g. type 1)
         ("disconnect sockets", "/data/close"),
         ("server side emit response", "/data/packet"), // ack called without argument
         ("broadcast ack", "/data/packet"),
