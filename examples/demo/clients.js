@@ -47,7 +47,7 @@ function connectClient(i) {
     // default transports: HTTP long-polling first, then an upgrade to WebSocket. Every polling
     // request of a session must reach the same worker: that is what the sticky sessions are for.
   });
-  const client = { i, socket, worker: null, room: ROOMS[i % ROOMS.length], chats: [], pings: 0 };
+  const client = { i, socket, worker: null, room: null, chats: [], pings: 0 };
   socket.on("chat", (m) => {
     if (m.run === RUN) client.chats.push(m);
   });
@@ -83,7 +83,8 @@ async function main() {
   for (const w of workers) log(`  worker ${w} holds clients ${names(byWorker(clients, w))}`);
   if (workers.length < 2) problems.push(`all clients landed on one worker (${workers}): nothing can cross`);
 
-  // 2. Rooms
+  // 2. Rooms: the k-th client of each worker joins ROOMS[k % 3], so every room spans every worker
+  for (const w of workers) byWorker(clients, w).forEach((c, k) => (c.room = ROOMS[k % ROOMS.length]));
   await Promise.all(clients.map((c) => withTimeout(c.socket.emitWithAck("join", c.room), 5000, `client ${c.i} joining`)));
   log();
   log(`Rooms (socket.join on each client's own worker):`);
@@ -153,7 +154,7 @@ async function main() {
     }
     const answers = result.answers.filter((a) => a && a.run === RUN);
     const answered = new Set(answers.map((a) => a.client));
-    log(`  worker ${w}: ${answers.length}/${CLIENTS} acks (${perWorker(answers, workers)}) in ${result.ms} ms`);
+    log(`  worker ${w}: ${answers.length}/${CLIENTS} acks in ${result.ms} ms, answered by clients on every worker (${perWorker(answers, workers)})`);
     ackResults.push({ worker: w, got: answers.length });
     if (answered.size !== CLIENTS || answers.length !== CLIENTS) {
       problems.push(`broadcast with acks from worker ${w}: ${answers.length} acks from ${answered.size} distinct clients, expected ${CLIENTS}`);
