@@ -28,6 +28,21 @@ pub struct Frame {
     pub payload: Vec<u8>,
 }
 
+/// A decoded frame that keeps its exact bytes (length prefix included), so the hub can relay it
+/// to any number of workers without encoding it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFrame {
+    pub header: Header,
+    pub bytes: Vec<u8>,
+    payload_start: usize,
+}
+
+impl RawFrame {
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.payload_start..]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
     /// N (`len`) exceeds the bound.
@@ -124,6 +139,14 @@ impl FrameDecoder {
     }
 
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        Ok(self.next_raw_frame()?.map(|raw| Frame {
+            payload: raw.payload().to_vec(),
+            header: raw.header,
+        }))
+    }
+
+    /// Like [`FrameDecoder::next_frame`], keeping the frame's bytes as they arrived.
+    pub fn next_raw_frame(&mut self) -> Result<Option<RawFrame>, FrameError> {
         if let Some(error) = &self.poisoned {
             return Err(error.clone());
         }
@@ -138,7 +161,7 @@ impl FrameDecoder {
         }
     }
 
-    fn decode(&mut self) -> Result<Option<Frame>, FrameError> {
+    fn decode(&mut self) -> Result<Option<RawFrame>, FrameError> {
         let pending = &self.buf[self.start..];
         // Lengths are checked as soon as they are readable, before waiting for the rest.
         let Some(frame_len) = read_len(pending, 0) else {
@@ -168,11 +191,11 @@ impl FrameDecoder {
         let Some(body) = pending.get(LEN_FIELD..LEN_FIELD + frame_len) else {
             return Ok(None);
         };
-        let (header_bytes, payload) = body[LEN_FIELD..].split_at(header_len);
-        let header = decode_header(header_bytes)?;
-        let frame = Frame {
+        let header = decode_header(&body[LEN_FIELD..LEN_FIELD + header_len])?;
+        let frame = RawFrame {
             header,
-            payload: payload.to_vec(),
+            bytes: pending[..LEN_FIELD + frame_len].to_vec(),
+            payload_start: 2 * LEN_FIELD + header_len,
         };
         self.start += LEN_FIELD + frame_len;
         Ok(Some(frame))

@@ -6,16 +6,20 @@
 pub mod frame;
 pub mod header;
 pub mod message;
+pub mod queue;
 pub mod routing;
+pub mod switchboard;
 pub mod validate;
 pub mod view;
 
 mod fields;
 mod js_number;
 
-pub use frame::{encode_frame, Frame, FrameDecoder, FrameError, MAX_FRAME_LEN};
+pub use frame::{encode_frame, Frame, FrameDecoder, FrameError, RawFrame, MAX_FRAME_LEN};
 pub use header::Header;
 pub use message::{MessageType, MESSAGE_SOURCE};
+pub use queue::{OutQueue, Overflow};
 pub use routing::{Route, Router, WorkerId};
+pub use switchboard::{Path, Recipients, Switchboard};
 pub use validate::{validate, Invalid};
 pub use view::{Kind, View};

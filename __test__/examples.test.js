@@ -1,0 +1,179 @@
+"use strict";
+// Runs the examples as a user would: `node <file>` in a process group of its own, real ports on
+// 127.0.0.1, real socket.io clients over HTTP long-polling (so that the sticky sessions matter).
+// Every group is stopped at the end and must leave no process behind.
+
+const { spawn } = require("node:child_process");
+const path = require("node:path");
+const { io: connect } = require("socket.io-client");
+
+const ROOT = path.join(__dirname, "..");
+const started = new Set(); // children whose process group is still to be stopped
+
+function start(file, env = {}, args = []) {
+  const child = spawn(process.execPath, [path.join(ROOT, file), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    detached: true, // a process group of its own: the primary, its workers, its clients
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.output = "";
+  child.stdout.on("data", (chunk) => (child.output += chunk));
+  child.stderr.on("data", (chunk) => (child.output += chunk));
+  child.exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  started.add(child);
+  return child;
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(what, predicate, timeout = 15000, child = null) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = predicate();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${child ? `; output so far:\n${child.output}` : ""}`);
+    }
+    await sleep(25);
+  }
+}
+
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return err.code !== "ESRCH";
+  }
+}
+
+/** Sends `signal` to the child's whole process group and waits until no member is left. */
+async function stopGroup(child, signal = "SIGTERM") {
+  started.delete(child);
+  if (groupAlive(child.pid)) process.kill(-child.pid, signal);
+  await child.exited;
+  try {
+    await waitFor(`process group ${child.pid} to be empty`, () => !groupAlive(child.pid), 5000);
+  } catch (err) {
+    process.kill(-child.pid, "SIGKILL");
+    throw err;
+  }
+}
+
+afterAll(async () => {
+  for (const child of [...started]) {
+    if (groupAlive(child.pid)) process.kill(-child.pid, "SIGKILL");
+    started.delete(child);
+  }
+});
+
+function client(url) {
+  const socket = connect(url, { transports: ["polling"], forceNew: true, reconnection: false });
+  socket.chats = [];
+  socket.on("chat", (message) => socket.chats.push(message));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "hello" from ${url}`)), 10000);
+    socket.once("hello", ({ pid }) => {
+      clearTimeout(timer);
+      socket.workerPid = pid;
+      resolve(socket);
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+async function checkChatCrossesWorkers(file) {
+  const primary = start(file, { PORT: "0", WORKERS: "2" });
+  const sockets = [];
+  try {
+    const url = await waitFor(
+      "the URL",
+      // the whole line: stdout may arrive cut in the middle of the port number
+      () => (primary.output.match(/(http:\/\/127\.0\.0\.1:\d+)\r?\n/) || [])[1],
+      15000,
+      primary,
+    );
+    const workerPids = await waitFor(
+      "2 workers",
+      () => {
+        const pids = [...primary.output.matchAll(/Worker (\d+) started/g)].map((m) => Number(m[1]));
+        return pids.length >= 2 && pids;
+      },
+      15000,
+      primary,
+    );
+
+    // least-connection sends the second session to the other worker; connect one by one until
+    // there is a client on each worker
+    while (new Set(sockets.map((s) => s.workerPid)).size < 2 && sockets.length < 6) {
+      sockets.push(await client(url));
+    }
+    const a = sockets[0];
+    const b = sockets.find((s) => s.workerPid !== a.workerPid);
+    expect(b).toBeDefined();
+    expect(workerPids).toEqual(expect.arrayContaining([a.workerPid, b.workerPid]));
+
+    a.emit("chat", "hello from the other worker");
+    await waitFor("the chat on the other worker", () => b.chats.length > 0, 5000);
+    expect(b.chats[0]).toEqual({ text: "hello from the other worker", from: a.id, worker: a.workerPid });
+    expect(b.chats).toHaveLength(1);
+    await waitFor("the chat back to its sender", () => a.chats.length > 0, 5000);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await stopGroup(primary);
+  }
+}
+
+test("npm run demo: node examples/demo/run.js ends by itself, nothing lost", async () => {
+  const demo = start("examples/demo/run.js", { PORT: "0", WORKERS: "2", CLIENTS: "24" });
+  const { code } = await demo.exited;
+  await waitFor("the demo's processes to exit", () => !groupAlive(demo.pid), 5000).catch(() => {
+    process.kill(-demo.pid, "SIGKILL");
+    throw new Error(`the demo left processes behind:\n${demo.output}`);
+  });
+  started.delete(demo);
+  if (code !== 0) throw new Error(`demo exited with code ${code}:\n${demo.output}`);
+  expect(demo.output).toMatch(/^RESULT: OK, nothing lost$/m);
+  expect(demo.output).toMatch(/^ {2}chat +(\d+)\/\1 delivered, [1-9]\d* crossed workers, 0 lost, 0 duplicated$/m);
+  expect(demo.output).toMatch(/^ {2}acks +48\/48 received/m);
+  expect(demo.output).toMatch(/worker 1 saw 24\/24 \(12 on worker 1, 12 on worker 2\); worker 2 saw 24\/24/);
+});
+
+test("examples/cluster-sticky: a chat crosses workers behind one port", async () => {
+  await checkChatCrossesWorkers("examples/cluster-sticky/cluster.js");
+});
+
+test("examples/recluster: a chat crosses workers behind one port", async () => {
+  await checkChatCrossesWorkers("examples/recluster/cluster.js");
+});
+
+test("examples/demo/run.js --serve: serves until Ctrl-C, then stops every process", async () => {
+  const demo = start("examples/demo/run.js", { PORT: "0", WORKERS: "2" }, ["--serve"]);
+  const url = await waitFor(
+    "the URL",
+    () => (demo.output.match(/serving on (http:\/\/127\.0\.0\.1:\d+) /) || [])[1],
+    15000,
+    demo,
+  );
+  const socket = connect(url, { transports: ["polling"], forceNew: true, reconnection: false });
+  try {
+    const { worker } = await new Promise((resolve, reject) => {
+      socket.once("welcome", resolve);
+      socket.once("connect_error", reject);
+    });
+    expect([1, 2]).toContain(worker);
+  } catch (err) {
+    err.message += `\noutput of run.js --serve:\n${demo.output}`;
+    throw err;
+  } finally {
+    socket.disconnect();
+  }
+  await stopGroup(demo, "SIGINT"); // what Ctrl-C in a terminal does
+  expect(demo.output).toMatch(/SIGINT: stopping the cluster/);
+});

@@ -1,0 +1,130 @@
+"use strict";
+
+// Command-line options of `node bench/run.js`. Defaults are chosen so that a full run (2 and 4
+// workers, every scenario, 2 rounds) finishes in well under 5 minutes on a 2-core machine;
+// `--quick` is a ~1 minute smoke run of the same code paths.
+
+const path = require("node:path");
+
+const SCENARIOS = ["broadcast", "binary", "unicast", "rooms", "fetch-sockets", "server-side-emit", "end-to-end"];
+const VARIANTS = ["reference", "ours", "redis", "floor"];
+
+const DEFAULTS = {
+  workers: [2, 4],
+  clients: 200,
+  clientProcs: 2,
+  rounds: 2,
+  scenarios: SCENARIOS,
+  variants: VARIANTS, // "redis" is dropped at start-up when redis-server is not on PATH
+  warmupMs: 300, // saturation scenarios: emit this long before the measured window opens
+  durationMs: 1200, // saturation scenarios: the measured window
+  requestMs: 1000, // fetch-sockets / server-side-emit: sequential requests for this long
+  e2eMs: 1500, // end-to-end: paced broadcasts for this long
+  e2eRate: 50, // end-to-end: broadcasts per second over the whole cluster (x clients deliveries)
+  // In-flight emits allowed per emitting worker before it waits for delivery credits. Large enough
+  // to keep every process busy, small enough that queues stay bounded (see bench/README.md).
+  windows: { broadcast: 8, binary: 8, unicast: 128, rooms: 16 },
+  rooms: 10,
+  roomSize: 100,
+  sampleEvery: 8, // saturation scenarios: clients time one delivery in 8 (cheap, still thousands)
+  drainMs: 5000, // how long to wait for the last deliveries before calling them lost
+  startupWarmupMs: 500, // an unrecorded broadcast flood per cluster, so round 1 is not a cold JIT
+  seed: 1,
+  quick: false,
+  out: null,
+};
+
+const QUICK = {
+  rounds: 1,
+  warmupMs: 150,
+  durationMs: 500,
+  requestMs: 400,
+  e2eMs: 600,
+  startupWarmupMs: 200,
+};
+
+const HELP = `Usage: node bench/run.js [options]
+
+  --quick                 ~1 minute smoke run (1 round, short windows)
+  --workers 2,4           worker counts to measure (default 2,4)
+  --clients 200           socket.io clients in total (default 200)
+  --client-procs 2        processes holding the clients (default 2)
+  --rounds 2              interleaved rounds; figures are the median over rounds (default 2)
+  --scenarios a,b         subset of: ${SCENARIOS.join(", ")}
+  --variants a,b          subset of: ${VARIANTS.join(", ")} (default: all; redis only if
+                          redis-server is on PATH)
+  --no-redis, --no-floor  drop one column
+  --duration ms           measured window of the saturation scenarios (default ${DEFAULTS.durationMs})
+  --warmup ms             emission before the window opens (default ${DEFAULTS.warmupMs})
+  --request-ms ms         length of the fetch-sockets / server-side-emit runs (default ${DEFAULTS.requestMs})
+  --e2e-ms ms             length of the end-to-end run (default ${DEFAULTS.e2eMs})
+  --e2e-rate n            end-to-end broadcasts per second, whole cluster (default ${DEFAULTS.e2eRate})
+  --window kind=n         in-flight emits per worker, e.g. --window unicast=256
+  --rooms n --room-size n rooms joined by the clients (default ${DEFAULTS.rooms} rooms of ${DEFAULTS.roomSize})
+  --json path             where to write the JSON results (default bench/results/<timestamp>.json)
+  --help
+`;
+
+function list(value, allowed, flag) {
+  const items = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (allowed && !allowed.includes(item)) throw new Error(`${flag}: unknown "${item}" (one of ${allowed.join(", ")})`);
+  }
+  return items;
+}
+
+function positiveInt(value, flag) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+function parseOptions(argv) {
+  const opts = { ...DEFAULTS, windows: { ...DEFAULTS.windows } };
+  if (argv.includes("--quick")) Object.assign(opts, QUICK, { quick: true });
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
+      return argv[++i];
+    };
+    switch (flag) {
+      case "--quick": break;
+      case "--help": case "-h": opts.help = true; break;
+      case "--workers": opts.workers = list(next(), null, flag).map((w) => positiveInt(w, flag)); break;
+      case "--clients": opts.clients = positiveInt(next(), flag); break;
+      case "--client-procs": opts.clientProcs = positiveInt(next(), flag); break;
+      case "--rounds": opts.rounds = positiveInt(next(), flag); break;
+      case "--scenarios": opts.scenarios = list(next(), SCENARIOS, flag); break;
+      case "--variants": opts.variants = list(next(), VARIANTS, flag); break;
+      case "--no-redis": opts.variants = opts.variants.filter((v) => v !== "redis"); break;
+      case "--no-floor": opts.variants = opts.variants.filter((v) => v !== "floor"); break;
+      case "--duration": opts.durationMs = positiveInt(next(), flag); break;
+      case "--warmup": opts.warmupMs = positiveInt(next(), flag); break;
+      case "--request-ms": opts.requestMs = positiveInt(next(), flag); break;
+      case "--e2e-ms": opts.e2eMs = positiveInt(next(), flag); break;
+      case "--e2e-rate": opts.e2eRate = positiveInt(next(), flag); break;
+      case "--rooms": opts.rooms = positiveInt(next(), flag); break;
+      case "--room-size": opts.roomSize = positiveInt(next(), flag); break;
+      case "--json": opts.out = path.resolve(next()); break;
+      case "--window": {
+        const [kind, n] = next().split("=");
+        if (!(kind in opts.windows)) throw new Error(`--window: unknown kind "${kind}"`);
+        opts.windows[kind] = positiveInt(n, flag);
+        break;
+      }
+      default:
+        throw new Error(`unknown option ${flag} (see --help)`);
+    }
+  }
+  // Every client process needs at least one client on every worker: credits travel back to an
+  // emitting worker through one of the process's own connections to that worker.
+  const maxWorkers = Math.max(...opts.workers);
+  if (opts.clients < opts.clientProcs * maxWorkers) {
+    throw new Error(`--clients must be at least --client-procs x workers (${opts.clientProcs * maxWorkers})`);
+  }
+  opts.roomSize = Math.min(opts.roomSize, opts.clients);
+  return opts;
+}
+
+module.exports = { parseOptions, HELP, SCENARIOS, VARIANTS };

@@ -1,0 +1,565 @@
+//! The hub: a Unix socket server in the primary that relays frames between workers.
+//!
+//! Each accepted link belongs to one cluster worker, identified by the peer's pid (which the
+//! primary registered with [`Hub::allow`]) and proven by the secret. A frame read from a link is
+//! routed by its header only ([`Switchboard`]); its bytes are queued as they are for every
+//! recipient on a link (one allocation shared by all), and handed to the primary's JS
+//! ([`HubEvent::Deliver`]) for recipients still on IPC.
+//!
+//! Ordering. A worker switches from IPC to its link in two steps, so that nothing is lost,
+//! duplicated or reordered:
+//! - upstream: frames it sends on its new link are held until the primary's JS has relayed
+//!   everything it sent before over IPC and calls [`Hub::switch`];
+//! - downstream: `switch` moves it to its link under the same lock that routes every frame, and
+//!   emits [`HubEvent::Flushed`] after every `Deliver` queued for it; the worker holds what its
+//!   link brings until it receives that marker over IPC.
+
+use std::collections::HashMap;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use sio_cluster_core::{
+    encode_frame, FrameDecoder, Header, MessageType, OutQueue, Path, RawFrame, Recipients,
+    Switchboard, WorkerId,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::runtime::Handle;
+use tokio::sync::{oneshot, Notify};
+
+use crate::handshake::{check_hello, Secret, ACCEPTED};
+use crate::socket_dir::SocketDir;
+
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    /// Bytes queued for one worker before it is disconnected as too slow.
+    pub max_queue_bytes: usize,
+    /// Largest frame accepted from a worker.
+    pub max_frame_len: usize,
+    /// Where the private socket directory is created.
+    pub parent_dir: PathBuf,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions {
+            max_queue_bytes: 64 * 1024 * 1024,
+            max_frame_len: sio_cluster_core::MAX_FRAME_LEN,
+            parent_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// What the hub tells the primary's JavaScript.
+#[derive(Debug, Clone)]
+pub enum HubEvent {
+    /// A frame for workers reached over IPC, in the order the hub routed it.
+    Deliver {
+        to: Vec<WorkerId>,
+        frame: Arc<RawFrame>,
+    },
+    /// Everything routed to `worker` over IPC has been handed out: tell it over IPC.
+    Flushed { worker: WorkerId },
+    /// Something worth a debug line.
+    Log { message: String },
+}
+
+pub type EventSink = Arc<dyn Fn(HubEvent) + Send + Sync>;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubStats {
+    pub links: u64,
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub queued_bytes: u64,
+    pub rejected_links: u64,
+    pub overflows: u64,
+    pub bad_frames: u64,
+}
+
+/// Bytes written per system call at most, when many small frames are queued.
+const WRITE_BATCH: usize = 256 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Hub {
+    shared: Arc<Shared>,
+    _dir: SocketDir,
+    path: PathBuf,
+    secret: Secret,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    sink: EventSink,
+    options: HubOptions,
+    counters: Counters,
+    next_link_id: AtomicU64,
+}
+
+#[derive(Default)]
+struct Counters {
+    frames_in: AtomicU64,
+    frames_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    rejected_links: AtomicU64,
+    overflows: AtomicU64,
+    bad_frames: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    board: Switchboard,
+    /// The pid of each cluster worker, as the primary registered it.
+    pids: HashMap<WorkerId, u32>,
+    links: HashMap<WorkerId, LinkSlot>,
+}
+
+/// The hub's end of one worker's link.
+struct LinkSlot {
+    id: u64,
+    queue: OutQueue<Arc<[u8]>>,
+    wake_writer: Arc<Notify>,
+    shutdown: Arc<Notify>,
+    /// Releases the frames the worker sent before it switched; taken by `switch`.
+    release: Option<oneshot::Sender<()>>,
+}
+
+impl Hub {
+    /// Binds the socket and starts accepting links on `runtime`.
+    pub fn start(runtime: &Handle, options: HubOptions, sink: EventSink) -> std::io::Result<Hub> {
+        let dir = SocketDir::create(&options.parent_dir)?;
+        let path = dir.socket_path().to_path_buf();
+        let listener = {
+            let _guard = runtime.enter();
+            UnixListener::bind(&path)?
+        };
+        dir.restrict_socket()?;
+        let secret = Secret::random()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            sink,
+            options,
+            counters: Counters::default(),
+            next_link_id: AtomicU64::new(1),
+        });
+        let accept_task = runtime.spawn(accept_loop(listener, shared.clone(), secret.clone()));
+        Ok(Hub {
+            shared,
+            _dir: dir,
+            path,
+            secret,
+            accept_task,
+        })
+    }
+
+    pub fn path(&self) -> &FsPath {
+        &self.path
+    }
+
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// Registers a worker of the cluster: only its pid may open its link.
+    pub fn allow(&self, worker: WorkerId, pid: u32) {
+        let mut state = self.shared.lock();
+        state.pids.insert(worker, pid);
+        state.board.add_worker(worker);
+    }
+
+    /// Whether any worker is reached over its link (then IPC messages need their payload bytes).
+    pub fn has_links(&self) -> bool {
+        !self.shared.lock().links.is_empty()
+    }
+
+    /// Routes a message that arrived over IPC from `from`. Recipients on links get it as a frame
+    /// built from `header` and `payload`; the returned workers are to be sent the original
+    /// message over IPC by the caller.
+    pub fn route_ipc(
+        &self,
+        from: WorkerId,
+        header: &Header,
+        payload: &[u8],
+    ) -> Result<Vec<WorkerId>, String> {
+        let mut state = self.shared.lock();
+        let recipients = state.board.route(from, Path::Ipc, header)?;
+        if !recipients.links.is_empty() {
+            let frame = encode_frame(header, payload).map_err(|e| e.to_string())?;
+            let frame: Arc<[u8]> = frame.into();
+            self.shared
+                .queue_for_links(&mut state, &recipients.links, &frame);
+        }
+        Ok(recipients.ipc)
+    }
+
+    /// The worker reports over IPC that it now sends on its link; see the module's "Ordering".
+    pub fn switch(&self, worker: WorkerId) -> bool {
+        let mut state = self.shared.lock();
+        let Some(release) = state
+            .links
+            .get_mut(&worker)
+            .and_then(|slot| slot.release.take())
+        else {
+            drop(state);
+            self.shared.log(format!(
+                "worker {worker} switched without an open link: ignored"
+            ));
+            return false;
+        };
+        state.board.switch_to_link(worker);
+        (self.shared.sink)(HubEvent::Flushed { worker });
+        let _ = release.send(());
+        true
+    }
+
+    /// The worker exited: close its link and tell the others its adapters are gone.
+    pub fn remove_worker(&self, worker: WorkerId) {
+        let mut state = self.shared.lock();
+        state.pids.remove(&worker);
+        if let Some(slot) = state.links.remove(&worker) {
+            slot.shutdown.notify_one();
+        }
+        let orphans = state.board.remove_worker(worker);
+        self.shared.announce_closed(&mut state, worker, orphans);
+    }
+
+    pub fn stats(&self) -> HubStats {
+        let state = self.shared.lock();
+        let c = &self.shared.counters;
+        HubStats {
+            links: state.links.len() as u64,
+            frames_in: c.frames_in.load(Ordering::Relaxed),
+            frames_out: c.frames_out.load(Ordering::Relaxed),
+            bytes_in: c.bytes_in.load(Ordering::Relaxed),
+            bytes_out: c.bytes_out.load(Ordering::Relaxed),
+            queued_bytes: state.links.values().map(|s| s.queue.bytes() as u64).sum(),
+            rejected_links: c.rejected_links.load(Ordering::Relaxed),
+            overflows: c.overflows.load(Ordering::Relaxed),
+            bad_frames: c.bad_frames.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+        let mut state = self.shared.lock();
+        for (_, slot) in state.links.drain() {
+            slot.shutdown.notify_one();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves routing state that is still consistent enough
+        // to keep relaying; refusing every later message would be worse.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn log(&self, message: String) {
+        (self.sink)(HubEvent::Log { message });
+    }
+
+    /// Routes one frame read from `from`'s link. Called with the lock held, so that it is ordered
+    /// with `switch` (see the module's "Ordering").
+    fn route_link_frame(&self, state: &mut State, from: WorkerId, frame: RawFrame) {
+        self.counters.frames_in.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .bytes_in
+            .fetch_add(frame.bytes.len() as u64, Ordering::Relaxed);
+        let recipients = match state.board.route(from, Path::Link, &frame.header) {
+            Ok(recipients) => recipients,
+            Err(reason) => {
+                return self.log(format!(
+                    "drop {} from worker {from}: {reason}",
+                    frame.header.kind.name()
+                ))
+            }
+        };
+        let Recipients { links, ipc } = recipients;
+        if !ipc.is_empty() {
+            let frame = Arc::new(frame);
+            if !links.is_empty() {
+                let bytes: Arc<[u8]> = frame.bytes.as_slice().into();
+                self.queue_for_links(state, &links, &bytes);
+            }
+            (self.sink)(HubEvent::Deliver { to: ipc, frame });
+        } else if !links.is_empty() {
+            let bytes: Arc<[u8]> = frame.bytes.into();
+            self.queue_for_links(state, &links, &bytes);
+        }
+    }
+
+    fn queue_for_links(&self, state: &mut State, links: &[WorkerId], frame: &Arc<[u8]>) {
+        let mut overflowed = Vec::new();
+        for worker in links {
+            let Some(slot) = state.links.get_mut(worker) else {
+                continue;
+            };
+            match slot.queue.push(frame.clone()) {
+                Ok(()) => slot.wake_writer.notify_one(),
+                Err(overflow) => overflowed.push((*worker, slot.id, overflow)),
+            }
+        }
+        for (worker, link_id, overflow) in overflowed {
+            self.counters.overflows.fetch_add(1, Ordering::Relaxed);
+            self.close_link(
+                state,
+                worker,
+                link_id,
+                format!("disconnected, it does not keep up: {overflow}"),
+            );
+        }
+    }
+
+    /// Closes a worker's link (if `link_id` is still its current one): it is gone for the others
+    /// at once, and receives nothing until it speaks again.
+    fn close_link(&self, state: &mut State, worker: WorkerId, link_id: u64, reason: String) {
+        match state.links.get(&worker) {
+            Some(slot) if slot.id == link_id => {}
+            _ => return,
+        }
+        if let Some(slot) = state.links.remove(&worker) {
+            slot.shutdown.notify_one();
+        }
+        self.log(format!("link of worker {worker} closed: {reason}"));
+        let orphans = state.board.link_closed(worker);
+        self.announce_closed(state, worker, orphans);
+    }
+
+    /// Tells every other worker, in the protocol they already speak, that these adapters closed.
+    fn announce_closed(&self, state: &mut State, worker: WorkerId, orphans: Vec<(String, String)>) {
+        for (uid, nsp) in orphans {
+            let header = Header {
+                kind: MessageType::AdapterClose,
+                nsp,
+                uid,
+                request_id: None,
+                requester_uid: None,
+                rooms: vec![],
+                except: vec![],
+            };
+            let Ok(bytes) = encode_frame(&header, &[]) else {
+                continue;
+            };
+            let Recipients { links, ipc } = state.board.others(worker);
+            let bytes: Arc<[u8]> = bytes.into();
+            self.queue_for_links(state, &links, &bytes);
+            if !ipc.is_empty() {
+                let mut decoder = FrameDecoder::new(usize::MAX);
+                decoder.push(&bytes);
+                if let Ok(Some(frame)) = decoder.next_raw_frame() {
+                    (self.sink)(HubEvent::Deliver {
+                        to: ipc,
+                        frame: Arc::new(frame),
+                    });
+                }
+            }
+        }
+    }
+}
+
+async fn accept_loop(listener: UnixListener, shared: Arc<Shared>, secret: Secret) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve_link(stream, shared.clone(), secret.clone()));
+            }
+            Err(error) => {
+                shared.log(format!("accept failed: {error}"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Authenticates a connection, then runs its link until it closes.
+async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret) {
+    let worker = match authenticate(&mut stream, &shared, &secret).await {
+        Ok(worker) => worker,
+        Err(reason) => {
+            shared
+                .counters
+                .rejected_links
+                .fetch_add(1, Ordering::Relaxed);
+            return shared.log(format!("refused a link: {reason}"));
+        }
+    };
+    let link_id = shared.next_link_id.fetch_add(1, Ordering::Relaxed);
+    let wake_writer = Arc::new(Notify::new());
+    let shutdown = Arc::new(Notify::new());
+    let (release, released) = oneshot::channel();
+    {
+        let mut state = shared.lock();
+        if let Some(old) = state.links.remove(&worker) {
+            old.shutdown.notify_one();
+        }
+        state.links.insert(
+            worker,
+            LinkSlot {
+                id: link_id,
+                queue: OutQueue::new(shared.options.max_queue_bytes),
+                wake_writer: wake_writer.clone(),
+                shutdown: shutdown.clone(),
+                release: Some(release),
+            },
+        );
+    }
+    if let Err(error) = stream.write_all(&[ACCEPTED]).await {
+        let mut state = shared.lock();
+        return shared.close_link(
+            &mut state,
+            worker,
+            link_id,
+            format!("write failed: {error}"),
+        );
+    }
+    shared.log(format!("worker {worker} linked"));
+
+    let (reader, writer) = stream.into_split();
+    let writing = tokio::spawn(write_loop(
+        writer,
+        shared.clone(),
+        worker,
+        link_id,
+        wake_writer,
+    ));
+    let reason = tokio::select! {
+        reason = read_loop(reader, shared.clone(), worker, released) => reason,
+        _ = shutdown.notified() => "closed by the hub".to_string(),
+    };
+    writing.abort();
+    let mut state = shared.lock();
+    shared.close_link(&mut state, worker, link_id, reason);
+}
+
+async fn authenticate(
+    stream: &mut UnixStream,
+    shared: &Shared,
+    secret: &Secret,
+) -> Result<WorkerId, String> {
+    let pid = stream
+        .peer_cred()
+        .map_err(|e| format!("no peer credentials: {e}"))?
+        .pid()
+        .ok_or("no peer pid")?;
+    let worker = tokio::time::timeout(HELLO_TIMEOUT, check_hello(stream, secret))
+        .await
+        .map_err(|_| format!("no hello in time from pid {pid}"))?
+        .map_err(|reason| format!("{reason} (pid {pid})"))?;
+    let expected = shared.lock().pids.get(&worker).copied();
+    match expected {
+        Some(expected) if i64::from(expected) == i64::from(pid) => Ok(worker),
+        Some(expected) => Err(format!(
+            "pid {pid} claims to be worker {worker}, whose pid is {expected}"
+        )),
+        None => Err(format!(
+            "pid {pid} claims to be worker {worker}, unknown to this primary"
+        )),
+    }
+}
+
+/// Reads frames; holds them until the worker has switched, then routes them in order.
+async fn read_loop(
+    mut reader: OwnedReadHalf,
+    shared: Arc<Shared>,
+    worker: WorkerId,
+    mut released: oneshot::Receiver<()>,
+) -> String {
+    let mut decoder = FrameDecoder::new(shared.options.max_frame_len);
+    let mut held: Option<Vec<RawFrame>> = Some(Vec::new());
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        let read = tokio::select! {
+            read = reader.read(&mut chunk) => read,
+            result = &mut released, if held.is_some() => {
+                if result.is_err() {
+                    return "closed before switching".into();
+                }
+                let frames = held.take().unwrap_or_default();
+                let mut state = shared.lock();
+                for frame in frames {
+                    shared.route_link_frame(&mut state, worker, frame);
+                }
+                continue;
+            }
+        };
+        let n = match read {
+            Ok(0) => return "closed by the worker".into(),
+            Ok(n) => n,
+            Err(error) => return format!("read failed: {error}"),
+        };
+        decoder.push(&chunk[..n]);
+        let mut state = shared.lock();
+        loop {
+            match decoder.next_raw_frame() {
+                Ok(Some(frame)) => match held.as_mut() {
+                    Some(held) => held.push(frame),
+                    None => shared.route_link_frame(&mut state, worker, frame),
+                },
+                Ok(None) => break,
+                Err(error) => {
+                    shared.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+                    return format!("bad frame: {error}");
+                }
+            }
+        }
+    }
+}
+
+/// Writes what is queued for the worker, many frames per system call.
+async fn write_loop(
+    mut writer: OwnedWriteHalf,
+    shared: Arc<Shared>,
+    worker: WorkerId,
+    link_id: u64,
+    wake: Arc<Notify>,
+) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    loop {
+        wake.notified().await;
+        loop {
+            batch.clear();
+            let frames = {
+                let mut state = shared.lock();
+                match state.links.get_mut(&worker) {
+                    Some(slot) if slot.id == link_id => {
+                        slot.queue.drain_into(&mut batch, WRITE_BATCH)
+                    }
+                    _ => return,
+                }
+            };
+            if frames == 0 {
+                break;
+            }
+            if let Err(error) = writer.write_all(&batch).await {
+                let mut state = shared.lock();
+                return shared.close_link(
+                    &mut state,
+                    worker,
+                    link_id,
+                    format!("write failed: {error}"),
+                );
+            }
+            shared
+                .counters
+                .frames_out
+                .fetch_add(frames as u64, Ordering::Relaxed);
+            shared
+                .counters
+                .bytes_out
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The I/O half of the native socket.io cluster adapter, on tokio, around the sans-IO
+//! `sio-cluster-core`:
+//!
+//! - [`Hub`], in the primary: a Unix socket server that relays frames between workers without
+//!   decoding their payloads, and hands frames for workers still on IPC to the primary's JS.
+//! - [`Link`], in each worker: the client end, delivering received frames in batches.
+//!
+//! Neither knows about Node: events go out through plain callbacks, which the napi binding
+//! turns into threadsafe functions.
+
+mod handshake;
+mod hub;
+mod link;
+mod socket_dir;
+
+pub use handshake::{Secret, SECRET_LEN};
+pub use hub::{Hub, HubEvent, HubOptions, HubStats};
+pub use link::{Link, LinkEvent};

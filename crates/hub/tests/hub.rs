@@ -1,0 +1,352 @@
+//! The hub and its links over real Unix sockets, in one process: every link here comes from this
+//! test's pid, which the hub is told belongs to each worker id used.
+
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sio_cluster_core::{encode_frame, Frame, Header, MessageType};
+use sio_cluster_hub::{Hub, HubEvent, HubOptions, Link, LinkEvent, Secret};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::runtime::Handle;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn header(kind: MessageType, uid: &str, requester: Option<&str>) -> Header {
+    Header {
+        kind,
+        nsp: "/".into(),
+        uid: uid.into(),
+        request_id: requester.map(|_| "req-1".into()),
+        requester_uid: requester.map(Into::into),
+        rooms: vec![],
+        except: vec![],
+    }
+}
+
+fn frame(kind: MessageType, uid: &str, requester: Option<&str>, payload: &[u8]) -> Vec<u8> {
+    encode_frame(&header(kind, uid, requester), payload).unwrap()
+}
+
+fn start_hub(max_queue_bytes: usize) -> (Hub, Receiver<HubEvent>) {
+    let (tx, rx) = channel();
+    let tx = std::sync::Mutex::new(tx);
+    let options = HubOptions {
+        max_queue_bytes,
+        ..HubOptions::default()
+    };
+    let sink = Arc::new(move |event| {
+        let _ = tx.lock().unwrap().send(event);
+    });
+    (Hub::start(&Handle::current(), options, sink).unwrap(), rx)
+}
+
+fn connect(hub: &Hub, worker: u32) -> (Link, Receiver<LinkEvent>) {
+    connect_with(hub, worker, hub.secret().clone())
+}
+
+fn connect_with(hub: &Hub, worker: u32, secret: Secret) -> (Link, Receiver<LinkEvent>) {
+    let (tx, rx) = channel();
+    let tx = std::sync::Mutex::new(tx);
+    let sink = Arc::new(move |event| {
+        let _ = tx.lock().unwrap().send(event);
+    });
+    let link = Link::connect(
+        &Handle::current(),
+        hub.path().to_path_buf(),
+        secret,
+        worker,
+        1 << 20,
+        sink,
+    );
+    (link, rx)
+}
+
+/// Waits (off the runtime's threads) for the first event matching `pick`.
+async fn next<T: Send + 'static, R: Send + 'static>(
+    rx: &Receiver<T>,
+    pick: impl Fn(T) -> Option<R> + Send + 'static,
+) -> R {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+        let event = tokio::task::block_in_place(|| rx.recv_timeout(remaining))
+            .expect("event did not come in time");
+        if let Some(found) = pick(event) {
+            return found;
+        }
+    }
+}
+
+async fn opened(rx: &Receiver<LinkEvent>) {
+    next(rx, |e| matches!(e, LinkEvent::Open).then_some(())).await
+}
+
+async fn frames(rx: &Receiver<LinkEvent>) -> Vec<Frame> {
+    next(rx, |e| match e {
+        LinkEvent::Frames(frames) => Some(frames),
+        _ => None,
+    })
+    .await
+}
+
+async fn closed(rx: &Receiver<LinkEvent>) -> String {
+    next(rx, |e| match e {
+        LinkEvent::Closed(reason) => Some(reason),
+        _ => None,
+    })
+    .await
+}
+
+fn nothing_more<T>(rx: &Receiver<T>) -> bool {
+    std::thread::sleep(Duration::from_millis(200));
+    rx.try_recv().is_err()
+}
+
+/// Two linked, switched workers (1 and 2) and one on IPC (3).
+async fn cluster() -> (Hub, Receiver<HubEvent>, Vec<(Link, Receiver<LinkEvent>)>) {
+    let (hub, events) = start_hub(1 << 20);
+    for worker in 1..=3 {
+        hub.allow(worker, std::process::id());
+    }
+    let mut links = Vec::new();
+    for worker in 1..=2 {
+        let (link, rx) = connect(&hub, worker);
+        opened(&rx).await;
+        assert!(hub.switch(worker));
+        next(&events, move |e| {
+            matches!(e, HubEvent::Flushed { worker: w } if w == worker).then_some(())
+        })
+        .await;
+        links.push((link, rx));
+    }
+    (hub, events, links)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_reach_links_and_ipc_workers_and_responses_only_the_requester() {
+    let (hub, events, links) = cluster().await;
+    let (link1, rx1) = &links[0];
+    let (link2, rx2) = &links[1];
+
+    link1.send(frame(MessageType::Broadcast, "uid-1", None, b"payload"));
+    let got = frames(rx2).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header.uid, "uid-1");
+    assert_eq!(got[0].payload, b"payload");
+    let (to, delivered) = next(&events, |e| match e {
+        HubEvent::Deliver { to, frame } => Some((to, frame)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(to, vec![3]);
+    assert_eq!(delivered.payload(), b"payload");
+
+    link2.send(frame(
+        MessageType::FetchSocketsResponse,
+        "uid-2",
+        Some("uid-1"),
+        b"answer",
+    ));
+    let got = frames(rx1).await;
+    assert_eq!(got[0].header.kind, MessageType::FetchSocketsResponse);
+    assert!(nothing_more(rx2));
+
+    // From IPC: the IPC worker's message reaches both links, nobody else over IPC.
+    let to_ipc = hub
+        .route_ipc(3, &header(MessageType::Heartbeat, "uid-3", None), &[])
+        .unwrap();
+    assert!(to_ipc.is_empty());
+    assert_eq!(frames(rx1).await[0].header.uid, "uid-3");
+    assert_eq!(frames(rx2).await[0].header.uid, "uid-3");
+    assert!(hub.stats().frames_out >= 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_sent_before_switching_are_held_until_the_switch() {
+    let (hub, events, links) = cluster().await;
+    hub.allow(4, std::process::id());
+    let (link4, rx4) = connect(&hub, 4);
+    opened(&rx4).await;
+    link4.send(frame(MessageType::Broadcast, "uid-4", None, b"early"));
+    assert!(nothing_more(&links[0].1));
+    // Meanwhile worker 4 is still on IPC: a broadcast for it goes to the primary's JS.
+    links[0].0.send(frame(
+        MessageType::Broadcast,
+        "uid-1",
+        None,
+        b"for 4 via ipc",
+    ));
+    let to = next(&events, |e| match e {
+        HubEvent::Deliver { to, .. } => Some(to),
+        _ => None,
+    })
+    .await;
+    assert_eq!(to, vec![3, 4]);
+
+    assert!(hub.switch(4));
+    next(&events, |e| {
+        matches!(e, HubEvent::Flushed { worker: 4 }).then_some(())
+    })
+    .await;
+    let held = frames(&links[0].1).await;
+    assert_eq!(held[0].payload, b"early");
+    links[0].0.send(frame(
+        MessageType::Broadcast,
+        "uid-1",
+        None,
+        b"for 4 via link",
+    ));
+    assert_eq!(frames(&rx4).await[0].payload, b"for 4 via link");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_workers_of_this_primary_with_the_secret_can_link() {
+    let (hub, events, _links) = cluster().await;
+    let (_bad, rx) = connect_with(&hub, 1, Secret::random().unwrap());
+    assert!(closed(&rx).await.contains("cannot link"));
+    let (_unknown, rx) = connect(&hub, 99);
+    closed(&rx).await;
+    hub.allow(5, 1); // pid 1 is not us
+    let (_impostor, rx) = connect(&hub, 5);
+    closed(&rx).await;
+    let refusals: Vec<String> = (0..3)
+        .map(|_| {
+            let message = events
+                .iter()
+                .find_map(|e| match e {
+                    HubEvent::Log { message } if message.starts_with("refused") => Some(message),
+                    _ => None,
+                })
+                .unwrap();
+            message
+        })
+        .collect();
+    assert!(
+        refusals.iter().any(|m| m.contains("wrong secret")),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals
+            .iter()
+            .any(|m| m.contains("unknown to this primary")),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals.iter().any(|m| m.contains("whose pid is 1")),
+        "{refusals:?}"
+    );
+    assert_eq!(hub.stats().rejected_links, 3);
+}
+
+/// An authenticated raw connection as worker `worker`, for sending what no `Link` would.
+async fn raw_link(hub: &Hub, worker: u32) -> UnixStream {
+    let mut stream = UnixStream::connect(hub.path()).await.unwrap();
+    let mut hello = b"SIOHUB1\n".to_vec();
+    hello.extend_from_slice(&hex(&hub.secret().to_hex()));
+    hello.extend_from_slice(&worker.to_be_bytes());
+    stream.write_all(&hello).await.unwrap();
+    let mut accepted = [0u8; 1];
+    stream.read_exact(&mut accepted).await.unwrap();
+    assert_eq!(accepted, [1]);
+    stream
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_frame_closes_only_that_link_and_its_adapters_are_announced_closed() {
+    let (hub, events, links) = cluster().await;
+    hub.allow(6, std::process::id());
+    let mut raw = raw_link(&hub, 6).await;
+    assert!(hub.switch(6));
+    raw.write_all(&frame(MessageType::InitialHeartbeat, "uid-6", None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(frames(&links[0].1).await[0].header.uid, "uid-6");
+    frames(&links[1].1).await;
+
+    raw.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
+        .await
+        .unwrap(); // absurd length
+    let close = frames(&links[0].1).await;
+    assert_eq!(close[0].header.kind, MessageType::AdapterClose);
+    assert_eq!(close[0].header.uid, "uid-6");
+    assert_eq!(hub.stats().bad_frames, 1);
+    next(&events, |e| match e {
+        HubEvent::Log { message } if message.contains("bad frame") => Some(()),
+        _ => None,
+    })
+    .await;
+
+    links[1].0.send(frame(
+        MessageType::Broadcast,
+        "uid-2",
+        None,
+        b"still flowing",
+    ));
+    let got = frames(&links[0].1).await;
+    assert_eq!(got.last().unwrap().payload, b"still flowing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_stops_reading_is_cut_off_at_the_bound_and_others_keep_flowing() {
+    let bound = 256 * 1024;
+    let (hub, _events) = start_hub(bound);
+    for worker in 1..=3 {
+        hub.allow(worker, std::process::id());
+    }
+    let (sender, sender_rx) = connect(&hub, 1);
+    opened(&sender_rx).await;
+    hub.switch(1);
+    let (_reader, reader_rx) = connect(&hub, 2);
+    opened(&reader_rx).await;
+    hub.switch(2);
+    let _stuck = raw_link(&hub, 3).await; // never reads
+    hub.switch(3);
+
+    // In rounds the live reader keeps up with, far more than the bound plus socket buffers.
+    let payload = vec![7u8; 4096];
+    for _round in 0..64 {
+        for _ in 0..32 {
+            sender.send(frame(MessageType::Broadcast, "uid-1", None, &payload));
+        }
+        let mut received = 0;
+        while received < 32 {
+            received += frames(&reader_rx).await.len();
+        }
+        assert!(hub.stats().queued_bytes <= 2 * bound as u64);
+    }
+    let stats = hub.stats();
+    assert_eq!(stats.overflows, 1, "{stats:?}");
+    assert_eq!(stats.links, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exited_worker_is_announced_closed_to_the_others() {
+    let (hub, events, links) = cluster().await;
+    links[1]
+        .0
+        .send(frame(MessageType::InitialHeartbeat, "uid-2", None, &[]));
+    frames(&links[0].1).await;
+    hub.remove_worker(2);
+    let close = frames(&links[0].1).await;
+    assert_eq!(close[0].header.kind, MessageType::AdapterClose);
+    assert_eq!(close[0].header.uid, "uid-2");
+    let (to, frame) = next(&events, |e| match e {
+        HubEvent::Deliver { to, frame } if frame.header.kind == MessageType::AdapterClose => {
+            Some((to, frame))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(to, vec![3]);
+    assert_eq!(frame.header.uid, "uid-2");
+    assert!(closed(&links[1].1).await.contains("closed"));
+}
