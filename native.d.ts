@@ -9,6 +9,33 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeHub {
+  constructor(options: NativeHubOptions | undefined | null, onEvent: (arg: HubEventJs) => void)
+  get path(): string
+  get secret(): string
+  get hasLinks(): boolean
+  allow(worker: number, pid: number): void
+  /**
+   * Validates a message that worker `from` sent over IPC and routes it: linked recipients get
+   * a frame of it (hence `payload`, its serialized `data`, when any worker is linked).
+   */
+  routeIpc(from: number, message: unknown, payload?: Buffer | undefined | null): IpcRoute
+  switch(worker: number): boolean
+  removeWorker(worker: number): void
+  stats(): HubStatsJs
+  /** Stops the hub and removes its socket and directory. */
+  close(): void
+}
+
+export declare class NativeLink {
+  /** Connects to the hub at `path` as worker `worker`; `onEvent` receives `LinkEventJs`es. */
+  constructor(path: string, secret: string, worker: number, onEvent: (arg: LinkEventJs) => void)
+  /** Sends one adapter message, validated like any other; its `data` travels as `payload`. */
+  send(message: unknown, payload: Buffer): boolean
+  get closed(): boolean
+  close(): void
+}
+
 /** The primary's routing table: which worker owns which adapter uid. */
 export declare class PrimaryRouter {
   constructor()
@@ -21,6 +48,29 @@ export declare class PrimaryRouter {
   workerExited(worker: number): Array<OrphanedAdapter>
   /** How many adapter uids the primary currently knows. */
   get knownUids(): number
+}
+
+export interface HubEventJs {
+  /** "deliver", "flushed" or "log". */
+  kind: string
+  /** For "deliver": the workers (reached over IPC) that must receive `frame`. */
+  to?: Array<number>
+  frame?: WireFrame
+  /** For "flushed": the worker that switched to its link. */
+  worker?: number
+  message?: string
+}
+
+export interface HubStatsJs {
+  links: number
+  framesIn: number
+  framesOut: number
+  bytesIn: number
+  bytesOut: number
+  queuedBytes: number
+  rejectedLinks: number
+  overflows: number
+  badFrames: number
 }
 
 /** The verdict on one message that arrived over IPC. */
@@ -36,6 +86,26 @@ export interface Inspection {
  */
 export declare function inspectMessage(message: unknown): Inspection
 
+/** Where an IPC message goes besides the links: to `to` over IPC, or nowhere (`reason`). */
+export interface IpcRoute {
+  /** "ipc" or "drop". */
+  action: string
+  to: Array<number>
+  reason?: string
+}
+
+export interface LinkEventJs {
+  /** "open", "frames" or "closed". */
+  kind: string
+  frames?: Array<WireFrame>
+  reason?: string
+}
+
+export interface NativeHubOptions {
+  /** Bytes queued for one worker before it is disconnected as too slow. */
+  maxQueueBytes?: number
+}
+
 /** An adapter (one per namespace per worker) that lived in a worker which is gone. */
 export interface OrphanedAdapter {
   uid: string
@@ -48,4 +118,14 @@ export interface RouteDecision {
   action: string
   workerId?: number
   reason?: string
+}
+
+export interface WireFrame {
+  /** The message type (1-13). */
+  type: number
+  nsp: string
+  uid: string
+  requesterUid?: string
+  /** `v8.serialize(message.data)`, or empty when the message has no data. */
+  payload: Buffer
 }

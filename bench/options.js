@@ -23,7 +23,7 @@ const DEFAULTS = {
   e2eRate: 50, // end-to-end: broadcasts per second over the whole cluster (x clients deliveries)
   // In-flight emits allowed per emitting worker before it waits for delivery credits. Large enough
   // to keep every process busy, small enough that queues stay bounded (see bench/README.md).
-  windows: { broadcast: 8, binary: 8, unicast: 128, rooms: 16 },
+  windows: { broadcast: 4, binary: 4, unicast: 256, rooms: 8 },
   rooms: 10,
   roomSize: 100,
   sampleEvery: 8, // saturation scenarios: clients time one delivery in 8 (cheap, still thousands)

@@ -6,7 +6,7 @@
 
 const { ClusterAdapterWithHeartbeat, MessageType } = require("socket.io-adapter");
 const debug = require("debug")("socket.io-cluster-adapter-native:adapter");
-const channel = require("./ipc-channel");
+const channel = require("./channel");
 const { normalizeOptions } = require("./options");
 const { MESSAGE_SOURCE } = require("./protocol");
 

@@ -32,6 +32,35 @@ function normalizeOptions(opts) {
   return options;
 }
 
+const PRIMARY_DEFAULTS = Object.freeze({
+  hub: true,
+  maxQueueBytes: 64 * 1024 * 1024,
+});
+
+function normalizePrimaryOptions(opts) {
+  if (opts === undefined || opts === null) return { ...PRIMARY_DEFAULTS };
+  if (typeof opts !== "object" || Array.isArray(opts)) {
+    throw new TypeError(`socket.io-cluster-adapter-native: setupPrimary options must be an object, got ${describe(opts)}`);
+  }
+  const options = { ...PRIMARY_DEFAULTS };
+  if (opts.hub !== undefined) {
+    if (typeof opts.hub !== "boolean") {
+      throw new TypeError(`socket.io-cluster-adapter-native: option "hub" must be a boolean, got ${describe(opts.hub)}`);
+    }
+    options.hub = opts.hub;
+  }
+  if (opts.maxQueueBytes !== undefined) {
+    const value = opts.maxQueueBytes;
+    if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+      throw new TypeError(
+        `socket.io-cluster-adapter-native: option "maxQueueBytes" must be a positive integer, got ${describe(value)}`,
+      );
+    }
+    options.maxQueueBytes = value;
+  }
+  return options;
+}
+
 function describe(value) {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
@@ -40,4 +69,4 @@ function describe(value) {
   return `a value of type ${typeof value}`;
 }
 
-module.exports = { DEFAULTS, normalizeOptions };
+module.exports = { DEFAULTS, PRIMARY_DEFAULTS, normalizeOptions, normalizePrimaryOptions };

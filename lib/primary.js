@@ -1,17 +1,23 @@
 "use strict";
 
-// The primary's relay for workers on Node's IPC channel. The Rust core validates each message and
-// decides its recipients (responses to the requester's worker only, everything else to every
-// worker but the sender); this file only moves the message objects.
+// setupPrimary(): starts the hub (Rust, its own thread) that relays between workers linked to it,
+// and bridges the workers still on IPC (the reference's, or ours before they link): their
+// messages are routed by the hub too, and what the hub routes to them is sent over IPC here.
+// With every worker linked, this file does no work per message.
+//
+// Without a hub (option `hub: false`, or a platform without Unix sockets) it relays over IPC only,
+// like @socket.io/cluster-adapter's primary, with the Rust core validating and routing.
 
 const cluster = require("node:cluster");
 const debug = require("debug")("socket.io-cluster-adapter-native:primary");
-const { PrimaryRouter } = require("./native");
-const { MESSAGE_SOURCE, isAdapterMessage } = require("./protocol");
+const { NativeHub, PrimaryRouter, inspectMessage } = require("./native");
+const { MESSAGE_SOURCE, CONTROL_SOURCE, isAdapterMessage, isControlMessage } = require("./protocol");
+const { encodePayload, frameToMessage } = require("./codec");
+const { normalizePrimaryOptions } = require("./options");
 
 const ADAPTER_CLOSE = 13;
-const stats = { relayed: 0, dropped: 0 };
-let router = null;
+const stats = { relayed: 0, bridged: 0, dropped: 0 };
+let started = false;
 
 function ignoreError() {}
 
@@ -19,55 +25,142 @@ function sendTo(worker, message) {
   if (worker && worker.isConnected()) worker.send(message, null, ignoreError);
 }
 
-function broadcastExcept(senderId, message) {
-  for (const worker of Object.values(cluster.workers)) {
-    if (worker.id !== senderId) sendTo(worker, message);
+function sendToIds(ids, message) {
+  for (const id of ids) sendTo(cluster.workers[id], message);
+}
+
+function drop(worker, message, reason) {
+  stats.dropped++;
+  debug("drop message from worker %d (type %o): %s", worker.id, message.type, reason);
+}
+
+/** The relay through the hub. */
+function startHub(options) {
+  const hub = new NativeHub({ maxQueueBytes: options.maxQueueBytes }, onHubEvent);
+  debug("hub listening on %s", hub.path);
+
+  function onHubEvent(event) {
+    switch (event.kind) {
+      case "deliver":
+        return bridge(event.to, event.frame);
+      case "flushed":
+        return sendTo(cluster.workers[event.worker], { source: CONTROL_SOURCE, kind: "flushed" });
+      case "log":
+        return debug("hub: %s", event.message);
+    }
+  }
+
+  // A frame from a linked worker, for workers on IPC: rebuilt once, checked, sent to each.
+  function bridge(to, frame) {
+    let message;
+    try {
+      message = frameToMessage(frame);
+    } catch (err) {
+      stats.dropped++;
+      return debug("drop a frame with a corrupt payload from %s: %s", frame.uid, err.message);
+    }
+    message.source = MESSAGE_SOURCE;
+    const verdict = inspectMessage(message);
+    if (!verdict.valid) {
+      stats.dropped++;
+      return debug("drop an invalid frame from %s: %s", frame.uid, verdict.reason);
+    }
+    stats.bridged++;
+    sendToIds(to, message);
+  }
+
+  function onMessage(worker, message) {
+    if (isAdapterMessage(message)) {
+      const payload = hub.hasLinks ? encodePayload(message) : undefined;
+      const route = hub.routeIpc(worker.id, message, payload);
+      if (route.action !== "ipc") return drop(worker, message, route.reason);
+      stats.relayed++;
+      return sendToIds(route.to, message);
+    }
+    if (!isControlMessage(message)) return;
+    if (message.kind === "hub?") {
+      hub.allow(worker.id, worker.process.pid);
+      sendTo(worker, { source: CONTROL_SOURCE, kind: "hub", path: hub.path, secret: hub.secret });
+    } else if (message.kind === "switched") {
+      hub.switch(worker.id);
+    }
+  }
+
+  cluster.on("message", onMessage);
+  cluster.on("exit", (worker) => hub.removeWorker(worker.id));
+  removeOnExit(hub);
+  return hub;
+}
+
+// The hub removes its socket and directory when closed; make sure that happens when the primary
+// goes, including on SIGINT/SIGTERM, whose default action skips "exit" handlers.
+function removeOnExit(hub) {
+  const close = () => hub.close();
+  process.once("exit", close);
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.once(signal, () => {
+      close();
+      // Keep the default behaviour (exit) unless the application handles the signal itself.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
   }
 }
 
-function onWorkerMessage(worker, message) {
-  if (!isAdapterMessage(message)) return;
-  let decision;
-  try {
-    decision = router.route(worker.id, message);
-  } catch (err) {
-    decision = { action: "drop", reason: `routing failed: ${err.message}` };
-  }
-  switch (decision.action) {
-    case "one":
+/** The relay over IPC only. */
+function startIpcRelay() {
+  const router = new PrimaryRouter();
+
+  cluster.on("message", (worker, message) => {
+    if (!isAdapterMessage(message)) return;
+    let decision;
+    try {
+      decision = router.route(worker.id, message);
+    } catch (err) {
+      decision = { action: "drop", reason: `routing failed: ${err.message}` };
+    }
+    if (decision.action === "one") {
       stats.relayed++;
       sendTo(cluster.workers[decision.workerId], message);
-      break;
-    case "others":
+    } else if (decision.action === "others") {
       stats.relayed++;
-      broadcastExcept(worker.id, message);
-      break;
-    default:
-      stats.dropped++;
-      debug("drop message from worker %d (type %o): %s", worker.id, message.type, decision.reason);
-  }
+      for (const other of Object.values(cluster.workers)) if (other.id !== worker.id) sendTo(other, message);
+    } else {
+      drop(worker, message, decision.reason);
+    }
+  });
+
+  // The reference says nothing when a worker dies, so its peers wait for a heartbeat timeout
+  // (10 s, longer than the 5 s request timeout). We tell the survivors at once, in the protocol
+  // they already speak: one ADAPTER_CLOSE per adapter the dead worker held.
+  cluster.on("exit", (worker) => {
+    for (const { uid, nsp } of router.workerExited(worker.id)) {
+      debug("worker %d exited: closing its adapter %s (%s)", worker.id, uid, nsp);
+      const close = { source: MESSAGE_SOURCE, uid, nsp, type: ADAPTER_CLOSE };
+      for (const other of Object.values(cluster.workers)) if (other.id !== worker.id) sendTo(other, close);
+    }
+  });
 }
 
-// The reference says nothing when a worker dies, so its peers wait for a heartbeat timeout (10 s,
-// longer than the 5 s request timeout). We tell the survivors at once, in the protocol they
-// already speak: one ADAPTER_CLOSE per adapter the dead worker held.
-function onWorkerExit(worker) {
-  const orphans = router.workerExited(worker.id);
-  for (const { uid, nsp } of orphans) {
-    debug("worker %d exited: closing its adapter %s (%s)", worker.id, uid, nsp);
-    broadcastExcept(worker.id, { source: MESSAGE_SOURCE, uid, nsp, type: ADAPTER_CLOSE });
-  }
-}
-
-/** Relays adapter messages between the workers of this primary. Safe to call more than once. */
-function setupPrimary() {
-  if (router) {
+/**
+ * Relays adapter messages between the workers of this primary. Call it once, in the primary.
+ * Options: `hub` (default true), `maxQueueBytes` (default 64 MiB).
+ */
+function setupPrimary(opts) {
+  const options = normalizePrimaryOptions(opts);
+  if (started) {
     debug("setupPrimary() was already called: ignored");
     return;
   }
-  router = new PrimaryRouter();
-  cluster.on("message", onWorkerMessage);
-  cluster.on("exit", onWorkerExit);
+  started = true;
+  if (options.hub && process.platform !== "win32") {
+    try {
+      startHub(options);
+      return;
+    } catch (err) {
+      debug("cannot start the hub, relaying over IPC only: %s", err.message);
+    }
+  }
+  startIpcRelay();
 }
 
 module.exports = { setupPrimary, stats };

@@ -9,7 +9,7 @@ const path = require("node:path");
 const config = JSON.parse(process.argv[2]);
 
 if (config.primary === "native") {
-  require("../..").setupPrimary();
+  require("../..").setupPrimary(config.primaryOptions);
 } else {
   require("@socket.io/cluster-adapter").setupPrimary();
 }

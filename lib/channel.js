@@ -1,12 +1,14 @@
 "use strict";
 
-// The worker's end of Node's IPC channel, shared by every adapter of the process (one adapter per
-// namespace, and possibly several servers). One listener validates each message once, in Rust,
-// then hands it to the adapters of its namespace.
+// The worker's transport, shared by every adapter of the process (one adapter per namespace, and
+// possibly several servers). Messages arrive over IPC or over the hub link; either way they are
+// validated once, in Rust, then handed to the adapters of their namespace. Messages leave over
+// the hub link when this worker has one, over IPC otherwise.
 
-const debug = require("debug")("socket.io-cluster-adapter-native:ipc");
+const debug = require("debug")("socket.io-cluster-adapter-native:channel");
 const { inspectMessage } = require("./native");
-const { isAdapterMessage } = require("./protocol");
+const { isAdapterMessage, isControlMessage } = require("./protocol");
+const hubLink = require("./hub-link");
 
 const adaptersByNsp = new Map(); // nsp name => Set<NodeClusterAdapter>
 const stats = { received: 0, dropped: 0, unhandled: 0 };
@@ -15,10 +17,14 @@ let listening = false;
 function ignoreError() {}
 
 function onProcessMessage(message) {
-  // Other libraries (@socket.io/sticky, user code) share this channel: theirs are not ours to judge.
-  if (!isAdapterMessage(message)) return;
-  stats.received++;
+  if (isAdapterMessage(message)) return dispatch(message);
+  if (isControlMessage(message)) return hubLink.onControl(message);
+  // Anything else belongs to other users of the channel (@socket.io/sticky, the application).
+}
 
+/** Validates a message from another server and applies it to the adapters of its namespace. */
+function dispatch(message) {
+  stats.received++;
   let verdict;
   try {
     verdict = inspectMessage(message);
@@ -30,15 +36,12 @@ function onProcessMessage(message) {
     debug("drop invalid message (type %o from %o): %s", message.type, message.uid, verdict.reason);
     return;
   }
-
   const adapters = adaptersByNsp.get(message.nsp);
   if (!adapters) {
     debug("ignore message for namespace %s, which has no adapter here", message.nsp);
     return;
   }
-  for (const adapter of adapters) {
-    deliver(adapter, message);
-  }
+  for (const adapter of adapters) deliver(adapter, message);
 }
 
 function deliver(adapter, message) {
@@ -63,6 +66,7 @@ function attach(adapter) {
   if (!listening) {
     process.on("message", onProcessMessage);
     listening = true;
+    hubLink.start({ dispatch, sendIpc });
   }
 }
 
@@ -74,6 +78,7 @@ function detach(adapter) {
   if (adaptersByNsp.size === 0 && listening) {
     process.off("message", onProcessMessage);
     listening = false;
+    hubLink.stop();
   }
 }
 
@@ -82,12 +87,16 @@ function isConnected() {
   return typeof process.send === "function" && process.connected !== false;
 }
 
-function send(message) {
+function sendIpc(message) {
   if (!isConnected()) {
-    debug("no IPC channel: message of type %d stays local", message.type);
+    debug("no IPC channel: message of type %o stays local", message.type);
     return;
   }
   process.send(message, null, {}, ignoreError);
 }
 
-module.exports = { attach, detach, send, isConnected, stats };
+function send(message) {
+  if (!hubLink.send(message)) sendIpc(message);
+}
+
+module.exports = { attach, detach, send, isConnected, stats, hubLink };

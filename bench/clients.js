@@ -1,0 +1,135 @@
+"use strict";
+
+// A process of socket.io clients (websocket only, 127.0.0.1), forked by the orchestrator. Clients
+// live in their own processes so that the servers' CPU figures hold only server work.
+//
+// It counts the deliveries of the current run, per emitting worker, and sends each worker a
+// running count (a "credit") over this process's first connection to it: that is the flow control
+// of the saturation scenarios (see worker-load.js). It also times deliveries against the emitter's
+// clock (process.hrtime.bigint(), CLOCK_MONOTONIC, shared by every process of the machine).
+
+const { io } = require("socket.io-client");
+const { serve, announceReady } = require("./rpc");
+
+const MAX_SAMPLES = 200000; // per run and process: bounded memory, still far more than needed
+const EVENTS = ["b", "bb", "u", "rm", "e"];
+
+const clients = []; // { socket, worker, index }
+const controlByWorker = new Map(); // worker index => the socket that carries credits to it
+let procIndex = 0;
+let disconnects = 0;
+
+const state = {
+  run: -1,
+  count: 0,
+  stale: 0, // deliveries of another run (there should be none)
+  byEmitter: [],
+  credited: [],
+  credits: false,
+  flushScheduled: false,
+  sampleEvery: 1,
+  countdown: 1,
+  remoteOnly: false,
+  samples: [],
+};
+
+function onDelivery(client, message) {
+  if (!message || message.r !== state.run) {
+    state.stale++;
+    return;
+  }
+  state.count++;
+  const w = message.w;
+  state.byEmitter[w] = (state.byEmitter[w] || 0) + 1;
+  if (state.credits && !state.flushScheduled) {
+    // One credit per emitter per event-loop turn, however many deliveries the turn held.
+    state.flushScheduled = true;
+    setImmediate(flushCredits);
+  }
+  if (--state.countdown === 0) {
+    state.countdown = state.sampleEvery;
+    // Latency is "emit on one worker -> receipt by a client of another worker"; in the floor
+    // (one worker) every client counts.
+    if ((!state.remoteOnly || w !== client.worker) && state.samples.length < MAX_SAMPLES) {
+      state.samples.push(Number(process.hrtime.bigint() - BigInt(message.t)) / 1000);
+    }
+  }
+}
+
+function flushCredits() {
+  state.flushScheduled = false;
+  for (let w = 0; w < state.byEmitter.length; w++) {
+    const n = state.byEmitter[w] || 0;
+    if (n === (state.credited[w] || 0)) continue;
+    state.credited[w] = n;
+    const control = controlByWorker.get(w);
+    if (control) control.emit("credit", { r: state.run, p: procIndex, n });
+  }
+}
+
+function connectOne({ index, worker, port }) {
+  return new Promise((resolve, reject) => {
+    const socket = io(`http://127.0.0.1:${port}`, {
+      transports: ["websocket"],
+      reconnection: false, // a lost connection must show up as lost deliveries, not be papered over
+      forceNew: true,
+      timeout: 20000,
+    });
+    const client = { socket, worker, index };
+    for (const event of EVENTS) socket.on(event, (message) => onDelivery(client, message));
+    socket.once("connect", () => {
+      socket.on("disconnect", () => disconnects++);
+      resolve(client);
+    });
+    socket.once("connect_error", (err) => reject(new Error(`client ${index} -> port ${port}: ${err.message}`)));
+  });
+}
+
+serve({
+  /** Opens the connections: [{ index, worker, port }] => [{ index, worker, id }]. */
+  async connect({ proc, assignments }) {
+    procIndex = proc;
+    const connected = await Promise.all(assignments.map(connectOne));
+    for (const client of connected) {
+      clients.push(client);
+      if (!controlByWorker.has(client.worker)) controlByWorker.set(client.worker, client.socket);
+    }
+    return connected.map((c) => ({ index: c.index, worker: c.worker, id: c.socket.id }));
+  },
+
+  /** Joins rooms: { clientIndex: [room, ...] }. */
+  async join({ rooms }) {
+    const byIndex = new Map(clients.map((c) => [c.index, c]));
+    await Promise.all(
+      Object.entries(rooms).map(([index, names]) => byIndex.get(Number(index)).socket.timeout(10000).emitWithAck("join", names)),
+    );
+    return true;
+  },
+
+  /** Starts counting a new run. */
+  reset({ run, sampleEvery, remoteOnly, credits }) {
+    Object.assign(state, {
+      run,
+      count: 0,
+      stale: 0,
+      byEmitter: [],
+      credited: [],
+      credits,
+      sampleEvery,
+      countdown: sampleEvery,
+      remoteOnly,
+      samples: [],
+    });
+    return true;
+  },
+
+  /** Deliveries so far, stamped with this process's clock (the throughput window is per process). */
+  mark: () => ({ count: state.count, t: Number(process.hrtime.bigint()) }),
+
+  count: () => ({ count: state.count, stale: state.stale, disconnects }),
+
+  report: () => ({ count: state.count, stale: state.stale, disconnects, samples: state.samples }),
+});
+
+process.on("disconnect", () => process.exit(0)); // the orchestrator is gone
+announceReady({ pid: process.pid });

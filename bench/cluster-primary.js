@@ -1,0 +1,143 @@
+"use strict";
+
+// One cluster under test, forked by the orchestrator (bench/run.js):
+//
+//   BENCH_VARIANT=reference  setupPrimary() of @socket.io/cluster-adapter, workers use its createAdapter()
+//   BENCH_VARIANT=ours       setupPrimary() of this package, workers use its createAdapter()
+//   BENCH_VARIANT=redis      no relay in the primary; it starts a redis-server and the workers use
+//                            @socket.io/redis-adapter
+//   BENCH_VARIANT=floor      one worker with socket.io's in-memory adapter: nothing crosses processes
+//
+// Besides running the cluster, this process only passes bench commands from the orchestrator to
+// a worker and the answers back. It stops its workers (and redis-server) when asked, when the
+// orchestrator goes away, or on a signal.
+
+const cluster = require("node:cluster");
+const path = require("node:path");
+const { serve, announceReady, isRequest, isResponse, isReady } = require("./rpc");
+const { startRedis } = require("./redis-server");
+
+const VARIANT = process.env.BENCH_VARIANT;
+const WORKERS = Number(process.env.BENCH_WORKERS);
+
+const workers = []; // index => cluster.Worker
+let redis = null;
+let stopping = false;
+
+function log(line) {
+  process.stderr.write(`[${VARIANT} primary] ${line}\n`);
+}
+
+function setupRelay() {
+  if (VARIANT === "reference") require("@socket.io/cluster-adapter").setupPrimary();
+  else if (VARIANT === "ours") require("socket.io-cluster-adapter-native").setupPrimary();
+}
+
+function adapterOfWorkers() {
+  return VARIANT === "floor" ? "memory" : VARIANT;
+}
+
+function forkWorker(index) {
+  const worker = cluster.fork({
+    BENCH_ADAPTER: adapterOfWorkers(),
+    BENCH_WORKER_INDEX: String(index),
+    BENCH_REDIS_URL: redis ? redis.url : "",
+  });
+  workers[index] = worker;
+  return new Promise((resolve, reject) => {
+    worker.on("message", function onReady(message) {
+      if (!isReady(message)) return;
+      worker.off("message", onReady);
+      resolve({ index, pid: worker.process.pid, port: message.port });
+    });
+    worker.once("exit", (code, signal) => reject(new Error(`worker ${index} exited during start-up (${signal || code})`)));
+  });
+}
+
+function forwardToWorker(message) {
+  const worker = workers[message.to];
+  if (!worker || !worker.isConnected()) {
+    process.send({ _bench: "res", id: message.id, ok: false, error: `worker ${message.to} is not connected` });
+    return;
+  }
+  worker.send({ ...message, to: null });
+}
+
+function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  for (const worker of workers) {
+    if (worker && !worker.isDead()) worker.process.kill("SIGTERM");
+  }
+  if (redis) redis.stop();
+  const done = () => {
+    const workersGone = workers.every((w) => !w || w.isDead());
+    const redisGone = !redis || redis.child.exitCode !== null || redis.child.signalCode !== null;
+    if (workersGone && redisGone) process.exit(code);
+  };
+  cluster.on("exit", done);
+  if (redis) redis.child.on("exit", done);
+  done();
+  // Whatever happens, nothing outlives us by more than 3 s.
+  setTimeout(() => {
+    for (const worker of workers) if (worker && !worker.isDead()) worker.process.kill("SIGKILL");
+    if (redis) {
+      try {
+        process.kill(redis.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    process.exit(code);
+  }, 3000).unref();
+}
+
+async function main() {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(1));
+  process.on("disconnect", () => stop(1)); // the orchestrator is gone
+  process.on("uncaughtException", (err) => {
+    log(err.stack || String(err));
+    stop(1);
+  });
+
+  setupRelay();
+  if (VARIANT === "redis") redis = await startRedis();
+  cluster.setupPrimary({
+    exec: path.join(__dirname, "worker.js"),
+    serialization: "advanced", // Buffers in packets need it (and both cluster adapters expect it)
+  });
+  cluster.on("exit", (worker, code, signal) => {
+    if (!stopping) {
+      log(`worker ${worker.id} exited unexpectedly (${signal || `code ${code}`})`);
+      stop(1);
+    }
+  });
+
+  // Start the workers one after the other: a cluster adapter learns its peers from their
+  // heartbeats, and a staggered start makes sure every worker has heard every other one.
+  const infos = [];
+  for (let i = 0; i < WORKERS; i++) infos.push(await forkWorker(i));
+
+  // Orchestrator -> worker: forward; worker -> orchestrator: forward the answer.
+  process.on("message", (message) => {
+    if (isRequest(message) && message.to !== null) forwardToWorker(message);
+  });
+  for (const worker of workers) {
+    worker.on("message", (message) => {
+      if (isResponse(message) && process.connected) process.send(message);
+    });
+  }
+  serve({
+    info: () => ({ pid: process.pid, redisPid: redis ? redis.pid : null, workers: infos }),
+    shutdown: () => {
+      setImmediate(() => stop(0));
+      return true;
+    },
+  });
+  announceReady({ pid: process.pid });
+}
+
+main().catch((err) => {
+  log(err.stack || String(err));
+  stop(1);
+});

@@ -1,0 +1,72 @@
+"use strict";
+
+// Every process the bench starts, so that none outlives it: on a normal end, a failed scenario,
+// an uncaught error, Ctrl-C or SIGTERM.
+//
+// Children (cluster primaries, client processes) stop their own children when asked (SIGTERM) or
+// when their IPC channel to us closes. Grandchildren (workers, redis-server) are also recorded by
+// pid, with a marker from their command line, and killed by pid if still there after a grace
+// period; the marker keeps us from killing an unrelated process that reused the pid.
+
+const { isOurs } = require("./proc");
+
+const children = new Set(); // ChildProcess
+const grandchildren = new Map(); // pid => command-line marker
+let cleaning = null;
+
+function isRunning(child) {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+function trackChild(child) {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+function trackPid(pid, marker) {
+  if (pid) grandchildren.set(pid, marker);
+}
+
+function kill(pid, signal) {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Stops everything; resolves when nothing we started is left (at most ~4 s). */
+function stopAll() {
+  if (cleaning) return cleaning;
+  cleaning = (async () => {
+    for (const child of children) if (isRunning(child)) kill(child.pid, "SIGTERM");
+    const deadline = Date.now() + 3500;
+    const anyLeft = () =>
+      [...children].some(isRunning) || [...grandchildren].some(([pid, marker]) => isOurs(pid, marker));
+    while (anyLeft() && Date.now() < deadline) await sleep(50);
+    for (const child of children) if (isRunning(child)) kill(child.pid, "SIGKILL");
+    for (const [pid, marker] of grandchildren) if (isOurs(pid, marker)) kill(pid, "SIGKILL");
+    grandchildren.clear();
+  })();
+  return cleaning;
+}
+
+/** Ctrl-C, SIGTERM, SIGHUP and uncaught errors: stop everything, then exit. */
+function installCleanup(log) {
+  const bail = (code, why) => {
+    log(`${why}: stopping every process of the bench`);
+    stopAll().then(() => process.exit(code));
+  };
+  process.on("SIGINT", () => bail(130, "SIGINT"));
+  process.on("SIGTERM", () => bail(143, "SIGTERM"));
+  process.on("SIGHUP", () => bail(129, "SIGHUP"));
+  process.on("uncaughtException", (err) => bail(1, `uncaught error: ${err.stack || err}`));
+  process.on("unhandledRejection", (err) => bail(1, `unhandled rejection: ${(err && err.stack) || err}`));
+}
+
+module.exports = { trackChild, trackPid, stopAll, installCleanup, sleep };

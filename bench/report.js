@@ -1,0 +1,156 @@
+"use strict";
+
+// Turns the rounds into figures (median over rounds; peak RSS: the highest; losses: the sum),
+// prints one table per worker count, and writes everything, rounds included, as JSON.
+
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { median, sum } = require("./stats");
+
+const COLUMNS = ["floor", "reference", "ours", "redis"];
+const RATIOS = [
+  ["ours/ref", "ours"],
+  ["redis/ref", "redis"],
+];
+
+/** results: [{ scenario, variant, workers, round, figures | error }] => one summary per cell. */
+function summarize(results) {
+  const cells = new Map();
+  for (const r of results) {
+    const key = `${r.scenario}|${r.variant}|${r.workers}`;
+    if (!cells.has(key)) cells.set(key, { scenario: r.scenario, variant: r.variant, workers: r.workers, rounds: [], errors: [] });
+    const cell = cells.get(key);
+    if (r.error) cell.errors.push(r.error);
+    else cell.rounds.push(r.figures);
+  }
+  for (const cell of cells.values()) {
+    const rounds = cell.rounds;
+    if (!rounds.length) continue;
+    const med = (get) => median(rounds.map(get));
+    cell.summary = {
+      rate: med((f) => f.rate),
+      opsPerSec: med((f) => f.opsPerSec),
+      cpuUsPerOp: Object.fromEntries(Object.keys(rounds[0].cpuUsPerOp).map((role) => [role, med((f) => f.cpuUsPerOp[role])])),
+      latencyUs: { p50: med((f) => f.latencyUs.p50), p99: med((f) => f.latencyUs.p99) },
+      peakRssKb: {
+        primary: Math.max(...rounds.map((f) => f.peakRss.primaryKb)),
+        redis: cell.variant === "redis" ? Math.max(...rounds.map((f) => f.peakRss.redisKb)) : null,
+        workerMax: Math.max(...rounds.map((f) => f.peakRss.workerMaxKb)),
+      },
+      expected: sum(rounds.map((f) => f.expected)),
+      received: sum(rounds.map((f) => f.received)),
+      lost: sum(rounds.map((f) => f.lost)),
+      extra: sum(rounds.map((f) => f.extra || 0)),
+    };
+  }
+  return [...cells.values()];
+}
+
+const fmt = {
+  int: (v) => Math.round(v).toLocaleString("en-US"),
+  f1: (v) => v.toFixed(1),
+  f2: (v) => v.toFixed(2),
+  f3: (v) => v.toFixed(3),
+};
+
+// Every row: a label, how to read it from a summary, a format, whether the floor has it.
+// "relay" is the cluster primary (redis-server for the Redis column).
+const ROWS = [
+  { label: (s) => `${s.unit} (higher is better)`, get: (x) => x.rate, format: fmt.int },
+  { label: () => "relay CPU us/op", get: (x) => x.cpuUsPerOp.relay, format: fmt.f1, notInFloor: true },
+  { label: () => "workers CPU us/op (sum)", get: (x) => x.cpuUsPerOp.workers, format: fmt.f1 },
+  { label: () => "latency p50 ms", get: (x) => x.latencyUs.p50 / 1000, format: fmt.f3 },
+  { label: () => "latency p99 ms", get: (x) => x.latencyUs.p99 / 1000, format: fmt.f3 },
+  {
+    label: () => "relay peak RSS MB",
+    get: (x, cell) => (cell.variant === "redis" ? x.peakRssKb.redis : x.peakRssKb.primary) / 1024,
+    format: fmt.f1,
+    notInFloor: true,
+  },
+  {
+    label: (s) => (s.unit === "requests/s" ? "failed requests" : "lost deliveries"),
+    get: (x) => x.lost,
+    format: (v, x) => (v === 0 && !x.extra ? "0" : `${fmt.int(v)}/${fmt.int(x.expected)}${x.extra ? ` +${x.extra}` : ""}`),
+    noRatio: true,
+  },
+];
+
+function pad(text, width, left = false) {
+  text = String(text);
+  return left ? text.padEnd(width) : text.padStart(width);
+}
+
+/** The table as text: one block per worker count, the floor column repeated in each. */
+function formatTable(cells, scenarios, opts, variants) {
+  const columns = COLUMNS.filter((c) => variants.includes(c));
+  const ratios = RATIOS.filter(([, v]) => variants.includes(v) && variants.includes("reference"));
+  const labelWidth = 34;
+  const width = 13;
+  const lines = [];
+  const find = (scenario, variant, workers) =>
+    cells.find((c) => c.scenario === scenario && c.variant === variant && c.workers === (variant === "floor" ? 1 : workers));
+
+  for (const workers of opts.workers) {
+    lines.push("");
+    lines.push(
+      `== ${workers} workers, ${opts.clients} clients in ${opts.clientProcs} processes, median of ${opts.rounds} round(s) ` +
+        `(floor: 1 process, in-memory adapter) ==`,
+    );
+    lines.push(pad("", labelWidth, true) + columns.map((c) => pad(c, width)).join("") + ratios.map(([r]) => pad(r, width)).join(""));
+    for (const scenario of scenarios) {
+      lines.push(scenario.title);
+      for (const row of ROWS) {
+        const values = {};
+        const texts = columns.map((variant) => {
+          const cell = find(scenario.name, variant, workers);
+          if (!cell) return scenario.supports({ variant, workers }) ? "-" : "n/a";
+          if (!cell.summary) return "error";
+          if (variant === "floor" && row.notInFloor) return "-";
+          const value = row.get(cell.summary, cell);
+          values[variant] = value;
+          return Number.isFinite(value) ? row.format(value, cell.summary) : "-";
+        });
+        const ratioTexts = ratios.map(([, variant]) => {
+          if (row.noRatio) return "";
+          const ratio = values[variant] / values.reference;
+          return Number.isFinite(ratio) ? fmt.f2(ratio) : "";
+        });
+        lines.push(pad(`  ${row.label(scenario)}`, labelWidth, true) + texts.map((t) => pad(t, width)).join("") + ratioTexts.map((t) => pad(t, width)).join(""));
+      }
+    }
+  }
+  return lines.join("\n");
+}
+
+/** Problems worth a line under the table: losses and failed runs. */
+function problems(cells) {
+  const lines = [];
+  for (const cell of cells) {
+    const where = `${cell.scenario}, ${cell.variant}${cell.variant === "floor" ? "" : ` x${cell.workers}`}`;
+    if (cell.summary && (cell.summary.lost || cell.summary.extra)) {
+      lines.push(`LOSS: ${where}: received ${cell.summary.received} of ${cell.summary.expected} expected (${cell.summary.lost} lost, ${cell.summary.extra} extra)`);
+    }
+    for (const error of cell.errors) lines.push(`ERROR: ${where}: ${error.split("\n")[0]}`);
+  }
+  return lines;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    model: cpus[0] && cpus[0].model,
+    totalMemMb: Math.round(os.totalmem() / 2 ** 20),
+    loadavg: os.loadavg(),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+function writeJson(file, data) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(data, null, 2) + "\n");
+}
+
+module.exports = { summarize, formatTable, problems, machine, writeJson };

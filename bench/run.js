@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+"use strict";
+
+// `npm run bench` / `node bench/run.js [--quick] [options]` (see --help and bench/README.md).
+//
+// Starts every system under test at once (reference, ours and redis with each worker count, and
+// the floor), all idle but the one being measured, then runs each scenario round by round,
+// interleaving the systems within each round: on a shared, noisy machine, a drift in background
+// load then hits every column alike instead of the one that happened to run at that moment.
+// Prints the table to stdout (progress goes to stderr) and writes JSON to bench/results/.
+
+const path = require("node:path");
+const { parseOptions, HELP } = require("./options");
+const { Target } = require("./target");
+const allScenarios = require("./scenarios");
+const { stopAll, installCleanup } = require("./processes");
+const { findOnPath } = require("./redis-server");
+const { prng } = require("./stats");
+const report = require("./report");
+
+function log(line) {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+/** Rooms of `roomSize` distinct clients each, drawn with a fixed seed: the same for every target. */
+function planRooms(opts) {
+  const random = prng(opts.seed);
+  const rooms = [];
+  for (let k = 0; k < opts.rooms; k++) {
+    const pool = Array.from({ length: opts.clients }, (_, i) => i);
+    for (let i = 0; i < opts.roomSize; i++) {
+      const j = i + Math.floor(random() * (pool.length - i));
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    rooms.push({ name: `room-${k}`, members: pool.slice(0, opts.roomSize) });
+  }
+  return rooms;
+}
+
+/** The systems under test, in the order each round visits them. */
+function planTargets(opts, layout) {
+  const targets = [];
+  for (const workers of opts.workers) {
+    for (const variant of ["reference", "ours", "redis"]) {
+      if (opts.variants.includes(variant)) targets.push(new Target(variant, workers, layout));
+    }
+  }
+  // The floor does not depend on the worker count: measured once, shown in every table.
+  if (opts.variants.includes("floor")) targets.push(new Target("floor", 1, layout));
+  return targets;
+}
+
+function describe(figures) {
+  const rate = `${Math.round(figures.rate).toLocaleString("en-US")}/s`;
+  const cpu = `relay ${figures.cpuUsPerOp.relay.toFixed(1)} / workers ${figures.cpuUsPerOp.workers.toFixed(1)} us/op`;
+  const latency = `p50 ${(figures.latencyUs.p50 / 1000).toFixed(2)} p99 ${(figures.latencyUs.p99 / 1000).toFixed(2)} ms`;
+  const lost = figures.lost ? `, LOST ${figures.lost}/${figures.expected}` : "";
+  return `${rate}, ${cpu}, ${latency}${lost}`;
+}
+
+async function main() {
+  const started = new Date();
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  installCleanup(log);
+
+  if (opts.variants.includes("redis") && !findOnPath("redis-server")) {
+    log("redis-server is not on PATH: no Redis column");
+    opts.variants = opts.variants.filter((v) => v !== "redis");
+  }
+  const scenarios = allScenarios.filter((s) => opts.scenarios.includes(s.name));
+  const layout = { clients: opts.clients, clientProcs: opts.clientProcs, rooms: planRooms(opts) };
+  const targets = planTargets(opts, layout);
+  let runNumber = 0;
+  const ctx = { opts, layout, nextRun: () => ++runNumber };
+
+  log(`${targets.length} systems: ${targets.map((t) => t.label).join(", ")}; scenarios: ${scenarios.map((s) => s.name).join(", ")}`);
+  for (const target of targets) {
+    const t0 = Date.now();
+    await target.start();
+    // An unrecorded flood, so that round 1 does not measure a cold JIT.
+    await allScenarios[0].run(target, { ...ctx, opts: { ...opts, warmupMs: 50, durationMs: opts.startupWarmupMs } });
+    log(`started ${target.label} (${Date.now() - t0} ms)`);
+  }
+
+  const results = [];
+  for (const scenario of scenarios) {
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const target of targets) {
+        if (!scenario.supports(target)) continue;
+        const entry = { scenario: scenario.name, variant: target.variant, workers: target.workers, round };
+        try {
+          if (target.primary.exited) throw new Error(target.primary.exited);
+          entry.figures = await scenario.run(target, ctx);
+          log(`${scenario.name} #${round} ${target.label}: ${describe(entry.figures)}`);
+        } catch (err) {
+          entry.error = err.message;
+          log(`${scenario.name} #${round} ${target.label}: FAILED: ${err.message}`);
+        }
+        results.push(entry);
+      }
+    }
+  }
+
+  await Promise.all(targets.map((t) => t.stop()));
+  await stopAll();
+  const finished = new Date();
+
+  const cells = report.summarize(results);
+  const table = report.formatTable(cells, scenarios, opts, opts.variants);
+  const issues = report.problems(cells);
+  const wallSeconds = (finished - started) / 1000;
+  const file =
+    opts.out || path.join(__dirname, "results", `${started.toISOString().replace(/[:.]/g, "-")}.json`);
+  report.writeJson(file, {
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    wallSeconds,
+    machine: report.machine(),
+    options: opts,
+    targets: targets.map((t) => ({ label: t.label, variant: t.variant, workers: t.workers })),
+    summary: cells,
+    rounds: results,
+  });
+
+  const m = report.machine();
+  console.log(`socket.io cluster adapters: ${started.toISOString()}, ${m.cpus} x ${m.model}, node ${m.node}, load ${m.loadavg.map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(table);
+  console.log("");
+  for (const line of issues) console.log(line);
+  console.log(`wall time ${wallSeconds.toFixed(0)} s; JSON: ${path.relative(process.cwd(), file)}`);
+  return issues.length ? 1 : 0;
+}
+
+main().then(
+  (code) => stopAll().then(() => process.exit(code)),
+  (err) => {
+    log(`failed: ${err.stack || err}`);
+    stopAll().then(() => process.exit(1));
+  },
+);

@@ -1,0 +1,57 @@
+"use strict";
+
+// What every scenario that sends messages to clients needs: the CPU/emit-count snapshots that
+// open and close a measured window, and the drain that tells delivered from lost.
+
+const { sleep } = require("../processes");
+const { sum } = require("../stats");
+
+/**
+ * A snapshot: CPU time of every process (read from /proc first, so the read is not delayed by
+ * busy processes), then each client process's delivery count on its own clock and each worker's
+ * emit count.
+ */
+async function mark(target) {
+  const cpu = target.readCpu();
+  const [clients, workers] = await Promise.all([target.allClients("mark"), target.allWorkers("mark")]);
+  return { cpu, clients, emits: sum(workers.map((w) => w.emits)) };
+}
+
+/** Deliveries per second between two marks: each process's count over its own window, summed. */
+function deliveryRate(m0, m1) {
+  return sum(m1.clients.map((c1, p) => (c1.count - m0.clients[p].count) / ((c1.t - m0.clients[p].t) / 1e9)));
+}
+
+/** CPU microseconds per operation, by role, between two CPU readings. */
+function cpuPerOp(cpu0, cpu1, ops) {
+  const perOp = {};
+  for (const role of Object.keys(cpu0)) perOp[role] = ops > 0 ? (cpu1[role] - cpu0[role]) / 1000 / ops : NaN;
+  perOp.relay = perOp.primary + perOp.redis; // redis-server is the relay of the Redis column
+  return perOp;
+}
+
+/**
+ * Waits until the clients hold every expected delivery, or `drainMs` passes. Then the final
+ * counts and the latency samples: received < expected is a loss, and is reported as one.
+ */
+async function drain(target, expected, drainMs) {
+  const deadline = Date.now() + drainMs;
+  for (;;) {
+    const counts = await target.allClients("count");
+    if (sum(counts.map((c) => c.count)) >= expected || Date.now() > deadline) break;
+    await sleep(20);
+  }
+  const reports = await target.allClients("report");
+  const received = sum(reports.map((r) => r.count));
+  return {
+    expected,
+    received,
+    lost: Math.max(0, expected - received),
+    extra: Math.max(0, received - expected),
+    stale: sum(reports.map((r) => r.stale)),
+    disconnects: sum(reports.map((r) => r.disconnects)),
+    samples: reports.flatMap((r) => r.samples),
+  };
+}
+
+module.exports = { mark, deliveryRate, cpuPerOp, drain };

@@ -1,0 +1,46 @@
+"use strict";
+
+// The request scenarios (fetch-sockets, server-side-emit): one worker sends one request at a
+// time and waits for the answer, so the figure is latency; requests per second is its inverse.
+// An answer with the wrong number of entries, a timeout or an error is counted as lost.
+
+const { percentile } = require("../stats");
+const { cpuPerOp } = require("./deliveries");
+
+function requestLatency({ name, title, description, expect, supports }) {
+  return {
+    name,
+    title,
+    description,
+    unit: "requests/s",
+    supports,
+
+    async run(target, ctx) {
+      const { opts } = ctx;
+      target.resetPeakRss();
+      const cpu0 = target.readCpu();
+      const result = await target.worker(
+        0,
+        "requests",
+        { kind: name, durationMs: opts.requestMs, expect: expect(target, opts) },
+        opts.requestMs + 30000,
+      );
+      const cpu1 = target.readCpu();
+      return {
+        rate: result.count / (result.elapsedMs / 1000),
+        opsPerSec: result.count / (result.elapsedMs / 1000),
+        ops: result.count,
+        cpuUsPerOp: cpuPerOp(cpu0, cpu1, result.count),
+        latencyUs: { p50: percentile(result.samples, 0.5), p99: percentile(result.samples, 0.99), n: result.samples.length },
+        peakRss: target.peakRss(),
+        expected: result.count,
+        received: result.count - result.errors,
+        lost: result.errors,
+        extra: 0,
+        firstError: result.firstError,
+      };
+    },
+  };
+}
+
+module.exports = { requestLatency };

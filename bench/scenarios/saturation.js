@@ -1,0 +1,60 @@
+"use strict";
+
+// The saturation scenarios (broadcast, binary, unicast, rooms): every worker emits as fast as
+// delivery keeps up (credit window, see worker-load.js); the figure is deliveries per second over
+// a window that opens after a warm-up, and CPU per emit over the same window.
+
+const { sleep } = require("../processes");
+const { percentile, sum } = require("../stats");
+const { mark, deliveryRate, cpuPerOp, drain } = require("./deliveries");
+
+function saturation({ name, kind, title, description }) {
+  return {
+    name,
+    title,
+    description,
+    unit: "deliveries/s",
+    supports: () => true,
+
+    async run(target, ctx) {
+      const { opts } = ctx;
+      const run = ctx.nextRun();
+      // Latency counts only cross-worker deliveries, what the adapter carries (all in the floor).
+      await target.allClients("reset", { run, sampleEvery: opts.sampleEvery, remoteOnly: target.workers > 1, credits: true });
+      target.resetPeakRss();
+      const rooms = ctx.layout.rooms.map((r) => ({ name: r.name, size: r.members.length }));
+      await target.allWorkers("flood", (index) => ({
+        run,
+        kind,
+        window: opts.windows[kind],
+        clients: opts.clients,
+        targets: kind === "unicast" ? target.remoteSocketIds(index) : [],
+        rooms: kind === "rooms" ? rooms : [],
+      }));
+
+      await sleep(opts.warmupMs);
+      const m0 = await mark(target);
+      await sleep(opts.durationMs);
+      const m1 = await mark(target);
+
+      const stops = await target.allWorkers("stop");
+      const delivery = await drain(target, sum(stops.map((s) => s.expected)), opts.drainMs);
+      const ops = m1.emits - m0.emits;
+      return {
+        rate: deliveryRate(m0, m1),
+        opsPerSec: ops / (opts.durationMs / 1000),
+        ops,
+        cpuUsPerOp: cpuPerOp(m0.cpu, m1.cpu, ops),
+        latencyUs: { p50: percentile(delivery.samples, 0.5), p99: percentile(delivery.samples, 0.99), n: delivery.samples.length },
+        peakRss: target.peakRss(),
+        ...withoutSamples(delivery),
+      };
+    },
+  };
+}
+
+function withoutSamples({ samples, ...rest }) {
+  return rest;
+}
+
+module.exports = { saturation, withoutSamples };

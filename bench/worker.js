@@ -1,0 +1,80 @@
+"use strict";
+
+// A cluster worker: one socket.io server on its own port, with the adapter under test
+// (BENCH_ADAPTER = reference | ours | redis | memory). The load it generates lives in
+// worker-load.js; this file sets the server up and answers the orchestrator's commands.
+
+const http = require("node:http");
+const { Server } = require("socket.io");
+const { serve, announceReady } = require("./rpc");
+const { WorkerLoad } = require("./worker-load");
+
+const ADAPTER = process.env.BENCH_ADAPTER;
+const INDEX = Number(process.env.BENCH_WORKER_INDEX);
+
+async function createAdapter() {
+  switch (ADAPTER) {
+    case "reference":
+      return require("@socket.io/cluster-adapter").createAdapter();
+    case "ours":
+      return require("socket.io-cluster-adapter-native").createAdapter();
+    case "redis": {
+      const { createClient } = require("redis");
+      const pubClient = createClient({ url: process.env.BENCH_REDIS_URL });
+      const subClient = pubClient.duplicate();
+      for (const client of [pubClient, subClient]) {
+        client.on("error", (err) => process.stderr.write(`[worker ${INDEX}] redis: ${err.message}\n`));
+      }
+      await Promise.all([pubClient.connect(), subClient.connect()]);
+      return require("@socket.io/redis-adapter").createAdapter(pubClient, subClient);
+    }
+    case "memory":
+      return undefined; // socket.io's default in-memory adapter
+    default:
+      throw new Error(`unknown BENCH_ADAPTER "${ADAPTER}"`);
+  }
+}
+
+function listen(httpServer) {
+  return new Promise((resolve, reject) => {
+    httpServer.once("error", reject);
+    // exclusive: without it, cluster workers share one port, handed out round-robin by the
+    // primary, and a client could not choose its worker.
+    httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => resolve(httpServer.address().port));
+  });
+}
+
+async function main() {
+  process.on("disconnect", () => process.exit(0)); // the primary is gone
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { adapter: await createAdapter(), serveClient: false });
+  const load = new WorkerLoad(io, INDEX);
+
+  io.on("connection", (socket) => {
+    // Setup: the orchestrator decides which rooms each client joins (same for every variant).
+    socket.on("join", (rooms, ack) => {
+      socket.join(rooms);
+      if (typeof ack === "function") ack(true);
+    });
+    // Flow control: each client process reports how many deliveries from this worker it has seen.
+    socket.on("credit", (credit) => load.onCredit(credit));
+  });
+  // Answers the server-side-emit scenario's requests from the other workers.
+  io.on("bench:ping", (arg, callback) => callback(arg));
+
+  const port = await listen(httpServer);
+  serve({
+    flood: (args) => load.startFlood(args),
+    mark: () => load.mark(),
+    stop: () => load.stopFlood(),
+    requests: (args) => load.runRequests(args),
+    paced: (args) => load.runPaced(args),
+    sockets: () => io.of("/").sockets.size,
+  });
+  announceReady({ index: INDEX, port });
+}
+
+main().catch((err) => {
+  process.stderr.write(`[worker ${INDEX}] ${err.stack || err}\n`);
+  process.exit(1);
+});

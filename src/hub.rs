@@ -1,0 +1,201 @@
+//! `NativeHub`: the hub, started by the primary's `setupPrimary()`.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Buffer, Function};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::Unknown;
+use napi_derive::napi;
+use sio_cluster_core::validate;
+use sio_cluster_hub::{Hub, HubEvent, HubOptions};
+
+use crate::js_view::JsView;
+use crate::runtime;
+use crate::wire::WireFrame;
+
+#[napi(object)]
+pub struct NativeHubOptions {
+    /// Bytes queued for one worker before it is disconnected as too slow.
+    pub max_queue_bytes: Option<f64>,
+}
+
+#[napi(object)]
+pub struct HubEventJs {
+    /// "deliver", "flushed" or "log".
+    pub kind: String,
+    /// For "deliver": the workers (reached over IPC) that must receive `frame`.
+    pub to: Option<Vec<u32>>,
+    pub frame: Option<WireFrame>,
+    /// For "flushed": the worker that switched to its link.
+    pub worker: Option<u32>,
+    pub message: Option<String>,
+}
+
+impl From<HubEvent> for HubEventJs {
+    fn from(event: HubEvent) -> Self {
+        let mut js = HubEventJs {
+            kind: String::new(),
+            to: None,
+            frame: None,
+            worker: None,
+            message: None,
+        };
+        match event {
+            HubEvent::Deliver { to, frame } => {
+                js.kind = "deliver".into();
+                js.to = Some(to);
+                js.frame = Some(WireFrame::new(&frame.header, frame.payload()));
+            }
+            HubEvent::Flushed { worker } => {
+                js.kind = "flushed".into();
+                js.worker = Some(worker);
+            }
+            HubEvent::Log { message } => {
+                js.kind = "log".into();
+                js.message = Some(message);
+            }
+        }
+        js
+    }
+}
+
+/// Where an IPC message goes besides the links: to `to` over IPC, or nowhere (`reason`).
+#[napi(object)]
+pub struct IpcRoute {
+    /// "ipc" or "drop".
+    pub action: String,
+    pub to: Vec<u32>,
+    pub reason: Option<String>,
+}
+
+#[napi(object)]
+pub struct HubStatsJs {
+    pub links: f64,
+    pub frames_in: f64,
+    pub frames_out: f64,
+    pub bytes_in: f64,
+    pub bytes_out: f64,
+    pub queued_bytes: f64,
+    pub rejected_links: f64,
+    pub overflows: f64,
+    pub bad_frames: f64,
+}
+
+#[napi]
+pub struct NativeHub {
+    hub: Option<Hub>,
+}
+
+#[napi]
+impl NativeHub {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        options: Option<NativeHubOptions>,
+        on_event: Function<HubEventJs, ()>,
+    ) -> napi::Result<Self> {
+        let mut hub_options = HubOptions::default();
+        if let Some(max) = options.and_then(|o| o.max_queue_bytes) {
+            hub_options.max_queue_bytes = max as usize;
+        }
+        let callback = on_event
+            .build_threadsafe_function()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        let sink = Arc::new(move |event: HubEvent| {
+            callback.call(event.into(), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        let hub = Hub::start(runtime::handle()?, hub_options, sink)
+            .map_err(|e| napi::Error::from_reason(format!("cannot start the hub: {e}")))?;
+        Ok(NativeHub { hub: Some(hub) })
+    }
+
+    fn hub(&self) -> napi::Result<&Hub> {
+        self.hub
+            .as_ref()
+            .ok_or_else(|| napi::Error::from_reason("the hub is closed"))
+    }
+
+    #[napi(getter)]
+    pub fn path(&self) -> napi::Result<String> {
+        Ok(self.hub()?.path().to_string_lossy().into_owned())
+    }
+
+    #[napi(getter)]
+    pub fn secret(&self) -> napi::Result<String> {
+        Ok(self.hub()?.secret().to_hex())
+    }
+
+    #[napi(getter)]
+    pub fn has_links(&self) -> bool {
+        self.hub.as_ref().is_some_and(Hub::has_links)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn allow(&self, worker: u32, pid: u32) -> napi::Result<()> {
+        self.hub()?.allow(worker, pid);
+        Ok(())
+    }
+
+    /// Validates a message that worker `from` sent over IPC and routes it: linked recipients get
+    /// a frame of it (hence `payload`, its serialized `data`, when any worker is linked).
+    #[napi(catch_unwind)]
+    pub fn route_ipc(
+        &self,
+        from: u32,
+        message: Unknown,
+        payload: Option<Buffer>,
+    ) -> napi::Result<IpcRoute> {
+        let hub = self.hub()?;
+        let route = validate(&JsView(message))
+            .map_err(|invalid| invalid.reason)
+            .and_then(|header| {
+                hub.route_ipc(from, &header, payload.as_deref().unwrap_or_default())
+            });
+        Ok(match route {
+            Ok(to) => IpcRoute {
+                action: "ipc".into(),
+                to,
+                reason: None,
+            },
+            Err(reason) => IpcRoute {
+                action: "drop".into(),
+                to: vec![],
+                reason: Some(reason),
+            },
+        })
+    }
+
+    #[napi(catch_unwind)]
+    pub fn switch(&self, worker: u32) -> napi::Result<bool> {
+        Ok(self.hub()?.switch(worker))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn remove_worker(&self, worker: u32) -> napi::Result<()> {
+        self.hub()?.remove_worker(worker);
+        Ok(())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> napi::Result<HubStatsJs> {
+        let s = self.hub()?.stats();
+        Ok(HubStatsJs {
+            links: s.links as f64,
+            frames_in: s.frames_in as f64,
+            frames_out: s.frames_out as f64,
+            bytes_in: s.bytes_in as f64,
+            bytes_out: s.bytes_out as f64,
+            queued_bytes: s.queued_bytes as f64,
+            rejected_links: s.rejected_links as f64,
+            overflows: s.overflows as f64,
+            bad_frames: s.bad_frames as f64,
+        })
+    }
+
+    /// Stops the hub and removes its socket and directory.
+    #[napi(catch_unwind)]
+    pub fn close(&mut self) {
+        self.hub = None;
+    }
+}

@@ -1,0 +1,102 @@
+//! `NativeLink`: a worker's link to the hub.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Buffer, Function};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::Unknown;
+use napi_derive::napi;
+use sio_cluster_core::{encode_frame, validate, MAX_FRAME_LEN};
+use sio_cluster_hub::{Link, LinkEvent, Secret};
+
+use crate::js_view::JsView;
+use crate::runtime;
+use crate::wire::WireFrame;
+
+#[napi(object)]
+pub struct LinkEventJs {
+    /// "open", "frames" or "closed".
+    pub kind: String,
+    pub frames: Option<Vec<WireFrame>>,
+    pub reason: Option<String>,
+}
+
+impl From<LinkEvent> for LinkEventJs {
+    fn from(event: LinkEvent) -> Self {
+        let (kind, frames, reason) = match event {
+            LinkEvent::Open => ("open", None, None),
+            LinkEvent::Frames(frames) => {
+                let frames = frames
+                    .iter()
+                    .map(|f| WireFrame::new(&f.header, &f.payload))
+                    .collect();
+                ("frames", Some(frames), None)
+            }
+            LinkEvent::Closed(reason) => ("closed", None, Some(reason)),
+        };
+        LinkEventJs {
+            kind: kind.into(),
+            frames,
+            reason,
+        }
+    }
+}
+
+#[napi]
+pub struct NativeLink {
+    link: Link,
+}
+
+#[napi]
+impl NativeLink {
+    /// Connects to the hub at `path` as worker `worker`; `onEvent` receives `LinkEventJs`es.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        path: String,
+        secret: String,
+        worker: u32,
+        on_event: Function<LinkEventJs, ()>,
+    ) -> napi::Result<Self> {
+        let secret = Secret::from_hex(&secret)
+            .ok_or_else(|| napi::Error::from_reason("the hub's secret is malformed"))?;
+        // Weak: an open link must not keep a worker alive that has nothing else to do.
+        let callback = on_event
+            .build_threadsafe_function()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        let sink = Arc::new(move |event: LinkEvent| {
+            callback.call(event.into(), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        let link = Link::connect(
+            runtime::handle()?,
+            PathBuf::from(path),
+            secret,
+            worker,
+            MAX_FRAME_LEN,
+            sink,
+        );
+        Ok(NativeLink { link })
+    }
+
+    /// Sends one adapter message, validated like any other; its `data` travels as `payload`.
+    #[napi(catch_unwind)]
+    pub fn send(&self, message: Unknown, payload: Buffer) -> napi::Result<bool> {
+        let header = validate(&JsView(message))
+            .map_err(|invalid| napi::Error::from_reason(invalid.reason))?;
+        let frame =
+            encode_frame(&header, &payload).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        Ok(self.link.send(frame))
+    }
+
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.link.is_closed()
+    }
+
+    #[napi(catch_unwind)]
+    pub fn close(&self) {
+        self.link.close();
+    }
+}
