@@ -1,4 +1,4 @@
 "use strict";
 const { describeFeatures } = require("./support/features");
 
-describeFeatures("JSON serialization (our primary + mixed workers), text packets", { primary: "native", workers: ["native", "reference"], serialization: "json" });
+describeFeatures("JSON serialization (our primary (hub) + mixed workers), text packets", { primary: "native", workers: ["native", "reference"], serialization: "json" });

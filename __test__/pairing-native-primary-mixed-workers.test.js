@@ -1,4 +1,4 @@
 "use strict";
 const { describeFeatures } = require("./support/features");
 
-describeFeatures("our primary + mixed workers", { primary: "native", workers: ["native", "reference", "native"] });
+describeFeatures("our primary (hub) + mixed workers", { primary: "native", workers: ["native", "reference", "native"] });

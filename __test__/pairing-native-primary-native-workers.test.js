@@ -1,4 +1,4 @@
 "use strict";
 const { describeFeatures } = require("./support/features");
 
-describeFeatures("our primary + our workers", { primary: "native", workers: ["native", "native"] });
+describeFeatures("our primary (hub) + our workers", { primary: "native", workers: ["native", "native"] });

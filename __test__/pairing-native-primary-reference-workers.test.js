@@ -1,4 +1,4 @@
 "use strict";
 const { describeFeatures } = require("./support/features");
 
-describeFeatures("our primary + reference workers", { primary: "native", workers: ["reference", "reference"] });
+describeFeatures("our primary (hub) + reference workers", { primary: "native", workers: ["reference", "reference"] });

@@ -6,11 +6,13 @@
 const { TestCluster, waitForEvents } = require("./support/cluster");
 
 describe.each([
-  ["our workers", ["native", "native", "native"]],
-  ["reference workers", ["reference", "reference", "reference"]],
-  ["mixed workers", ["reference", "native", "native"]],
-])("our primary + %s: a worker killed with SIGKILL", (_, workers) => {
-  const cluster = new TestCluster({ primary: "native", workers });
+  ["(hub)", "our workers", ["native", "native", "native"], true],
+  ["(hub)", "reference workers", ["reference", "reference", "reference"], true],
+  ["(hub)", "mixed workers", ["reference", "native", "native"], true],
+  ["(IPC relay)", "our workers", ["native", "native", "native"], false],
+  ["(IPC relay)", "mixed workers", ["native", "reference", "reference"], false],
+])("our primary %s + %s: a worker killed with SIGKILL", (_, __, workers, hub) => {
+  const cluster = new TestCluster({ primary: "native", primaryOptions: { hub }, workers });
   const [requester, victim, survivor] = [0, 1, 2];
 
   beforeAll(async () => {

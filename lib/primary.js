@@ -18,6 +18,7 @@ const { normalizePrimaryOptions } = require("./options");
 const ADAPTER_CLOSE = 13;
 const stats = { relayed: 0, bridged: 0, dropped: 0 };
 let started = false;
+let activeHub = null;
 
 function ignoreError() {}
 
@@ -89,6 +90,7 @@ function startHub(options) {
   cluster.on("message", onMessage);
   cluster.on("exit", (worker) => hub.removeWorker(worker.id));
   removeOnExit(hub);
+  activeHub = hub;
   return hub;
 }
 
@@ -163,4 +165,10 @@ function setupPrimary(opts) {
   startIpcRelay();
 }
 
-module.exports = { setupPrimary, stats };
+/** The hub's address and counters, for diagnostics and tests (null without a hub). */
+function hubInfo() {
+  if (!activeHub) return null;
+  return { path: activeHub.path, secret: activeHub.secret, stats: activeHub.stats() };
+}
+
+module.exports = { setupPrimary, stats, hubInfo };

@@ -90,6 +90,10 @@ class TestCluster {
     this.primary.send({ test: "raw", worker: index, message });
   }
 
+  hubInfo() {
+    return this.request({ test: "hubInfo" });
+  }
+
   primaryStats() {
     return this.request({ test: "primaryStats" });
   }

@@ -53,6 +53,9 @@ process.on("message", (command) => {
     case "raw": // a message as if the primary relayed it
       worker.send(command.message);
       break;
+    case "hubInfo":
+      process.send({ test: "result", id: command.id, value: require("../../lib/primary").hubInfo() });
+      break;
     case "primaryStats":
       process.send({ test: "result", id: command.id, value: require("../../lib/primary").stats });
       break;

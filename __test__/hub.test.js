@@ -1,0 +1,163 @@
+"use strict";
+// The hub: our workers link to our primary's hub and exchange messages through Rust; who may
+// join; what a bad frame or a worker that stops reading does. (Every feature in every pairing
+// through the hub: see the pairing-*.test.js files.)
+
+const { TestCluster, settle, sleep, waitForEvents } = require("./support/cluster");
+const { NativeLink } = require("../native.js");
+
+const linkState = ({ require }) => require("../../lib/hub-link").state;
+
+async function waitFor(predicate, what, timeout = 10000) {
+  const deadline = Date.now() + timeout;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe("our primary + our workers", () => {
+  const cluster = new TestCluster({
+    primary: "native",
+    workers: ["native", "native", "native"],
+    adapterOptions: { heartbeatInterval: 500 },
+  });
+
+  beforeAll(async () => {
+    await cluster.start();
+    await cluster.waitForServerCount(3);
+    await waitFor(async () => (await cluster.runAll(linkState)).every((s) => s === "linked"), "links");
+  });
+  afterAll(() => cluster.stop());
+  afterEach(() => cluster.disconnectClients());
+
+  test("with only our workers, the primary's JavaScript relays nothing", async () => {
+    const clients = [await cluster.client(1), await cluster.client(2)];
+    const before = await cluster.primaryStats();
+    await cluster.run(0, ({ io }) => {
+      for (let i = 0; i < 200; i++) io.emit("n", i);
+    });
+    for (const c of clients) await waitForEvents(c, "n", 200);
+    expect(await cluster.run(0, async ({ io }) => (await io.fetchSockets()).length)).toBe(2);
+    expect((await cluster.run(0, ({ io }) => io.serverSideEmitWithAck("ping", 1))).length).toBe(2);
+    const after = await cluster.primaryStats();
+    expect(after).toEqual(before);
+    const { stats } = await cluster.hubInfo();
+    expect(stats.links).toBe(3);
+    expect(stats.framesIn).toBeGreaterThanOrEqual(200);
+  });
+
+  test("a process that is not a worker of this primary cannot join", async () => {
+    const { path, secret, stats: before } = await cluster.hubInfo();
+    // This test process is not a worker of the cluster: the right secret from the wrong pid,
+    // then a wrong secret.
+    const links = []; // referenced until their event comes
+    for (const key of [secret, "00".repeat(32)]) {
+      const closed = new Promise((resolve) => {
+        const onEvent = (event) => resolve(event.kind === "closed" ? event.reason : event.kind);
+        links.push(new NativeLink(path, key, 1, onEvent));
+      });
+      expect(await closed).toMatch(/cannot link/);
+    }
+    const { stats: after } = await cluster.hubInfo();
+    expect(after.rejectedLinks).toBe(before.rejectedLinks + 2);
+  });
+
+  test.each([
+    ["random bytes", [...Array(64)].map((_, i) => (i * 37 + 11) & 0xff)],
+    ["an absurd length", [0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1]],
+    ["a header length larger than its frame", [0, 0, 0, 8, 0, 0, 0, 200, 1, 2, 3, 4]],
+  ])("%s on a link close only that link; the others keep working", async (_, garbage) => {
+    const { path, secret, stats: before } = await cluster.hubInfo();
+    const client = await cluster.client(2);
+    // Worker 0's own process opens a second link (same worker, right pid and secret) and
+    // writes garbage: the hub closes it; worker 0 goes back to IPC and links again.
+    const reply = await cluster.run(
+      0,
+      ({ require }, hubPath, key, bytes) =>
+        new Promise((resolve) => {
+          const socket = require("node:net").connect(hubPath);
+          const hello = Buffer.concat([
+            Buffer.from("SIOHUB1\n"),
+            Buffer.from(key, "hex"),
+            Buffer.from([0, 0, 0, require("node:cluster").worker.id]),
+          ]);
+          socket.on("connect", () => socket.write(hello));
+          socket.once("data", (accepted) => socket.write(Buffer.from(bytes)) && accepted);
+          socket.on("close", () => resolve("closed by the hub"));
+          socket.on("error", () => {});
+        }),
+      path,
+      secret,
+      garbage,
+    );
+    expect(reply).toBe("closed by the hub");
+    const { stats: after } = await cluster.hubInfo();
+    expect(after.badFrames).toBe(before.badFrames + 1);
+
+    await cluster.run(1, ({ io }) => io.emit("after-garbage"));
+    await waitForEvents(client, "after-garbage");
+    await waitFor(async () => (await cluster.run(0, linkState)) === "linked", "worker 0 linked again");
+    await cluster.waitForServerCount(3);
+    await cluster.run(0, ({ io }) => io.emit("from-relinked"));
+    await waitForEvents(client, "from-relinked");
+  });
+});
+
+describe("our primary (maxQueueBytes: 1 MiB) + a worker that stops reading", () => {
+  const bound = 1024 * 1024;
+  const cluster = new TestCluster({
+    primary: "native",
+    primaryOptions: { maxQueueBytes: bound },
+    workers: ["native", "native", "native"],
+    adapterOptions: { heartbeatInterval: 300 },
+  });
+
+  beforeAll(async () => {
+    await cluster.start();
+    await cluster.waitForServerCount(3);
+    await waitFor(async () => (await cluster.runAll(linkState)).every((s) => s === "linked"), "links");
+  });
+  afterAll(() => cluster.stop());
+
+  test("is cut off at the bound while the others keep flowing, and rejoins when it resumes", async () => {
+    const reader = await cluster.client(1);
+    const stopped = await cluster.client(2);
+    cluster.signal(2, "SIGSTOP");
+    // 8 MiB of broadcasts, far above the bound and the socket buffers.
+    await cluster.run(0, async ({ io }) => {
+      const chunk = Buffer.alloc(16 * 1024, 1);
+      for (let i = 0; i < 512; i++) {
+        io.emit("bulk", i, chunk);
+        if (i % 32 === 31) await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    await waitForEvents(reader, "bulk", 512, 20000);
+    const { stats } = await cluster.hubInfo();
+    expect(stats.overflows).toBeGreaterThanOrEqual(1);
+    expect(stats.queuedBytes).toBeLessThanOrEqual(bound);
+    expect(stats.links).toBe(2);
+
+    cluster.signal(2, "SIGCONT");
+    await waitFor(async () => (await cluster.run(2, linkState)) === "linked", "worker 2 linked again");
+    await cluster.waitForServerCount(3);
+    await settle(300);
+    const seenBefore = stopped.received.length;
+    await cluster.run(0, ({ io }) => io.emit("after-resume"));
+    await waitForEvents(stopped, "after-resume");
+    expect(seenBefore).toBeLessThan(512); // it did miss what overflowed
+  });
+});
+
+describe("the reference's primary + our workers", () => {
+  const cluster = new TestCluster({ primary: "reference", workers: ["native", "native"] });
+
+  beforeAll(() => cluster.start());
+  afterAll(() => cluster.stop());
+
+  test("our workers stay on IPC (nobody announces a hub) and work", async () => {
+    await cluster.waitForServerCount(2);
+    await settle(500);
+    expect(await cluster.runAll(linkState)).toEqual(["ipc", "ipc"]);
+  });
+});

@@ -1,0 +1,4 @@
+"use strict";
+const { describeFeatures } = require("./support/features");
+
+describeFeatures("our primary without hub (IPC relay) + mixed workers", { primary: "native", primaryOptions: { hub: false }, workers: ["native", "reference"] });
