@@ -56,6 +56,11 @@ function stopAll() {
   return cleaning;
 }
 
+/** Whether the bench is being torn down (the orchestrator stops starting new work). */
+function isStopping() {
+  return cleaning !== null;
+}
+
 /** Ctrl-C, SIGTERM, SIGHUP and uncaught errors: stop everything, then exit. */
 function installCleanup(log) {
   const bail = (code, why) => {
@@ -69,4 +74,4 @@ function installCleanup(log) {
   process.on("unhandledRejection", (err) => bail(1, `unhandled rejection: ${(err && err.stack) || err}`));
 }
 
-module.exports = { trackChild, trackPid, stopAll, installCleanup, sleep };
+module.exports = { trackChild, trackPid, stopAll, isStopping, installCleanup, sleep };

@@ -13,7 +13,7 @@ const path = require("node:path");
 const { parseOptions, HELP } = require("./options");
 const { Target } = require("./target");
 const allScenarios = require("./scenarios");
-const { stopAll, installCleanup } = require("./processes");
+const { stopAll, isStopping, installCleanup } = require("./processes");
 const { findOnPath } = require("./redis-server");
 const { prng } = require("./stats");
 const report = require("./report");
@@ -79,6 +79,7 @@ async function main() {
 
   log(`${targets.length} systems: ${targets.map((t) => t.label).join(", ")}; scenarios: ${scenarios.map((s) => s.name).join(", ")}`);
   for (const target of targets) {
+    if (isStopping()) return new Promise(() => {});
     const t0 = Date.now();
     await target.start();
     // An unrecorded flood, so that round 1 does not measure a cold JIT.
@@ -90,6 +91,7 @@ async function main() {
   for (const scenario of scenarios) {
     for (let round = 1; round <= opts.rounds; round++) {
       for (const target of targets) {
+        if (isStopping()) return new Promise(() => {}); // interrupted: the cleanup exits the process
         if (!scenario.supports(target)) continue;
         const entry = { scenario: scenario.name, variant: target.variant, workers: target.workers, round };
         try {
@@ -97,6 +99,7 @@ async function main() {
           entry.figures = await scenario.run(target, ctx);
           log(`${scenario.name} #${round} ${target.label}: ${describe(entry.figures)}`);
         } catch (err) {
+          if (isStopping()) return new Promise(() => {});
           entry.error = err.message;
           log(`${scenario.name} #${round} ${target.label}: FAILED: ${err.message}`);
         }

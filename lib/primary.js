@@ -71,6 +71,15 @@ function startHub(options) {
   }
 
   function onMessage(worker, message) {
+    try {
+      handleMessage(worker, message);
+    } catch (err) {
+      // e.g. the hub was closed while the process keeps running: never crash the primary.
+      drop(worker, message, err.message);
+    }
+  }
+
+  function handleMessage(worker, message) {
     if (isAdapterMessage(message)) {
       const payload = hub.hasLinks ? encodePayload(message) : undefined;
       const route = hub.routeIpc(worker.id, message, payload);
@@ -97,13 +106,14 @@ function startHub(options) {
 // The hub removes its socket and directory when closed; make sure that happens when the primary
 // goes, including on SIGINT/SIGTERM, whose default action skips "exit" handlers.
 function removeOnExit(hub) {
-  const close = () => hub.close();
-  process.once("exit", close);
+  process.once("exit", () => hub.close());
   for (const signal of ["SIGINT", "SIGTERM"]) {
     process.once(signal, () => {
-      close();
-      // Keep the default behaviour (exit) unless the application handles the signal itself.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      // An application that handles the signal itself decides when to exit (and "exit" then
+      // closes the hub); otherwise keep the default behaviour: close, then die of the signal.
+      if (process.listenerCount(signal) > 0) return;
+      hub.close();
+      process.kill(process.pid, signal);
     });
   }
 }
