@@ -27,6 +27,12 @@ pub struct Header {
     /// `data.opts.except`, same rules as `rooms`.
     #[serde(rename = "x", default, skip_serializing_if = "Vec::is_empty")]
     pub except: Vec<String>,
+    /// A worker asks the hub to store this broadcast for connection state recovery.
+    #[serde(rename = "s", default, skip_serializing_if = "std::ops::Not::not")]
+    pub store: bool,
+    /// The position the hub gave a stored broadcast in the cluster-wide packet log.
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 impl Header {
@@ -58,7 +64,12 @@ impl Header {
 /// Types whose `data.requestId` is mandatory (for BROADCAST and SERVER_SIDE_EMIT it is optional:
 /// its presence asks for acknowledgements).
 pub(crate) fn needs_request_id(kind: MessageType) -> bool {
-    kind == MessageType::FetchSockets || kind.is_response()
+    matches!(
+        kind,
+        MessageType::FetchSockets
+            | MessageType::RestoreSession
+            | MessageType::RestoreSessionResponse
+    ) || kind.is_response()
 }
 
 #[cfg(test)]
@@ -74,6 +85,8 @@ mod tests {
             requester_uid: None,
             rooms: vec![],
             except: vec![],
+            store: false,
+            offset: None,
         }
     }
 

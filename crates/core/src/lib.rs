@@ -7,6 +7,7 @@ pub mod frame;
 pub mod header;
 pub mod message;
 pub mod queue;
+pub mod recovery;
 pub mod routing;
 pub mod switchboard;
 pub mod validate;
@@ -19,6 +20,9 @@ pub use frame::{encode_frame, Frame, FrameDecoder, FrameError, RawFrame, MAX_FRA
 pub use header::Header;
 pub use message::{MessageType, MESSAGE_SOURCE};
 pub use queue::{OutQueue, Overflow};
+pub use recovery::{
+    LogEntry, PacketLog, Page, RecoveryLimits, RestoreError, Session, SessionStore,
+};
 pub use routing::{Route, Router, WorkerId};
 pub use switchboard::{Path, Recipients, Switchboard};
 pub use validate::{validate, Invalid};

@@ -23,6 +23,15 @@ pub enum MessageType {
     BroadcastClientCount = 11,
     BroadcastAck = 12,
     AdapterClose = 13,
+    // Between a worker and our hub only (never on IPC, never relayed): connection state recovery.
+    /// A worker stores a disconnected socket's session.
+    PersistSession = 101,
+    /// A worker asks for a session and the packets it missed (one page at a time).
+    RestoreSession = 102,
+    /// The hub's answer to `RestoreSession`.
+    RestoreSessionResponse = 103,
+    /// The hub tells a worker the offset it gave the worker's last stored broadcast.
+    OffsetAssigned = 104,
 }
 
 impl MessageType {
@@ -44,9 +53,19 @@ impl MessageType {
     ];
 
     pub fn from_code(code: u8) -> Option<MessageType> {
-        // Codes are 1-based and dense, so they index `ALL` directly.
-        let index = usize::from(code).checked_sub(1)?;
-        Self::ALL.get(index).copied()
+        match code {
+            101 => Some(MessageType::PersistSession),
+            102 => Some(MessageType::RestoreSession),
+            103 => Some(MessageType::RestoreSessionResponse),
+            104 => Some(MessageType::OffsetAssigned),
+            // The reference's codes are 1-based and dense, so they index `ALL` directly.
+            _ => Self::ALL.get(usize::from(code).checked_sub(1)?).copied(),
+        }
+    }
+
+    /// A message between one worker and the hub, never relayed to other workers.
+    pub fn is_hub_only(self) -> bool {
+        self.code() > 100
     }
 
     pub fn code(self) -> u8 {
@@ -80,6 +99,10 @@ impl MessageType {
             MessageType::BroadcastClientCount => "BROADCAST_CLIENT_COUNT",
             MessageType::BroadcastAck => "BROADCAST_ACK",
             MessageType::AdapterClose => "ADAPTER_CLOSE",
+            MessageType::PersistSession => "PERSIST_SESSION",
+            MessageType::RestoreSession => "RESTORE_SESSION",
+            MessageType::RestoreSessionResponse => "RESTORE_SESSION_RESPONSE",
+            MessageType::OffsetAssigned => "OFFSET_ASSIGNED",
         }
     }
 }

@@ -139,6 +139,8 @@ mod tests {
             requester_uid: requester.map(Into::into),
             rooms: vec![],
             except: vec![],
+            store: false,
+            offset: None,
         }
     }
 

@@ -69,6 +69,8 @@ pub fn validate<V: View>(message: &V) -> Result<Header, Invalid> {
         requester_uid,
         rooms,
         except,
+        store: false,
+        offset: None,
     })
 }
 
@@ -94,6 +96,10 @@ fn body<V: View>(kind: MessageType, message: &V) -> Result<Body, Invalid> {
     match kind {
         // They carry nothing the reference reads: `data` is ignored.
         InitialHeartbeat | Heartbeat | AdapterClose => Ok(Body::default()),
+        // Never valid on IPC (`message_type` only admits the reference's codes).
+        PersistSession | RestoreSession | RestoreSessionResponse | OffsetAssigned => Err(
+            Invalid::new(format!("{} is not an adapter message", kind.name())),
+        ),
         Broadcast => broadcast(&data()?),
         SocketsJoin | SocketsLeave => sockets_rooms(&data()?),
         DisconnectSockets => disconnect_sockets(&data()?),

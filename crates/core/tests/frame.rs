@@ -11,6 +11,8 @@ fn header() -> Header {
         requester_uid: None,
         rooms: vec!["room1".into(), "42".into()],
         except: vec!["sid-9".into()],
+        store: false,
+        offset: None,
     }
 }
 

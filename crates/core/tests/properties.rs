@@ -89,6 +89,8 @@ fn header() -> impl Strategy<Value = Header> {
                     requester_uid: requester_uid.or_else(|| kind.is_response().then(String::new)),
                     rooms,
                     except,
+                    store: false,
+                    offset: None,
                 }
             },
         )

@@ -9,6 +9,8 @@ fn header(kind: MessageType, uid: &str, nsp: &str) -> Header {
         requester_uid: None,
         rooms: vec![],
         except: vec![],
+        store: false,
+        offset: None,
     }
 }
 

@@ -171,6 +171,8 @@ fn header_fields_are_extracted() {
             requester_uid: None,
             rooms: vec!["room1".into(), "42".into()],
             except: vec!["sid-9".into()],
+            store: false,
+            offset: None,
         }
     );
     let header = validate(&&example("broadcast with ack")).unwrap();

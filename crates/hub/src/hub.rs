@@ -18,11 +18,11 @@ use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sio_cluster_core::{
     encode_frame, FrameDecoder, Header, MessageType, OutQueue, Path, RawFrame, Recipients,
-    Switchboard, WorkerId,
+    RecoveryLimits, Switchboard, WorkerId,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -31,6 +31,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{oneshot, Notify};
 
 use crate::handshake::{check_hello, Secret, ACCEPTED};
+use crate::recovery::Recovery;
 use crate::socket_dir::SocketDir;
 
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub struct HubOptions {
     pub max_frame_len: usize,
     /// Where the private socket directory is created.
     pub parent_dir: PathBuf,
+    /// Bounds of the packet log and session store of connection state recovery.
+    pub recovery: RecoveryLimits,
 }
 
 impl Default for HubOptions {
@@ -49,6 +52,7 @@ impl Default for HubOptions {
             max_queue_bytes: 64 * 1024 * 1024,
             max_frame_len: sio_cluster_core::MAX_FRAME_LEN,
             parent_dir: std::env::temp_dir(),
+            recovery: RecoveryLimits::default(),
         }
     }
 }
@@ -80,6 +84,9 @@ pub struct HubStats {
     pub rejected_links: u64,
     pub overflows: u64,
     pub bad_frames: u64,
+    pub log_packets: u64,
+    pub log_bytes: u64,
+    pub sessions: u64,
 }
 
 /// Bytes written per system call at most, when many small frames are queued.
@@ -101,6 +108,7 @@ struct Shared {
     options: HubOptions,
     counters: Counters,
     next_link_id: AtomicU64,
+    started: Instant,
 }
 
 #[derive(Default)]
@@ -114,9 +122,9 @@ struct Counters {
     bad_frames: AtomicU64,
 }
 
-#[derive(Default)]
 struct State {
     board: Switchboard,
+    recovery: Recovery,
     /// The pid of each cluster worker, as the primary registered it.
     pids: HashMap<WorkerId, u32>,
     links: HashMap<WorkerId, LinkSlot>,
@@ -143,12 +151,19 @@ impl Hub {
         };
         dir.restrict_socket()?;
         let secret = Secret::random()?;
+        let state = State {
+            board: Switchboard::new(),
+            recovery: Recovery::new(options.recovery),
+            pids: HashMap::new(),
+            links: HashMap::new(),
+        };
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             sink,
             options,
             counters: Counters::default(),
             next_link_id: AtomicU64::new(1),
+            started: Instant::now(),
         });
         let accept_task = runtime.spawn(accept_loop(listener, shared.clone(), secret.clone()));
         Ok(Hub {
@@ -244,6 +259,9 @@ impl Hub {
             rejected_links: c.rejected_links.load(Ordering::Relaxed),
             overflows: c.overflows.load(Ordering::Relaxed),
             bad_frames: c.bad_frames.load(Ordering::Relaxed),
+            log_packets: state.recovery.log_len() as u64,
+            log_bytes: state.recovery.log_bytes() as u64,
+            sessions: state.recovery.sessions() as u64,
         }
     }
 }
@@ -271,6 +289,45 @@ impl Shared {
         (self.sink)(HubEvent::Log { message });
     }
 
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Hub-only frames (connection state recovery) are answered here, never relayed; a broadcast
+    /// to store gets its offset first. Returns the frame to route, if any, and what to send back
+    /// to the sender afterwards.
+    fn recovery_step(
+        &self,
+        state: &mut State,
+        from: WorkerId,
+        frame: RawFrame,
+    ) -> (Option<RawFrame>, Option<Vec<u8>>) {
+        let now = self.now_ms();
+        let kind = frame.header.kind;
+        let outcome = match kind {
+            MessageType::Broadcast if frame.header.store => {
+                match state.recovery.store(&frame, now) {
+                    Ok((relayed, ack)) => match decode_one(&relayed) {
+                        Some(relayed) => return (Some(relayed), Some(ack)),
+                        None => Err("cannot re-read a stored frame".to_string()),
+                    },
+                    Err(error) => Err(error.to_string()),
+                }
+            }
+            MessageType::PersistSession => state.recovery.persist(&frame, now).map(|()| None),
+            MessageType::RestoreSession => state.recovery.restore(&frame, now).map(Some),
+            kind if kind.is_hub_only() => Err("only the hub sends it".to_string()),
+            _ => return (Some(frame), None),
+        };
+        match outcome {
+            Ok(reply) => (None, reply),
+            Err(reason) => {
+                self.log(format!("drop {} from worker {from}: {reason}", kind.name()));
+                (None, None)
+            }
+        }
+    }
+
     /// Routes one frame read from `from`'s link. Called with the lock held, so that it is ordered
     /// with `switch` (see the module's "Ordering").
     fn route_link_frame(&self, state: &mut State, from: WorkerId, frame: RawFrame) {
@@ -278,6 +335,18 @@ impl Shared {
         self.counters
             .bytes_in
             .fetch_add(frame.bytes.len() as u64, Ordering::Relaxed);
+        let (frame, reply) = self.recovery_step(state, from, frame);
+        if let Some(frame) = frame {
+            self.route(state, from, frame);
+        }
+        // After routing: the sender delivers a stored broadcast to its own sockets only once it
+        // has the offset, so nothing routed before reaches them after it.
+        if let Some(reply) = reply {
+            self.queue_for_links(state, &[from], &reply.into());
+        }
+    }
+
+    fn route(&self, state: &mut State, from: WorkerId, frame: RawFrame) {
         let recipients = match state.board.route(from, Path::Link, &frame.header) {
             Ok(recipients) => recipients,
             Err(reason) => {
@@ -349,6 +418,8 @@ impl Shared {
                 requester_uid: None,
                 rooms: vec![],
                 except: vec![],
+                store: false,
+                offset: None,
             };
             let Ok(bytes) = encode_frame(&header, &[]) else {
                 continue;
@@ -357,9 +428,7 @@ impl Shared {
             let bytes: Arc<[u8]> = bytes.into();
             self.queue_for_links(state, &links, &bytes);
             if !ipc.is_empty() {
-                let mut decoder = FrameDecoder::new(usize::MAX);
-                decoder.push(&bytes);
-                if let Ok(Some(frame)) = decoder.next_raw_frame() {
+                if let Some(frame) = decode_one(&bytes) {
                     (self.sink)(HubEvent::Deliver {
                         to: ipc,
                         frame: Arc::new(frame),
@@ -368,6 +437,12 @@ impl Shared {
             }
         }
     }
+}
+
+fn decode_one(bytes: &[u8]) -> Option<RawFrame> {
+    let mut decoder = FrameDecoder::new(usize::MAX);
+    decoder.push(bytes);
+    decoder.next_raw_frame().ok().flatten()
 }
 
 async fn accept_loop(listener: UnixListener, shared: Arc<Shared>, secret: Secret) {

@@ -11,6 +11,7 @@
 mod handshake;
 mod hub;
 mod link;
+mod recovery;
 mod socket_dir;
 
 pub use handshake::{Secret, SECRET_LEN};

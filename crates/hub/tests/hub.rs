@@ -22,6 +22,8 @@ fn header(kind: MessageType, uid: &str, requester: Option<&str>) -> Header {
         requester_uid: requester.map(Into::into),
         rooms: vec![],
         except: vec![],
+        store: false,
+        offset: None,
     }
 }
 
@@ -349,4 +351,121 @@ async fn an_exited_worker_is_announced_closed_to_the_others() {
     assert_eq!(to, vec![3]);
     assert_eq!(frame.header.uid, "uid-2");
     assert!(closed(&links[1].1).await.contains("closed"));
+}
+
+fn stored(uid: &str, rooms: &[&str], payload: &[u8]) -> Vec<u8> {
+    let mut header = header(MessageType::Broadcast, uid, None);
+    header.store = true;
+    header.rooms = rooms.iter().map(|r| r.to_string()).collect();
+    encode_frame(&header, payload).unwrap()
+}
+
+fn hub_request(kind: MessageType, uid: &str, payload: &impl serde::Serialize) -> Vec<u8> {
+    let mut header = header(kind, uid, None);
+    header.request_id = Some("restore-1".into());
+    encode_frame(&header, &rmp_serde::to_vec_named(payload).unwrap()).unwrap()
+}
+
+#[derive(serde::Serialize)]
+struct Persist<'a> {
+    sid: &'a str,
+    pid: &'a str,
+    rooms: Vec<&'a str>,
+    #[serde(with = "serde_bytes")]
+    data: &'a [u8],
+    ttl: u64,
+}
+
+#[derive(serde::Serialize)]
+struct Restore<'a> {
+    pid: &'a str,
+    after: u64,
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct Restored {
+    ok: bool,
+    reason: Option<String>,
+    sid: Option<String>,
+    packets: Vec<(u64, serde_bytes::ByteBuf)>,
+    more: Option<u64>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_broadcasts_get_offsets_and_missed_ones_are_restored() {
+    let (hub, _events, links) = cluster().await;
+    let (link1, rx1) = &links[0];
+    let (link2, rx2) = &links[1];
+
+    link1.send(stored("uid-1", &[], b"first"));
+    let relayed = frames(rx2).await;
+    assert_eq!(relayed[0].header.offset, Some(1));
+    assert!(!relayed[0].header.store);
+    let ack = frames(rx1).await;
+    assert_eq!(ack[0].header.kind, MessageType::OffsetAssigned);
+    assert_eq!(ack[0].header.offset, Some(1));
+
+    // A socket of worker 2 in room "r" disconnects after offset 1; packets follow.
+    link2.send(hub_request(
+        MessageType::PersistSession,
+        "uid-2",
+        &Persist {
+            sid: "sid-a",
+            pid: "pid-a",
+            rooms: vec!["sid-a", "r"],
+            data: b"d",
+            ttl: 60_000,
+        },
+    ));
+    link1.send(stored("uid-1", &["r"], b"to r"));
+    link1.send(stored("uid-1", &["other"], b"to other"));
+    link1.send(stored("uid-1", &[], b"to all"));
+    let mut acks = 0;
+    while acks < 3 {
+        acks += frames(rx1).await.len();
+    }
+    let mut seen = 0;
+    while seen < 3 {
+        seen += frames(rx2).await.len();
+    }
+
+    link2.send(hub_request(
+        MessageType::RestoreSession,
+        "uid-2",
+        &Restore {
+            pid: "pid-a",
+            after: 1,
+        },
+    ));
+    let response = frames(rx2).await;
+    assert_eq!(response[0].header.kind, MessageType::RestoreSessionResponse);
+    assert_eq!(response[0].header.requester_uid.as_deref(), Some("uid-2"));
+    let restored: Restored = rmp_serde::from_slice(&response[0].payload).unwrap();
+    assert!(restored.ok, "{restored:?}");
+    assert_eq!(restored.sid.as_deref(), Some("sid-a"));
+    let packets: Vec<(u64, Vec<u8>)> = restored
+        .packets
+        .into_iter()
+        .map(|(o, p)| (o, p.into_vec()))
+        .collect();
+    assert_eq!(
+        packets,
+        vec![(2, b"to r".to_vec()), (4, b"to all".to_vec())]
+    );
+    assert_eq!(restored.more, None);
+
+    // Restored once: a second restore of the same session fails cleanly.
+    link2.send(hub_request(
+        MessageType::RestoreSession,
+        "uid-2",
+        &Restore {
+            pid: "pid-a",
+            after: 1,
+        },
+    ));
+    let again: Restored = rmp_serde::from_slice(&frames(rx2).await[0].payload).unwrap();
+    assert!(!again.ok);
+    assert_eq!(again.reason.as_deref(), Some("unknown session"));
+    let stats = hub.stats();
+    assert_eq!((stats.log_packets, stats.sessions), (4, 0));
 }
