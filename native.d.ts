@@ -30,8 +30,14 @@ export declare class NativeHub {
 export declare class NativeLink {
   /** Connects to the hub at `path` as worker `worker`; `onEvent` receives `LinkEventJs`es. */
   constructor(path: string, secret: string, worker: number, onEvent: (arg: LinkEventJs) => void)
-  /** Sends one adapter message, validated like any other; its `data` travels as `payload`. */
-  send(message: unknown, payload: Buffer): boolean
+  /**
+   * Sends one adapter message, validated like any other; its `data` travels as `payload`.
+   * `store`: a broadcast the hub must log for connection state recovery (it answers with
+   * the offset it gave it).
+   */
+  send(message: unknown, payload: Buffer, store?: boolean | undefined | null): boolean
+  /** Sends a request to the hub itself (connection state recovery: 101 persist, 102 restore). */
+  request(kind: number, nsp: string, uid: string, requestId: string | undefined | null, payload: Buffer): boolean
   get closed(): boolean
   close(): void
 }
@@ -71,6 +77,9 @@ export interface HubStatsJs {
   rejectedLinks: number
   overflows: number
   badFrames: number
+  logPackets: number
+  logBytes: number
+  sessions: number
 }
 
 /** The verdict on one message that arrived over IPC. */
@@ -104,6 +113,10 @@ export interface LinkEventJs {
 export interface NativeHubOptions {
   /** Bytes queued for one worker before it is disconnected as too slow. */
   maxQueueBytes?: number
+  /** Bounds of the packet log of connection state recovery. */
+  recoveryMaxPackets?: number
+  recoveryMaxBytes?: number
+  recoveryMaxSessions?: number
 }
 
 /** An adapter (one per namespace per worker) that lived in a worker which is gone. */
@@ -126,6 +139,9 @@ export interface WireFrame {
   nsp: string
   uid: string
   requesterUid?: string
-  /** `v8.serialize(message.data)`, or empty when the message has no data. */
+  requestId?: string
+  /** The position of a stored broadcast in the hub's packet log (connection state recovery). */
+  offset?: number
+  /** The message's `data` (MessagePack), or empty when the message has no data. */
   payload: Buffer
 }

@@ -4,9 +4,11 @@
 // holds the exact semantics of every cross-process operation (it is what @socket.io/cluster-adapter
 // builds on too); this class only supplies the transport and the fixes listed in the README.
 
-const { ClusterAdapterWithHeartbeat, MessageType } = require("socket.io-adapter");
+const { Adapter: InMemoryAdapter, ClusterAdapterWithHeartbeat, MessageType } = require("socket.io-adapter");
 const debug = require("debug")("socket.io-cluster-adapter-native:adapter");
 const channel = require("./channel");
+const hubLink = require("./hub-link");
+const { pack, unpack } = require("./codec");
 const { normalizeOptions } = require("./options");
 const { MESSAGE_SOURCE } = require("./protocol");
 
@@ -16,6 +18,8 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
     super(nsp, options);
     this.requestsTimeout = options.requestsTimeout;
     this.initialized = false;
+    this.recovery = nsp.server && nsp.server.opts && nsp.server.opts.connectionStateRecovery;
+    if (this.recovery) announceRecoveryOnce();
     channel.attach(this);
     // socket.io >= 4.? calls init() itself; older 4.x versions do not. init() is idempotent here,
     // so the cluster hears exactly one INITIAL_HEARTBEAT either way.
@@ -71,6 +75,71 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
     }, this.requestsTimeout);
   }
 
+  // Connection state recovery (see crates/core/src/recovery.rs for the design). A broadcast the
+  // hub stores reaches this worker's own sockets only once the hub gave it its offset: so every
+  // client sees stored packets in the order of the cluster-wide log.
+  broadcast(packet, opts) {
+    if (!this.recovery || (opts.flags && opts.flags.local) || !hubLink.canRecover() || !isStorable(this, packet, opts)) {
+      return super.broadcast(packet, opts);
+    }
+    const message = {
+      uid: this.uid,
+      nsp: this.nsp.name,
+      type: MessageType.BROADCAST,
+      data: { packet, opts: { rooms: [...opts.rooms], except: [...opts.except], flags: opts.flags } },
+    };
+    const sent = hubLink.sendStored(message, (offset) => {
+      packet.data.push(offset);
+      InMemoryAdapter.prototype.broadcast.call(this, packet, opts); // local delivery only
+    });
+    if (!sent) return super.broadcast(packet, opts);
+    this.scheduleHeartbeat(); // as publish() does: traffic stands for a heartbeat
+  }
+
+  persistSession(session) {
+    if (!this.recovery || !hubLink.canRecover()) return;
+    const body = {
+      sid: session.sid,
+      pid: session.pid,
+      rooms: [...session.rooms].map(String),
+      data: pack(session.data),
+      ttl: Math.ceil(this.recovery.maxDisconnectionDuration),
+    };
+    hubLink.requestHub(hubLink.PERSIST_SESSION, this.nsp.name, this.uid, body).catch((err) => {
+      debug("[%s] cannot persist session %s: %s", this.uid, session.sid, err.message);
+    });
+  }
+
+  async restoreSession(pid, offset) {
+    if (!this.recovery) return null;
+    if (!hubLink.canRecover()) {
+      debug("[%s] refuse to restore session %s: this worker is not linked to a hub", this.uid, pid);
+      return null;
+    }
+    let after = hubLink.parseOffset(offset);
+    if (after === null) {
+      debug("[%s] refuse to restore session %s: offset %o is not one of this hub's", this.uid, pid, offset);
+      return null;
+    }
+    const missedPackets = [];
+    for (;;) {
+      const page = await hubLink.requestHub(hubLink.RESTORE_SESSION, this.nsp.name, this.uid, { pid, after });
+      if (!page.ok) {
+        debug("[%s] cannot restore session %s: %s", this.uid, pid, page.reason);
+        return null; // never a partial history
+      }
+      for (const [position, payload] of page.packets) {
+        const { packet } = unpack(payload);
+        missedPackets.push([...packet.data, hubLink.toOffset(position)]);
+      }
+      if (page.more == null) {
+        debug("[%s] restored session %s with %d missed packets", this.uid, page.sid, missedPackets.length);
+        return { sid: page.sid, pid, rooms: page.rooms, data: unpack(page.data), missedPackets };
+      }
+      after = page.more;
+    }
+  }
+
   onResponse(response) {
     const { requestId } = response.data;
     const pending =
@@ -88,6 +157,27 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
     channel.detach(this);
     return super.close();
   }
+}
+
+// Whether socket.io-adapter would give this packet an offset (its rule, applied by its own
+// addOffsetIfNecessary rather than copied here): event packets without ack, not volatile.
+function isStorable(adapter, packet, opts) {
+  const length = packet.data.length;
+  adapter.addOffsetIfNecessary(packet, opts, "");
+  if (packet.data.length === length) return false;
+  packet.data.pop();
+  return true;
+}
+
+let recoveryAnnounced = false;
+function announceRecoveryOnce() {
+  if (recoveryAnnounced) return;
+  recoveryAnnounced = true;
+  debug(
+    "connection state recovery is on: sessions and missed packets are kept by the hub of our " +
+      "setupPrimary(); while this worker is not linked to one (another primary, PM2, recluster " +
+      "without ours), restores are refused and clients get new sessions",
+  );
 }
 
 /**

@@ -22,8 +22,11 @@ function onProcessMessage(message) {
   // Anything else belongs to other users of the channel (@socket.io/sticky, the application).
 }
 
-/** Validates a message from another server and applies it to the adapters of its namespace. */
-function dispatch(message) {
+/**
+ * Validates a message from another server and applies it to the adapters of its namespace.
+ * `offset`: its position in the hub's packet log, for a stored broadcast.
+ */
+function dispatch(message, offset) {
   stats.received++;
   let verdict;
   try {
@@ -41,13 +44,13 @@ function dispatch(message) {
     debug("ignore message for namespace %s, which has no adapter here", message.nsp);
     return;
   }
-  for (const adapter of adapters) deliver(adapter, message);
+  for (const adapter of adapters) deliver(adapter, message, offset);
 }
 
-function deliver(adapter, message) {
+function deliver(adapter, message, offset) {
   try {
     // Applying a message to local sockets must never take the process down.
-    const result = adapter.onMessage(message);
+    const result = adapter.onMessage(message, offset);
     if (result && typeof result.catch === "function") result.catch((err) => unhandled(adapter, message, err));
   } catch (err) {
     unhandled(adapter, message, err);

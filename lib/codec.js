@@ -23,4 +23,13 @@ function frameToMessage(frame) {
   return message;
 }
 
-module.exports = { encodePayload, frameToMessage };
+/** MessagePack of any value (requests to the hub, socket.data of a stored session). */
+function pack(value) {
+  return packr.pack(value);
+}
+
+function unpack(bytes) {
+  return packr.unpack(bytes);
+}
+
+module.exports = { encodePayload, frameToMessage, pack, unpack };

@@ -10,19 +10,34 @@
 //
 // Under a primary without a hub (@socket.io/cluster-adapter's, PM2, recluster) nobody answers,
 // and the worker stays on IPC. If the link closes, the worker goes back to IPC and asks again.
+//
+// Once linked, it also carries connection state recovery: broadcasts stored in the hub's log
+// (answered with their offset), and requests to the hub (persist and restore a session).
 
 const cluster = require("node:cluster");
+const crypto = require("node:crypto");
 const debug = require("debug")("socket.io-cluster-adapter-native:link");
 const { CONTROL_SOURCE } = require("./protocol");
-const { encodePayload, frameToMessage } = require("./codec");
+const { encodePayload, frameToMessage, pack, unpack } = require("./codec");
 
 const RETRY_DELAY_MS = 1000;
+const HUB_REQUEST_TIMEOUT_MS = 10000;
+// Hub-only frame types (crates/core/src/message.rs).
+const PERSIST_SESSION = 101;
+const RESTORE_SESSION = 102;
+const RESTORE_SESSION_RESPONSE = 103;
+const OFFSET_ASSIGNED = 104;
 
 let transport = null; // { dispatch, sendIpc } from channel.js
 let state = "ipc";
 let link = null;
+let epoch = null; // names the hub's packet log in offsets
 let held = []; // messages the link brought before the primary's "flushed" marker
 let retryTimer = null;
+const incoming = []; // frames not applied yet (see drain)
+let draining = false;
+const offsetCallbacks = []; // one per stored broadcast not yet acknowledged, in sending order
+const hubRequests = new Map(); // requestId => { resolve, reject, timer }
 const stats = { sent: 0, received: 0, links: 0 };
 
 function canLink() {
@@ -53,10 +68,11 @@ function onControl(message) {
   debug("ignore control message %o in state %s", message.kind, state);
 }
 
-function connect({ path, secret }) {
+function connect({ path, secret, epoch: hubEpoch }) {
   const { NativeLink } = require("./native");
   try {
     link = new NativeLink(path, secret, cluster.worker.id, onLinkEvent);
+    epoch = hubEpoch;
     state = "linking";
     debug("linking to the hub at %s", path);
   } catch (err) {
@@ -76,7 +92,8 @@ function onLinkEvent(event) {
       debug("linked; switching from IPC");
       break;
     case "frames":
-      for (const frame of event.frames) receive(frame);
+      for (const frame of event.frames) incoming.push(frame);
+      if (!draining) drain();
       break;
     case "closed":
       onClosed(event.reason);
@@ -84,7 +101,29 @@ function onLinkEvent(event) {
   }
 }
 
+// Applies frames in order. After a restore completes it yields (setImmediate) before the next
+// frame, so that socket.io, resuming from restoreSession() in microtasks, has the recovered
+// socket in its rooms before any later broadcast is applied: none is lost, none doubled.
+function drain() {
+  draining = true;
+  while (incoming.length > 0) {
+    const frame = incoming.shift();
+    if (receive(frame) === "yield") {
+      setImmediate(drain);
+      return;
+    }
+  }
+  draining = false;
+}
+
 function receive(frame) {
+  switch (frame.type) {
+    case OFFSET_ASSIGNED:
+      return acknowledgeStored(toOffset(frame.offset));
+    case RESTORE_SESSION_RESPONSE:
+      settleRequest(frame);
+      return "yield";
+  }
   let message;
   try {
     message = frameToMessage(frame);
@@ -93,8 +132,9 @@ function receive(frame) {
     return;
   }
   stats.received++;
-  if (state === "linked") transport.dispatch(message);
-  else held.push(message);
+  const offset = frame.offset == null ? undefined : toOffset(frame.offset);
+  if (state === "linked") transport.dispatch(message, offset);
+  else held.push([message, offset]);
 }
 
 function finishSwitch() {
@@ -102,7 +142,7 @@ function finishSwitch() {
   const messages = held;
   held = [];
   debug("switched to the hub link (%d messages were held)", messages.length);
-  for (const message of messages) transport.dispatch(message);
+  for (const [message, offset] of messages) transport.dispatch(message, offset);
 }
 
 function onClosed(reason) {
@@ -111,7 +151,14 @@ function onClosed(reason) {
   state = "ipc";
   const messages = held;
   held = [];
-  if (transport) for (const message of messages) transport.dispatch(message);
+  if (transport) for (const [message, offset] of messages) transport.dispatch(message, offset);
+  // Stored broadcasts never acknowledged still reach this worker's sockets, without an offset.
+  while (offsetCallbacks.length > 0) offsetCallbacks.shift()("");
+  for (const [requestId, request] of hubRequests) {
+    hubRequests.delete(requestId);
+    clearTimeout(request.timer);
+    request.reject(new Error(`hub link closed: ${reason}`));
+  }
   clearTimeout(retryTimer);
   retryTimer = setTimeout(askForHub, RETRY_DELAY_MS);
   retryTimer.unref();
@@ -121,7 +168,7 @@ function onClosed(reason) {
 function send(message) {
   if (state !== "switching" && state !== "linked") return false;
   try {
-    if (!link.send(message, encodePayload(message))) return false;
+    if (!link.send(message, encodePayload(message), false)) return false;
   } catch (err) {
     debug("cannot send message of type %o on the link: %s", message.type, err.message);
     return false;
@@ -130,11 +177,85 @@ function send(message) {
   return true;
 }
 
+/** Whether the hub's connection state recovery is available to this worker now. */
+function canRecover() {
+  return state === "linked";
+}
+
+/**
+ * Sends a broadcast for the hub to store in its log; `onOffset(offset)` is called with the offset
+ * it gave it, in order, once everything the hub routed before has been applied here.
+ */
+function sendStored(message, onOffset) {
+  if (state !== "linked") return false;
+  try {
+    if (!link.send(message, encodePayload(message), true)) return false;
+  } catch (err) {
+    debug("cannot send a stored broadcast on the link: %s", err.message);
+    return false;
+  }
+  stats.sent++;
+  offsetCallbacks.push(onOffset);
+  return true;
+}
+
+function acknowledgeStored(offset) {
+  const callback = offsetCallbacks.shift();
+  if (callback) callback(offset);
+  else debug("an offset came for no stored broadcast: %s", offset);
+}
+
+function toOffset(position) {
+  return `${epoch}-${position}`;
+}
+
+/** The position an offset names in this hub's log, or null if it is not one of this hub's. */
+function parseOffset(offset) {
+  const match = /^([0-9a-f]+)-(\d+)$/.exec(offset);
+  if (!match || match[1] !== epoch) return null;
+  return Number(match[2]);
+}
+
+/** Sends a request to the hub (persist: no answer; restore: resolves with the decoded answer). */
+function requestHub(kind, nsp, uid, body) {
+  if (state !== "linked") return Promise.reject(new Error("not linked to a hub"));
+  const expectsAnswer = kind === RESTORE_SESSION;
+  const requestId = expectsAnswer ? crypto.randomBytes(8).toString("hex") : null;
+  return new Promise((resolve, reject) => {
+    if (!link.request(kind, nsp, uid, requestId, pack(body))) return reject(new Error("hub link closed"));
+    if (!expectsAnswer) return resolve();
+    const timer = setTimeout(() => {
+      hubRequests.delete(requestId);
+      reject(new Error("the hub did not answer in time"));
+    }, HUB_REQUEST_TIMEOUT_MS);
+    hubRequests.set(requestId, { resolve, reject, timer });
+  });
+}
+
+function settleRequest(frame) {
+  const request = hubRequests.get(frame.requestId);
+  if (!request) return debug("an answer came for no pending request (%s)", frame.requestId);
+  hubRequests.delete(frame.requestId);
+  clearTimeout(request.timer);
+  try {
+    request.resolve(unpack(frame.payload));
+  } catch (err) {
+    request.reject(err);
+  }
+}
+
 module.exports = {
   start,
   stop,
   onControl,
   send,
+  sendStored,
+  canRecover,
+  parseOffset,
+  toOffset,
+  requestHub,
+  PERSIST_SESSION,
+  RESTORE_SESSION,
   stats,
   get state() {
     return state;

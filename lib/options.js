@@ -35,6 +35,8 @@ function normalizeOptions(opts) {
 const PRIMARY_DEFAULTS = Object.freeze({
   hub: true,
   maxQueueBytes: 64 * 1024 * 1024,
+  // Bounds of the hub's packet log and session store (connection state recovery).
+  recovery: Object.freeze({ maxPackets: 100000, maxBytes: 64 * 1024 * 1024, maxSessions: 100000 }),
 });
 
 function normalizePrimaryOptions(opts) {
@@ -49,16 +51,24 @@ function normalizePrimaryOptions(opts) {
     }
     options.hub = opts.hub;
   }
-  if (opts.maxQueueBytes !== undefined) {
-    const value = opts.maxQueueBytes;
-    if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
-      throw new TypeError(
-        `socket.io-cluster-adapter-native: option "maxQueueBytes" must be a positive integer, got ${describe(value)}`,
-      );
+  if (opts.maxQueueBytes !== undefined) options.maxQueueBytes = positiveInteger("maxQueueBytes", opts.maxQueueBytes);
+  if (opts.recovery !== undefined) {
+    if (opts.recovery === null || typeof opts.recovery !== "object" || Array.isArray(opts.recovery)) {
+      throw new TypeError(`socket.io-cluster-adapter-native: option "recovery" must be an object, got ${describe(opts.recovery)}`);
     }
-    options.maxQueueBytes = value;
+    options.recovery = { ...PRIMARY_DEFAULTS.recovery };
+    for (const name of Object.keys(PRIMARY_DEFAULTS.recovery)) {
+      if (opts.recovery[name] !== undefined) options.recovery[name] = positiveInteger(`recovery.${name}`, opts.recovery[name]);
+    }
   }
   return options;
+}
+
+function positiveInteger(name, value) {
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+    throw new TypeError(`socket.io-cluster-adapter-native: option "${name}" must be a positive integer, got ${describe(value)}`);
+  }
+  return value;
 }
 
 function describe(value) {

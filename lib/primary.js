@@ -9,6 +9,7 @@
 // like @socket.io/cluster-adapter's primary, with the Rust core validating and routing.
 
 const cluster = require("node:cluster");
+const crypto = require("node:crypto");
 const debug = require("debug")("socket.io-cluster-adapter-native:primary");
 const { NativeHub, PrimaryRouter, inspectMessage } = require("./native");
 const { MESSAGE_SOURCE, CONTROL_SOURCE, isAdapterMessage, isControlMessage } = require("./protocol");
@@ -37,7 +38,18 @@ function drop(worker, message, reason) {
 
 /** The relay through the hub. */
 function startHub(options) {
-  const hub = new NativeHub({ maxQueueBytes: options.maxQueueBytes }, onHubEvent);
+  const hub = new NativeHub(
+    {
+      maxQueueBytes: options.maxQueueBytes,
+      recoveryMaxPackets: options.recovery.maxPackets,
+      recoveryMaxBytes: options.recovery.maxBytes,
+      recoveryMaxSessions: options.recovery.maxSessions,
+    },
+    onHubEvent,
+  );
+  // Names this hub's packet log in offsets, so that an offset from another primary's log (after
+  // a restart) is never taken for a position in this one.
+  const epoch = crypto.randomBytes(4).toString("hex");
   debug("hub listening on %s", hub.path);
 
   function onHubEvent(event) {
@@ -90,7 +102,7 @@ function startHub(options) {
     if (!isControlMessage(message)) return;
     if (message.kind === "hub?") {
       hub.allow(worker.id, worker.process.pid);
-      sendTo(worker, { source: CONTROL_SOURCE, kind: "hub", path: hub.path, secret: hub.secret });
+      sendTo(worker, { source: CONTROL_SOURCE, kind: "hub", path: hub.path, secret: hub.secret, epoch });
     } else if (message.kind === "switched") {
       hub.switch(worker.id);
     }

@@ -17,6 +17,10 @@ use crate::wire::WireFrame;
 pub struct NativeHubOptions {
     /// Bytes queued for one worker before it is disconnected as too slow.
     pub max_queue_bytes: Option<f64>,
+    /// Bounds of the packet log of connection state recovery.
+    pub recovery_max_packets: Option<f64>,
+    pub recovery_max_bytes: Option<f64>,
+    pub recovery_max_sessions: Option<f64>,
 }
 
 #[napi(object)]
@@ -79,6 +83,9 @@ pub struct HubStatsJs {
     pub rejected_links: f64,
     pub overflows: f64,
     pub bad_frames: f64,
+    pub log_packets: f64,
+    pub log_bytes: f64,
+    pub sessions: f64,
 }
 
 #[napi]
@@ -94,8 +101,25 @@ impl NativeHub {
         on_event: Function<HubEventJs, ()>,
     ) -> napi::Result<Self> {
         let mut hub_options = HubOptions::default();
-        if let Some(max) = options.and_then(|o| o.max_queue_bytes) {
-            hub_options.max_queue_bytes = max as usize;
+        if let Some(options) = options {
+            let set = |target: &mut usize, value: Option<f64>| {
+                if let Some(value) = value {
+                    *target = value as usize;
+                }
+            };
+            set(&mut hub_options.max_queue_bytes, options.max_queue_bytes);
+            set(
+                &mut hub_options.recovery.max_packets,
+                options.recovery_max_packets,
+            );
+            set(
+                &mut hub_options.recovery.max_bytes,
+                options.recovery_max_bytes,
+            );
+            set(
+                &mut hub_options.recovery.max_sessions,
+                options.recovery_max_sessions,
+            );
         }
         let callback = on_event
             .build_threadsafe_function()
@@ -190,6 +214,9 @@ impl NativeHub {
             rejected_links: s.rejected_links as f64,
             overflows: s.overflows as f64,
             bad_frames: s.bad_frames as f64,
+            log_packets: s.log_packets as f64,
+            log_bytes: s.log_bytes as f64,
+            sessions: s.sessions as f64,
         })
     }
 

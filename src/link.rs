@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{Buffer, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Unknown;
 use napi_derive::napi;
-use sio_cluster_core::{encode_frame, validate, MAX_FRAME_LEN};
+use sio_cluster_core::{encode_frame, validate, Header, MessageType, MAX_FRAME_LEN};
 use sio_cluster_hub::{Link, LinkEvent, Secret};
 
 use crate::js_view::JsView;
@@ -81,12 +81,53 @@ impl NativeLink {
     }
 
     /// Sends one adapter message, validated like any other; its `data` travels as `payload`.
+    /// `store`: a broadcast the hub must log for connection state recovery (it answers with
+    /// the offset it gave it).
     #[napi(catch_unwind)]
-    pub fn send(&self, message: Unknown, payload: Buffer) -> napi::Result<bool> {
-        let header = validate(&JsView(message))
+    pub fn send(
+        &self,
+        message: Unknown,
+        payload: Buffer,
+        store: Option<bool>,
+    ) -> napi::Result<bool> {
+        let mut header = validate(&JsView(message))
             .map_err(|invalid| napi::Error::from_reason(invalid.reason))?;
+        header.store = store.unwrap_or(false) && header.kind == MessageType::Broadcast;
+        self.send_header(&header, &payload)
+    }
+
+    /// Sends a request to the hub itself (connection state recovery: 101 persist, 102 restore).
+    #[napi(catch_unwind)]
+    pub fn request(
+        &self,
+        kind: u32,
+        nsp: String,
+        uid: String,
+        request_id: Option<String>,
+        payload: Buffer,
+    ) -> napi::Result<bool> {
+        let kind = u8::try_from(kind)
+            .ok()
+            .and_then(MessageType::from_code)
+            .filter(|k| matches!(k, MessageType::PersistSession | MessageType::RestoreSession))
+            .ok_or_else(|| napi::Error::from_reason(format!("{kind} is not a hub request")))?;
+        let header = Header {
+            kind,
+            nsp,
+            uid,
+            request_id,
+            requester_uid: None,
+            rooms: vec![],
+            except: vec![],
+            store: false,
+            offset: None,
+        };
+        self.send_header(&header, &payload)
+    }
+
+    fn send_header(&self, header: &Header, payload: &[u8]) -> napi::Result<bool> {
         let frame =
-            encode_frame(&header, &payload).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+            encode_frame(header, payload).map_err(|e| napi::Error::from_reason(e.to_string()))?;
         Ok(self.link.send(frame))
     }
 

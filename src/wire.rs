@@ -12,7 +12,10 @@ pub struct WireFrame {
     pub nsp: String,
     pub uid: String,
     pub requester_uid: Option<String>,
-    /// `v8.serialize(message.data)`, or empty when the message has no data.
+    pub request_id: Option<String>,
+    /// The position of a stored broadcast in the hub's packet log (connection state recovery).
+    pub offset: Option<f64>,
+    /// The message's `data` (MessagePack), or empty when the message has no data.
     pub payload: Buffer,
 }
 
@@ -23,6 +26,9 @@ impl WireFrame {
             nsp: header.nsp.clone(),
             uid: header.uid.clone(),
             requester_uid: header.requester_uid.clone(),
+            request_id: header.request_id.clone(),
+            // Offsets count messages: far below 2^53, exact as a JS number.
+            offset: header.offset.map(|o| o as f64),
             payload: payload.to_vec().into(),
         }
     }
