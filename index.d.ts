@@ -32,5 +32,28 @@ export declare class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
   ): Promise<void>;
 }
 
+export interface PrimaryOptions {
+  /**
+   * Start the Rust hub, through which our workers exchange messages. `false`: relay over IPC only.
+   * @default true
+   */
+  hub: boolean;
+  /**
+   * Bytes the hub queues for one worker that does not read fast enough; past that, its link is
+   * closed and it is announced gone to the others.
+   * @default 67108864 (64 MiB)
+   */
+  maxQueueBytes: number;
+  /** Bounds of the hub's packet log and session store (connection state recovery). */
+  recovery: Partial<{
+    /** @default 100000 */
+    maxPackets: number;
+    /** @default 67108864 (64 MiB) */
+    maxBytes: number;
+    /** @default 100000 */
+    maxSessions: number;
+  }>;
+}
+
 /** Relays adapter messages between the workers of this primary. Call it in the primary process. */
-export declare function setupPrimary(): void;
+export declare function setupPrimary(opts?: Partial<PrimaryOptions>): void;

@@ -1,0 +1,17 @@
+// Compiled (not run) by types.test.js: the package's types as a user writes against them.
+import { Server } from "socket.io";
+import { createAdapter, setupPrimary, NodeClusterAdapter } from "socket.io-cluster-adapter-native";
+import type { ClusterAdapterOptions, PrimaryOptions } from "socket.io-cluster-adapter-native";
+
+const options: Partial<ClusterAdapterOptions> = { requestsTimeout: 5000, heartbeatInterval: 5000, heartbeatTimeout: 10000 };
+const io = new Server({ adapter: createAdapter(options) });
+io.adapter(createAdapter());
+const adapter: NodeClusterAdapter = io.of("/").adapter as NodeClusterAdapter;
+adapter.serverCount().then((count: number) => count);
+
+const primary: Partial<PrimaryOptions> = { hub: true, maxQueueBytes: 1 << 20, recovery: { maxPackets: 10 } };
+setupPrimary(primary);
+setupPrimary();
+
+// @ts-expect-error: options are numbers
+createAdapter({ requestsTimeout: "5000" });
