@@ -31,13 +31,19 @@ export declare class NativeLink {
   /** Connects to the hub at `path` as worker `worker`; `onEvent` receives `LinkEventJs`es. */
   constructor(path: string, secret: string, worker: number, onEvent: (arg: LinkEventJs) => void)
   /**
-   * Sends one adapter message, validated like any other; its `data` travels as `payload`.
-   * `store`: a broadcast the hub must log for connection state recovery (it answers with
-   * the offset it gave it).
+   * Sends one adapter message of this worker: its routing fields, and its `data` as `payload`.
+   * (Messages of this process are produced by socket.io-adapter here, so they are not
+   * validated as untrusted input; the hub checks every header it reads.) `store`: a broadcast
+   * the hub must log for connection state recovery (it answers with the offset it gave it).
    */
-  send(message: unknown, payload: Buffer, store?: boolean | undefined | null): boolean
+  send(kind: number, nsp: string, uid: string, requesterUid: string | undefined | null, requestId: string | undefined | null, rooms: Array<string> | undefined | null, except: Array<string> | undefined | null, payload: Buffer, store: boolean): boolean
   /** Sends a request to the hub itself (connection state recovery: 101 persist, 102 restore). */
   request(kind: number, nsp: string, uid: string, requestId: string | undefined | null, payload: Buffer): boolean
+  /**
+   * Writes what `send` and `request` queued. JavaScript calls it once per turn of its event
+   * loop, so that frames sent together leave together.
+   */
+  flush(): boolean
   get closed(): boolean
   close(): void
 }

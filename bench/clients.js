@@ -12,7 +12,8 @@ const { io } = require("socket.io-client");
 const { serve, announceReady } = require("./rpc");
 
 const MAX_SAMPLES = 200000; // per run and process: bounded memory, still far more than needed
-const EVENTS = ["b", "bb", "u", "rm", "e"];
+const EVENTS = ["b", "u", "rm", "e"]; // and "bb", whose payload is checked
+const BINARY_LENGTH = 1024; // what worker-load.js sends with "bb"
 
 const clients = []; // { socket, worker, index }
 const controlByWorker = new Map(); // worker index => the socket that carries credits to it
@@ -23,6 +24,7 @@ const state = {
   run: -1,
   count: 0,
   stale: 0, // deliveries of another run (there should be none)
+  corrupt: 0, // deliveries whose binary payload did not arrive as 1 KiB of bytes
   byEmitter: [],
   credited: [],
   credits: false,
@@ -33,12 +35,14 @@ const state = {
   samples: [],
 };
 
-function onDelivery(client, message) {
+function onDelivery(client, message, payload) {
   if (!message || message.r !== state.run) {
     state.stale++;
     return;
   }
   state.count++;
+  // A binary payload must arrive as bytes (with JSON IPC it would arrive as { type, data }).
+  if (client.checkBinary && !(payload && payload.byteLength === BINARY_LENGTH)) state.corrupt++;
   const w = message.w;
   state.byEmitter[w] = (state.byEmitter[w] || 0) + 1;
   if (state.credits && !state.flushScheduled) {
@@ -75,8 +79,10 @@ function connectOne({ index, worker, port }) {
       forceNew: true,
       timeout: 20000,
     });
-    const client = { socket, worker, index };
+    const client = { socket, worker, index, checkBinary: false };
+    const binaryClient = { ...client, checkBinary: true };
     for (const event of EVENTS) socket.on(event, (message) => onDelivery(client, message));
+    socket.on("bb", (message, payload) => onDelivery(binaryClient, message, payload));
     socket.once("connect", () => {
       socket.on("disconnect", () => disconnects++);
       resolve(client);
@@ -112,6 +118,7 @@ serve({
       run,
       count: 0,
       stale: 0,
+      corrupt: 0,
       byEmitter: [],
       credited: [],
       credits,
@@ -128,7 +135,7 @@ serve({
 
   count: () => ({ count: state.count, stale: state.stale, disconnects }),
 
-  report: () => ({ count: state.count, stale: state.stale, disconnects, samples: state.samples }),
+  report: () => ({ count: state.count, stale: state.stale, corrupt: state.corrupt, disconnects, samples: state.samples }),
 });
 
 process.on("disconnect", () => process.exit(0)); // the orchestrator is gone

@@ -1,7 +1,7 @@
 "use strict";
 
 // Command-line options of `node bench/run.js`. Defaults are chosen so that a full run (2 and 4
-// workers, every scenario, 2 rounds) finishes in well under 5 minutes on a 2-core machine;
+// workers, every scenario, 3 rounds) finishes in well under 5 minutes on a 2-core machine;
 // `--quick` is a ~1 minute smoke run of the same code paths.
 
 const path = require("node:path");
@@ -13,13 +13,13 @@ const DEFAULTS = {
   workers: [2, 4],
   clients: 200,
   clientProcs: 2,
-  rounds: 2,
+  rounds: 3,
   scenarios: SCENARIOS,
   variants: VARIANTS, // "redis" is dropped at start-up when redis-server is not on PATH
-  warmupMs: 300, // saturation scenarios: emit this long before the measured window opens
-  durationMs: 1200, // saturation scenarios: the measured window
-  requestMs: 1000, // fetch-sockets / server-side-emit: sequential requests for this long
-  e2eMs: 1500, // end-to-end: paced broadcasts for this long
+  warmupMs: 250, // saturation scenarios: emit this long before the measured window opens
+  durationMs: 800, // saturation scenarios: the measured window
+  requestMs: 800, // fetch-sockets / server-side-emit: sequential requests for this long
+  e2eMs: 1200, // end-to-end: paced broadcasts for this long
   e2eRate: 50, // end-to-end: broadcasts per second over the whole cluster (x clients deliveries)
   // In-flight emits allowed per emitting worker before it waits for delivery credits. Large enough
   // to keep every process busy, small enough that queues stay bounded (see bench/README.md).
@@ -49,7 +49,7 @@ const HELP = `Usage: node bench/run.js [options]
   --workers 2,4           worker counts to measure (default 2,4)
   --clients 200           socket.io clients in total (default 200)
   --client-procs 2        processes holding the clients (default 2)
-  --rounds 2              interleaved rounds; figures are the median over rounds (default 2)
+  --rounds 3              interleaved rounds; figures are the median over rounds (default 3)
   --scenarios a,b         subset of: ${SCENARIOS.join(", ")}
   --variants a,b          subset of: ${VARIANTS.join(", ")} (default: all; redis only if
                           redis-server is on PATH)

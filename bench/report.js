@@ -42,6 +42,8 @@ function summarize(results) {
       received: sum(rounds.map((f) => f.received)),
       lost: sum(rounds.map((f) => f.lost)),
       extra: sum(rounds.map((f) => f.extra || 0)),
+      corrupt: sum(rounds.map((f) => f.corrupt || 0)),
+      disconnects: sum(rounds.map((f) => f.disconnects || 0)),
     };
   }
   return [...cells.values()];
@@ -109,7 +111,9 @@ function formatTable(cells, scenarios, opts, variants) {
           if (variant === "floor" && row.notInFloor) return "-";
           const value = row.get(cell.summary, cell);
           values[variant] = value;
-          return Number.isFinite(value) ? row.format(value, cell.summary) : "-";
+          // "*": some rounds of this cell failed; the figure is the median of the others.
+          const partial = cell.rounds.length < opts.rounds ? "*" : "";
+          return Number.isFinite(value) ? row.format(value, cell.summary) + partial : "-";
         });
         const ratioTexts = ratios.map(([, variant]) => {
           if (row.noRatio) return "";
@@ -123,6 +127,11 @@ function formatTable(cells, scenarios, opts, variants) {
   return lines.join("\n");
 }
 
+/** The cells as written to JSON: figures of each round are in the chronological list already. */
+function cellsForJson(cells) {
+  return cells.map(({ rounds, ...cell }) => ({ ...cell, roundsOk: rounds.length }));
+}
+
 /** Problems worth a line under the table: losses and failed runs. */
 function problems(cells) {
   const lines = [];
@@ -131,6 +140,8 @@ function problems(cells) {
     if (cell.summary && (cell.summary.lost || cell.summary.extra)) {
       lines.push(`LOSS: ${where}: received ${cell.summary.received} of ${cell.summary.expected} expected (${cell.summary.lost} lost, ${cell.summary.extra} extra)`);
     }
+    if (cell.summary && cell.summary.corrupt) lines.push(`CORRUPT: ${where}: ${cell.summary.corrupt} binary payloads did not arrive as 1 KiB of bytes`);
+    if (cell.summary && cell.summary.disconnects) lines.push(`DISCONNECTS: ${where}: ${cell.summary.disconnects} client disconnections`);
     for (const error of cell.errors) lines.push(`ERROR: ${where}: ${error.split("\n")[0]}`);
   }
   return lines;
@@ -153,4 +164,4 @@ function writeJson(file, data) {
   fs.writeFileSync(file, JSON.stringify(data, null, 2) + "\n");
 }
 
-module.exports = { summarize, formatTable, problems, machine, writeJson };
+module.exports = { summarize, formatTable, cellsForJson, problems, machine, writeJson };

@@ -60,7 +60,13 @@ function describe(figures) {
 
 async function main() {
   const started = new Date();
-  const opts = parseOptions(process.argv.slice(2));
+  let opts;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    log(err.message);
+    return 2;
+  }
   if (opts.help) {
     process.stdout.write(HELP);
     return 0;
@@ -125,14 +131,15 @@ async function main() {
     machine: report.machine(),
     options: opts,
     targets: targets.map((t) => ({ label: t.label, variant: t.variant, workers: t.workers })),
-    summary: cells,
-    rounds: results,
+    summary: report.cellsForJson(cells),
+    rounds: results, // chronological: every round of every scenario and system, with all its figures
   });
 
   const m = report.machine();
   console.log(`socket.io cluster adapters: ${started.toISOString()}, ${m.cpus} x ${m.model}, node ${m.node}, load ${m.loadavg.map((l) => l.toFixed(2)).join(" ")}`);
   console.log(table);
   console.log("");
+  if (cells.some((c) => c.errors.length && c.rounds.length)) console.log("*: some rounds failed; median of the others");
   for (const line of issues) console.log(line);
   console.log(`wall time ${wallSeconds.toFixed(0)} s; JSON: ${path.relative(process.cwd(), file)}`);
   return issues.length ? 1 : 0;

@@ -154,13 +154,16 @@ class Target {
     return cpu;
   }
 
+  /** Resets the peak RSS of the servers; remembers the primary's RSS at that moment. */
   resetPeakRss() {
     for (const pid of [...this.pids.primary, ...this.pids.redis, ...this.pids.workers]) proc.resetPeakRss(pid);
+    this.primaryRssAtResetKb = proc.peakRssKb(this.info.pid); // VmHWM right after a reset is VmRSS
   }
 
   /** Peak RSS (kB) since resetPeakRss(): primary, redis-server, and the largest worker. */
   peakRss() {
     return {
+      primaryAtStartKb: this.primaryRssAtResetKb,
       primaryKb: proc.peakRssKb(this.info.pid),
       redisKb: this.info.redisPid ? proc.peakRssKb(this.info.redisPid) : null,
       workerMaxKb: Math.max(...this.pids.workers.map(proc.peakRssKb)),

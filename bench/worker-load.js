@@ -162,8 +162,9 @@ class WorkerLoad {
   /** Broadcasts every `intervalMs`, starting `phaseMs` from now, for `durationMs`. */
   runPaced({ run, intervalMs, phaseMs, durationMs, clients }) {
     return new Promise((resolve) => {
-      const start = performance.now() + phaseMs;
-      const end = performance.now() + durationMs;
+      const t0 = performance.now(); // one reading: start and end must not drift apart by a fencepost
+      const start = t0 + phaseMs;
+      const end = t0 + durationMs;
       let emits = 0;
       const tick = () => {
         const due = start + emits * intervalMs;

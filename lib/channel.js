@@ -1,9 +1,12 @@
 "use strict";
 
 // The worker's transport, shared by every adapter of the process (one adapter per namespace, and
-// possibly several servers). Messages arrive over IPC or over the hub link; either way they are
-// validated once, in Rust, then handed to the adapters of their namespace. Messages leave over
-// the hub link when this worker has one, over IPC otherwise.
+// possibly several servers). Messages arrive over IPC or over the hub link, and are handed to the
+// adapters of their namespace. What arrives over IPC is validated here, in Rust: anything may
+// write to that channel. What the link brings was validated where it entered the cluster (by our
+// primary, for messages of workers on IPC) or produced by our own workers, and the hub checked
+// every frame's header: it is not validated twice. Messages leave over the hub link when this
+// worker has one, over IPC otherwise.
 
 const debug = require("debug")("socket.io-cluster-adapter-native:channel");
 const { inspectMessage } = require("./native");
@@ -22,12 +25,8 @@ function onProcessMessage(message) {
   // Anything else belongs to other users of the channel (@socket.io/sticky, the application).
 }
 
-/**
- * Validates a message from another server and applies it to the adapters of its namespace.
- * `offset`: its position in the hub's packet log, for a stored broadcast.
- */
-function dispatch(message, offset) {
-  stats.received++;
+/** Validates a message that arrived over IPC, then applies it. */
+function dispatch(message) {
   let verdict;
   try {
     verdict = inspectMessage(message);
@@ -39,6 +38,15 @@ function dispatch(message, offset) {
     debug("drop invalid message (type %o from %o): %s", message.type, message.uid, verdict.reason);
     return;
   }
+  apply(message);
+}
+
+/**
+ * Applies a message from another server to the adapters of its namespace. `offset`: its
+ * position in the hub's packet log, for a stored broadcast.
+ */
+function apply(message, offset) {
+  stats.received++;
   const adapters = adaptersByNsp.get(message.nsp);
   if (!adapters) {
     debug("ignore message for namespace %s, which has no adapter here", message.nsp);
@@ -69,7 +77,7 @@ function attach(adapter) {
   if (!listening) {
     process.on("message", onProcessMessage);
     listening = true;
-    hubLink.start({ dispatch, sendIpc });
+    hubLink.start({ apply, sendIpc });
   }
 }
 

@@ -28,7 +28,7 @@ const RESTORE_SESSION = 102;
 const RESTORE_SESSION_RESPONSE = 103;
 const OFFSET_ASSIGNED = 104;
 
-let transport = null; // { dispatch, sendIpc } from channel.js
+let transport = null; // { apply, sendIpc } from channel.js
 let state = "ipc";
 let link = null;
 let epoch = null; // names the hub's packet log in offsets
@@ -39,6 +39,19 @@ let draining = false;
 const offsetCallbacks = []; // one per stored broadcast not yet acknowledged, in sending order
 const hubRequests = new Map(); // requestId => { resolve, reject, timer }
 const stats = { sent: 0, received: 0, links: 0 };
+let flushScheduled = false;
+
+// Frames queued during one synchronous run of JavaScript leave in one write, at its end.
+function scheduleFlush() {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  queueMicrotask(flushLink);
+}
+
+function flushLink() {
+  flushScheduled = false;
+  if (link) link.flush();
+}
 
 function canLink() {
   return cluster.isWorker && typeof process.send === "function" && process.platform !== "win32";
@@ -133,7 +146,7 @@ function receive(frame) {
   }
   stats.received++;
   const offset = frame.offset == null ? undefined : toOffset(frame.offset);
-  if (state === "linked") transport.dispatch(message, offset);
+  if (state === "linked") transport.apply(message, offset);
   else held.push([message, offset]);
 }
 
@@ -142,7 +155,7 @@ function finishSwitch() {
   const messages = held;
   held = [];
   debug("switched to the hub link (%d messages were held)", messages.length);
-  for (const [message, offset] of messages) transport.dispatch(message, offset);
+  for (const [message, offset] of messages) transport.apply(message, offset);
 }
 
 function onClosed(reason) {
@@ -151,7 +164,7 @@ function onClosed(reason) {
   state = "ipc";
   const messages = held;
   held = [];
-  if (transport) for (const [message, offset] of messages) transport.dispatch(message, offset);
+  if (transport) for (const [message, offset] of messages) transport.apply(message, offset);
   // Stored broadcasts never acknowledged still reach this worker's sockets, without an offset.
   while (offsetCallbacks.length > 0) offsetCallbacks.shift()("");
   for (const [requestId, request] of hubRequests) {
@@ -164,16 +177,39 @@ function onClosed(reason) {
   retryTimer.unref();
 }
 
+// Hands one message of this worker to the link: its routing fields, and its data packed.
+function queueOnLink(message, store) {
+  const { data } = message;
+  const opts = data && data.opts;
+  return link.send(
+    message.type,
+    message.nsp,
+    message.uid,
+    message.requesterUid,
+    data && data.requestId,
+    opts ? roomNames(opts.rooms) : undefined,
+    opts ? roomNames(opts.except) : undefined,
+    encodePayload(message),
+    store,
+  );
+}
+
+// Rooms are strings, but socket.io does not forbid numbers: the header carries their text.
+function roomNames(rooms) {
+  return rooms.every((room) => typeof room === "string") ? rooms : rooms.map(String);
+}
+
 /** Sends over the link when this worker has switched; false means "use IPC". */
 function send(message) {
   if (state !== "switching" && state !== "linked") return false;
   try {
-    if (!link.send(message, encodePayload(message), false)) return false;
+    if (!queueOnLink(message, false)) return false;
   } catch (err) {
     debug("cannot send message of type %o on the link: %s", message.type, err.message);
     return false;
   }
   stats.sent++;
+  scheduleFlush();
   return true;
 }
 
@@ -189,12 +225,13 @@ function canRecover() {
 function sendStored(message, onOffset) {
   if (state !== "linked") return false;
   try {
-    if (!link.send(message, encodePayload(message), true)) return false;
+    if (!queueOnLink(message, true)) return false;
   } catch (err) {
     debug("cannot send a stored broadcast on the link: %s", err.message);
     return false;
   }
   stats.sent++;
+  scheduleFlush();
   offsetCallbacks.push(onOffset);
   return true;
 }
@@ -223,6 +260,7 @@ function requestHub(kind, nsp, uid, body) {
   const requestId = expectsAnswer ? crypto.randomBytes(8).toString("hex") : null;
   return new Promise((resolve, reject) => {
     if (!link.request(kind, nsp, uid, requestId, pack(body))) return reject(new Error("hub link closed"));
+    scheduleFlush();
     if (!expectsAnswer) return resolve();
     const timer = setTimeout(() => {
       hubRequests.delete(requestId);

@@ -171,7 +171,7 @@ impl NativeHub {
         payload: Option<Buffer>,
     ) -> napi::Result<IpcRoute> {
         let hub = self.hub()?;
-        let route = validate(&JsView(message))
+        let route = validate(&JsView::new(message))
             .map_err(|invalid| invalid.reason)
             .and_then(|header| {
                 hub.route_ipc(from, &header, payload.as_deref().unwrap_or_default())

@@ -5,12 +5,10 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::{Buffer, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::Unknown;
 use napi_derive::napi;
-use sio_cluster_core::{encode_frame, validate, Header, MessageType, MAX_FRAME_LEN};
+use sio_cluster_core::{encode_frame, Header, MessageType, MAX_FRAME_LEN};
 use sio_cluster_hub::{Link, LinkEvent, Secret};
 
-use crate::js_view::JsView;
 use crate::runtime;
 use crate::wire::WireFrame;
 
@@ -80,19 +78,40 @@ impl NativeLink {
         Ok(NativeLink { link })
     }
 
-    /// Sends one adapter message, validated like any other; its `data` travels as `payload`.
-    /// `store`: a broadcast the hub must log for connection state recovery (it answers with
-    /// the offset it gave it).
+    /// Sends one adapter message of this worker: its routing fields, and its `data` as `payload`.
+    /// (Messages of this process are produced by socket.io-adapter here, so they are not
+    /// validated as untrusted input; the hub checks every header it reads.) `store`: a broadcast
+    /// the hub must log for connection state recovery (it answers with the offset it gave it).
     #[napi(catch_unwind)]
+    #[allow(clippy::too_many_arguments)]
     pub fn send(
         &self,
-        message: Unknown,
+        kind: u32,
+        nsp: String,
+        uid: String,
+        requester_uid: Option<String>,
+        request_id: Option<String>,
+        rooms: Option<Vec<String>>,
+        except: Option<Vec<String>>,
         payload: Buffer,
-        store: Option<bool>,
+        store: bool,
     ) -> napi::Result<bool> {
-        let mut header = validate(&JsView(message))
-            .map_err(|invalid| napi::Error::from_reason(invalid.reason))?;
-        header.store = store.unwrap_or(false) && header.kind == MessageType::Broadcast;
+        let kind = u8::try_from(kind)
+            .ok()
+            .and_then(MessageType::from_code)
+            .filter(|k| !k.is_hub_only())
+            .ok_or_else(|| napi::Error::from_reason(format!("unknown message type {kind}")))?;
+        let header = Header {
+            kind,
+            nsp,
+            uid,
+            request_id,
+            requester_uid,
+            rooms: rooms.unwrap_or_default(),
+            except: except.unwrap_or_default(),
+            store: store && kind == MessageType::Broadcast,
+            offset: None,
+        };
         self.send_header(&header, &payload)
     }
 
@@ -125,10 +144,17 @@ impl NativeLink {
         self.send_header(&header, &payload)
     }
 
+    /// Writes what `send` and `request` queued. JavaScript calls it once per turn of its event
+    /// loop, so that frames sent together leave together.
+    #[napi(catch_unwind)]
+    pub fn flush(&self) -> bool {
+        self.link.flush()
+    }
+
     fn send_header(&self, header: &Header, payload: &[u8]) -> napi::Result<bool> {
         let frame =
             encode_frame(header, payload).map_err(|e| napi::Error::from_reason(e.to_string()))?;
-        Ok(self.link.send(frame))
+        Ok(self.link.queue(frame))
     }
 
     #[napi(getter)]

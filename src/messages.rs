@@ -18,7 +18,7 @@ pub struct Inspection {
 /// protocol of `@socket.io/cluster-adapter` 0.3.x.
 #[napi(catch_unwind)]
 pub fn inspect_message(message: Unknown) -> Inspection {
-    match validate(&JsView(message)) {
+    match validate(&JsView::new(message)) {
         Ok(_) => Inspection {
             valid: true,
             reason: None,
@@ -64,7 +64,7 @@ impl PrimaryRouter {
     /// Validates a message sent by worker `from` and decides who receives it.
     #[napi(catch_unwind)]
     pub fn route(&mut self, from: u32, message: Unknown) -> RouteDecision {
-        let header = match validate(&JsView(message)) {
+        let header = match validate(&JsView::new(message)) {
             Ok(header) => header,
             Err(invalid) => return drop_because(invalid.reason),
         };

@@ -49,6 +49,7 @@ async function drain(target, expected, drainMs) {
     lost: Math.max(0, expected - received),
     extra: Math.max(0, received - expected),
     stale: sum(reports.map((r) => r.stale)),
+    corrupt: sum(reports.map((r) => r.corrupt)),
     disconnects: sum(reports.map((r) => r.disconnects)),
     samples: reports.flatMap((r) => r.samples),
   };

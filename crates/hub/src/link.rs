@@ -80,14 +80,26 @@ impl Link {
         Link { shared }
     }
 
-    /// Queues an encoded frame; `false` if the link is closed.
+    /// Queues an encoded frame and writes it soon; `false` if the link is closed.
     pub fn send(&self, frame: Vec<u8>) -> bool {
+        self.queue(frame) && self.flush()
+    }
+
+    /// Queues an encoded frame without waking the writer: a caller sending many frames in a row
+    /// calls [`Link::flush`] once after them, so that they leave in one write (one system call
+    /// here, one read in the hub) instead of one each.
+    pub fn queue(&self, frame: Vec<u8>) -> bool {
         if self.shared.closed.load(Ordering::SeqCst) {
             return false;
         }
         self.shared.outgoing().push_back(frame);
-        self.shared.wake_writer.notify_one();
         true
+    }
+
+    /// Wakes the writer for what was queued.
+    pub fn flush(&self) -> bool {
+        self.shared.wake_writer.notify_one();
+        !self.shared.closed.load(Ordering::SeqCst)
     }
 
     pub fn is_closed(&self) -> bool {
