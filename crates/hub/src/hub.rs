@@ -302,8 +302,12 @@ impl Shared {
         from: WorkerId,
         frame: RawFrame,
     ) -> (Option<RawFrame>, Option<Vec<u8>>) {
-        let now = self.now_ms();
         let kind = frame.header.kind;
+        let recovery = kind.is_hub_only() || (kind == MessageType::Broadcast && frame.header.store);
+        if !recovery {
+            return (Some(frame), None); // the common case: nothing to do, not even read the clock
+        }
+        let now = self.now_ms();
         let outcome = match kind {
             MessageType::Broadcast if frame.header.store => {
                 match state.recovery.store(&frame, now) {
@@ -316,8 +320,7 @@ impl Shared {
             }
             MessageType::PersistSession => state.recovery.persist(&frame, now).map(|()| None),
             MessageType::RestoreSession => state.recovery.restore(&frame, now).map(Some),
-            kind if kind.is_hub_only() => Err("only the hub sends it".to_string()),
-            _ => return (Some(frame), None),
+            _ => Err("only the hub sends it".to_string()),
         };
         match outcome {
             Ok(reply) => (None, reply),
