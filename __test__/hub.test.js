@@ -3,18 +3,9 @@
 // join; what a bad frame or a worker that stops reading does. (Every feature in every pairing
 // through the hub: see the pairing-*.test.js files.)
 
-const { TestCluster, settle, sleep, waitForEvents } = require("./support/cluster");
+const { TestCluster, linkState, settle, sleep, waitFor, waitForEvents } = require("./support/cluster");
 const { NativeLink } = require("../native.js");
 
-const linkState = ({ require }) => require("../../lib/hub-link").state;
-
-async function waitFor(predicate, what, timeout = 10000) {
-  const deadline = Date.now() + timeout;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe("our primary + our workers", () => {
   const cluster = new TestCluster({

@@ -2,17 +2,8 @@
 // Connection state recovery across the cluster (socket.io >= 4.6 `connectionStateRecovery`):
 // sessions and missed packets are kept by our primary's hub, so a client recovers on any worker.
 
-const { TestCluster, settle, sleep, waitForEvents } = require("./support/cluster");
+const { TestCluster, linkState, settle, sleep, waitFor, waitForEvents } = require("./support/cluster");
 
-const linkState = ({ require }) => require("../../lib/hub-link").state;
-
-async function waitFor(predicate, what, timeout = 10000) {
-  const deadline = Date.now() + timeout;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 function startCluster(config) {
   const cluster = new TestCluster({

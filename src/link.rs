@@ -102,15 +102,12 @@ impl NativeLink {
             .filter(|k| !k.is_hub_only())
             .ok_or_else(|| napi::Error::from_reason(format!("unknown message type {kind}")))?;
         let header = Header {
-            kind,
-            nsp,
-            uid,
             request_id,
             requester_uid,
             rooms: rooms.unwrap_or_default(),
             except: except.unwrap_or_default(),
             store: store && kind == MessageType::Broadcast,
-            offset: None,
+            ..Header::new(kind, nsp, uid)
         };
         self.send_header(&header, &payload)
     }
@@ -131,15 +128,8 @@ impl NativeLink {
             .filter(|k| matches!(k, MessageType::PersistSession | MessageType::RestoreSession))
             .ok_or_else(|| napi::Error::from_reason(format!("{kind} is not a hub request")))?;
         let header = Header {
-            kind,
-            nsp,
-            uid,
             request_id,
-            requester_uid: None,
-            rooms: vec![],
-            except: vec![],
-            store: false,
-            offset: None,
+            ..Header::new(kind, nsp, uid)
         };
         self.send_header(&header, &payload)
     }

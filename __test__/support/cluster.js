@@ -186,9 +186,21 @@ function waitForEvents(socket, event, count = 1, timeout = 5000) {
   });
 }
 
+/** Polls `predicate` (sync or async) until it holds. */
+async function waitFor(predicate, what, timeout = 10000) {
+  const deadline = Date.now() + timeout;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** Run in a worker: the state of its hub link ("ipc", "linking", "switching", "linked"). */
+const linkState = ({ require }) => require("../../lib/hub-link").state;
+
 /** Lets in-flight messages land, so that a test can assert that something did NOT arrive. */
 function settle(ms = 300) {
   return sleep(ms);
 }
 
-module.exports = { TestCluster, sleep, settle, waitForEvents };
+module.exports = { TestCluster, sleep, settle, waitFor, waitForEvents, linkState };

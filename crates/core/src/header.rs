@@ -36,6 +36,22 @@ pub struct Header {
 }
 
 impl Header {
+    /// A header with nothing but its type, namespace and sender; the other fields are set by
+    /// struct update where needed.
+    pub fn new(kind: MessageType, nsp: impl Into<String>, uid: impl Into<String>) -> Header {
+        Header {
+            kind,
+            nsp: nsp.into(),
+            uid: uid.into(),
+            request_id: None,
+            requester_uid: None,
+            rooms: vec![],
+            except: vec![],
+            store: false,
+            offset: None,
+        }
+    }
+
     /// The rules a header must satisfy to be routed, whether it comes from [`validate`] or from
     /// a frame sent by another process: a sender uid, and what requests and responses need to
     /// find their way back.
@@ -77,17 +93,7 @@ mod tests {
     use super::*;
 
     fn header(kind: MessageType) -> Header {
-        Header {
-            kind,
-            nsp: "/".into(),
-            uid: "a1".into(),
-            request_id: None,
-            requester_uid: None,
-            rooms: vec![],
-            except: vec![],
-            store: false,
-            offset: None,
-        }
+        Header::new(kind, "/", "a1")
     }
 
     #[test]

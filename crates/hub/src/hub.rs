@@ -413,17 +413,7 @@ impl Shared {
     /// Tells every other worker, in the protocol they already speak, that these adapters closed.
     fn announce_closed(&self, state: &mut State, worker: WorkerId, orphans: Vec<(String, String)>) {
         for (uid, nsp) in orphans {
-            let header = Header {
-                kind: MessageType::AdapterClose,
-                nsp,
-                uid,
-                request_id: None,
-                requester_uid: None,
-                rooms: vec![],
-                except: vec![],
-                store: false,
-                offset: None,
-            };
+            let header = Header::new(MessageType::AdapterClose, nsp, uid);
             let Ok(bytes) = encode_frame(&header, &[]) else {
                 continue;
             };

@@ -183,14 +183,7 @@ impl Recovery {
 
 fn hub_header(kind: MessageType, nsp: &str, requester: Option<&str>) -> Header {
     Header {
-        kind,
-        nsp: nsp.to_string(),
-        uid: HUB_UID.to_string(),
-        request_id: None,
         requester_uid: requester.map(str::to_string),
-        rooms: vec![],
-        except: vec![],
-        store: false,
-        offset: None,
+        ..Header::new(kind, nsp, HUB_UID)
     }
 }

@@ -15,15 +15,9 @@ const WAIT: Duration = Duration::from_secs(5);
 
 fn header(kind: MessageType, uid: &str, requester: Option<&str>) -> Header {
     Header {
-        kind,
-        nsp: "/".into(),
-        uid: uid.into(),
         request_id: requester.map(|_| "req-1".into()),
         requester_uid: requester.map(Into::into),
-        rooms: vec![],
-        except: vec![],
-        store: false,
-        offset: None,
+        ..Header::new(kind, "/", uid)
     }
 }
 
