@@ -62,6 +62,12 @@ export declare class PrimaryRouter {
   get knownUids(): number
 }
 
+/**
+ * Panics on purpose, so that a test can check that a panic in Rust reaches JavaScript as an
+ * exception instead of aborting the process. Not part of the package's API.
+ */
+export declare function __panicForTest(): void
+
 export interface HubEventJs {
   /** "deliver", "flushed" or "log". */
   kind: string

@@ -838,4 +838,5 @@ module.exports = nativeBinding
 module.exports.NativeHub = nativeBinding.NativeHub
 module.exports.NativeLink = nativeBinding.NativeLink
 module.exports.PrimaryRouter = nativeBinding.PrimaryRouter
+module.exports.__panicForTest = nativeBinding.__panicForTest
 module.exports.inspectMessage = nativeBinding.inspectMessage

@@ -63,3 +63,11 @@ describe("outside a cluster (no IPC channel)", () => {
     expect(JSON.parse(out)).toEqual({ instance: true, serverCount: 1, sockets: 0, answers: [] });
   });
 });
+
+describe("the native addon", () => {
+  test("a panic in Rust becomes a JavaScript exception, not an abort of the process", () => {
+    const native = require("../native.js");
+    expect(() => native.__panicForTest()).toThrow(/deliberate panic/);
+    expect(native.inspectMessage({ uid: "a", nsp: "/", type: 2 }).valid).toBe(true); // still usable
+  });
+});

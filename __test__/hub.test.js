@@ -3,7 +3,7 @@
 // join; what a bad frame or a worker that stops reading does. (Every feature in every pairing
 // through the hub: see the pairing-*.test.js files.)
 
-const { TestCluster, linkState, settle, sleep, waitFor, waitForEvents } = require("./support/cluster");
+const { TestCluster, linkState, settle, waitFor, waitForEvents } = require("./support/cluster");
 const { NativeLink } = require("../native.js");
 
 

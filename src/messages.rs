@@ -114,3 +114,10 @@ fn drop_because(reason: String) -> RouteDecision {
         reason: Some(reason),
     }
 }
+
+/// Panics on purpose, so that a test can check that a panic in Rust reaches JavaScript as an
+/// exception instead of aborting the process. Not part of the package's API.
+#[napi(catch_unwind, js_name = "__panicForTest")]
+pub fn panic_for_test() {
+    panic!("deliberate panic for the test");
+}
