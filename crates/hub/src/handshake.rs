@@ -54,16 +54,21 @@ impl fmt::Debug for Secret {
 
 const HELLO_LEN: usize = MAGIC.len() + SECRET_LEN + 4;
 
+/// The first bytes a worker sends on its link.
+pub(crate) fn hello(secret: &Secret, worker: u32) -> Vec<u8> {
+    let mut hello = Vec::with_capacity(HELLO_LEN);
+    hello.extend_from_slice(MAGIC);
+    hello.extend_from_slice(&secret.0);
+    hello.extend_from_slice(&worker.to_be_bytes());
+    hello
+}
+
 pub(crate) async fn send_hello<W: AsyncWriteExt + Unpin>(
     stream: &mut W,
     secret: &Secret,
     worker: u32,
 ) -> std::io::Result<()> {
-    let mut hello = Vec::with_capacity(HELLO_LEN);
-    hello.extend_from_slice(MAGIC);
-    hello.extend_from_slice(&secret.0);
-    hello.extend_from_slice(&worker.to_be_bytes());
-    stream.write_all(&hello).await
+    stream.write_all(&hello(secret, worker)).await
 }
 
 /// Reads a worker's hello and returns the worker id it claims; `Err` says why it is refused.

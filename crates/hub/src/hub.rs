@@ -569,20 +569,26 @@ async fn read_loop(
             Err(error) => return format!("read failed: {error}"),
         };
         decoder.push(&chunk[..n]);
-        let mut state = shared.lock();
-        loop {
-            match decoder.next_raw_frame() {
-                Ok(Some(frame)) => match held.as_mut() {
-                    Some(held) => held.push(frame),
-                    None => shared.route_link_frame(&mut state, worker, frame),
-                },
-                Ok(None) => break,
-                Err(error) => {
-                    shared.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
-                    return format!("bad frame: {error}");
+        {
+            let mut state = shared.lock();
+            loop {
+                match decoder.next_raw_frame() {
+                    Ok(Some(frame)) => match held.as_mut() {
+                        Some(held) => held.push(frame),
+                        None => shared.route_link_frame(&mut state, worker, frame),
+                    },
+                    Ok(None) => break,
+                    Err(error) => {
+                        shared.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+                        return format!("bad frame: {error}");
+                    }
                 }
             }
         }
+        // Let the writers run before reading more: the hub's tasks share one thread, and a
+        // sender that writes faster than the hub reads must not fill the other workers' queues
+        // (up to their bound) before their writers had a chance to drain them.
+        tokio::task::yield_now().await;
     }
 }
 
