@@ -130,8 +130,22 @@ function onClusterReady() {
   clientsProcess.on("exit", (code, signal) => {
     if (stopping) return;
     console.log();
+    reportPath();
     stop(code === 0 ? 0 : 1, code === 0 ? "demo finished: stopping the cluster" : `the clients failed (${signal || `code ${code}`}): stopping the cluster`);
   });
+}
+
+// How the messages travelled: through the Rust hub (workers linked to it) or over IPC relayed by
+// this process's JavaScript. Internal diagnostics of the package, not part of its API.
+function reportPath() {
+  const { hubInfo, stats } = require("../../lib/primary");
+  const hub = hubInfo();
+  if (!hub) return log(`no hub: this primary's JavaScript relayed ${stats.relayed} messages over IPC`);
+  log(
+    `the Rust hub relayed ${hub.stats.framesIn} frames between ${hub.stats.links} linked workers ` +
+      `(${hub.stats.framesOut} deliveries); this process's JavaScript relayed ${stats.relayed} messages ` +
+      "over IPC (those sent before the workers linked to the hub)",
+  );
 }
 
 start().catch((err) => {
