@@ -7,6 +7,14 @@
 // running count (a "credit") over this process's first connection to it: that is the flow control
 // of the saturation scenarios (see worker-load.js). It also times deliveries against the emitter's
 // clock (process.hrtime.bigint(), CLOCK_MONOTONIC, shared by every process of the machine).
+//
+// With connection state recovery on in the servers (the "ours-recovery" variant), socket.io
+// appends the packet's offset ("<epoch>-<position>" with our hub) to the arguments of every stored
+// packet, so every event here has one more argument. It is checked, for every delivery: present
+// (and absent without recovery), of one epoch, and strictly increasing for each client, since our
+// hub gives each stored packet one position of one cluster-wide order and every client must see
+// them in that order. A delivery that fails the check still counts as a delivery (it did arrive)
+// and is reported as a bad offset.
 
 const { io } = require("socket.io-client");
 const { serve, announceReady } = require("./rpc");
@@ -19,12 +27,14 @@ const clients = []; // { socket, worker, index }
 const controlByWorker = new Map(); // worker index => the socket that carries credits to it
 let procIndex = 0;
 let disconnects = 0;
+let recovery = false; // whether the servers append an offset to every stored packet
 
 const state = {
   run: -1,
   count: 0,
   stale: 0, // deliveries of another run (there should be none)
   corrupt: 0, // deliveries whose binary payload did not arrive as 1 KiB of bytes
+  badOffsets: 0, // deliveries whose trailing offset was missing, unexpected or out of order
   byEmitter: [],
   credited: [],
   credits: false,
@@ -32,10 +42,29 @@ const state = {
   sampleEvery: 1,
   countdown: 1,
   remoteOnly: false,
-  samples: [],
+  samples: [], // latency of deliveries from another worker (every delivery in the floor)
+  localSamples: [], // latency of deliveries to clients of the emitting worker
 };
 
-function onDelivery(client, message, payload) {
+/** The trailing offset argument: there with recovery only, one epoch, increasing per client. */
+function checkOffset(client, offset) {
+  if (!recovery) {
+    if (offset !== undefined) state.badOffsets++;
+    return;
+  }
+  const dash = typeof offset === "string" ? offset.lastIndexOf("-") : -1;
+  const position = dash > 0 ? Number(offset.slice(dash + 1)) : NaN;
+  const seen = client.offsets;
+  if (seen.epoch === null && dash > 0) seen.epoch = offset.slice(0, dash);
+  if (!(position > seen.last) || offset.slice(0, dash) !== seen.epoch) {
+    state.badOffsets++;
+    return;
+  }
+  seen.last = position;
+}
+
+function onDelivery(client, message, payload, offset) {
+  checkOffset(client, offset);
   if (!message || message.r !== state.run) {
     state.stale++;
     return;
@@ -54,9 +83,10 @@ function onDelivery(client, message, payload) {
     state.countdown = state.sampleEvery;
     // Latency is "emit on one worker -> receipt by a client of another worker"; in the floor
     // (one worker) every client counts.
-    if ((!state.remoteOnly || w !== client.worker) && state.samples.length < MAX_SAMPLES) {
-      state.samples.push(Number(process.hrtime.bigint() - BigInt(message.t)) / 1000);
-    }
+    const latencyUs = Number(process.hrtime.bigint() - BigInt(message.t)) / 1000;
+    if ((!state.remoteOnly || w !== client.worker) && state.samples.length < MAX_SAMPLES) state.samples.push(latencyUs);
+    // Deliveries to the emitter's own clients: with recovery on, these wait for the hub's offset.
+    if (w === client.worker && state.localSamples.length < MAX_SAMPLES) state.localSamples.push(latencyUs);
   }
 }
 
@@ -79,10 +109,11 @@ function connectOne({ index, worker, port }) {
       forceNew: true,
       timeout: 20000,
     });
-    const client = { socket, worker, index, checkBinary: false };
+    // `offsets` is shared by both views of the client: one order across all events.
+    const client = { socket, worker, index, checkBinary: false, offsets: { epoch: null, last: 0 } };
     const binaryClient = { ...client, checkBinary: true };
-    for (const event of EVENTS) socket.on(event, (message) => onDelivery(client, message));
-    socket.on("bb", (message, payload) => onDelivery(binaryClient, message, payload));
+    for (const event of EVENTS) socket.on(event, (message, offset) => onDelivery(client, message, undefined, offset));
+    socket.on("bb", (message, payload, offset) => onDelivery(binaryClient, message, payload, offset));
     socket.once("connect", () => {
       socket.on("disconnect", () => disconnects++);
       resolve(client);
@@ -93,8 +124,9 @@ function connectOne({ index, worker, port }) {
 
 serve({
   /** Opens the connections: [{ index, worker, port }] => [{ index, worker, id }]. */
-  async connect({ proc, assignments }) {
+  async connect({ proc, assignments, recovery: withRecovery = false }) {
     procIndex = proc;
+    recovery = withRecovery;
     const connected = await Promise.all(assignments.map(connectOne));
     for (const client of connected) {
       clients.push(client);
@@ -119,6 +151,7 @@ serve({
       count: 0,
       stale: 0,
       corrupt: 0,
+      badOffsets: 0,
       byEmitter: [],
       credited: [],
       credits,
@@ -126,6 +159,7 @@ serve({
       countdown: sampleEvery,
       remoteOnly,
       samples: [],
+      localSamples: [],
     });
     return true;
   },
@@ -135,7 +169,15 @@ serve({
 
   count: () => ({ count: state.count, stale: state.stale, disconnects }),
 
-  report: () => ({ count: state.count, stale: state.stale, corrupt: state.corrupt, disconnects, samples: state.samples }),
+  report: () => ({
+    count: state.count,
+    stale: state.stale,
+    corrupt: state.corrupt,
+    badOffsets: state.badOffsets,
+    disconnects,
+    samples: state.samples,
+    localSamples: state.localSamples,
+  }),
 });
 
 process.on("disconnect", () => process.exit(0)); // the orchestrator is gone

@@ -4,6 +4,9 @@
 //
 //   BENCH_VARIANT=reference  setupPrimary() of @socket.io/cluster-adapter, workers use its createAdapter()
 //   BENCH_VARIANT=ours       setupPrimary() of this package, workers use its createAdapter()
+//   BENCH_VARIANT=ours-recovery  the same, and the workers' socket.io servers have
+//                            connectionStateRecovery on (every stored broadcast goes through the
+//                            hub's packet log, see the README's "Connection state recovery")
 //   BENCH_VARIANT=redis      no relay in the primary; it starts a redis-server and the workers use
 //                            @socket.io/redis-adapter
 //   BENCH_VARIANT=floor      one worker with socket.io's in-memory adapter: nothing crosses processes
@@ -18,6 +21,7 @@ const { serve, announceReady, isRequest, isResponse, isReady } = require("./rpc"
 const { startRedis } = require("./redis-server");
 
 const VARIANT = process.env.BENCH_VARIANT;
+const OURS = VARIANT === "ours" || VARIANT === "ours-recovery";
 const WORKERS = Number(process.env.BENCH_WORKERS);
 
 const workers = []; // index => cluster.Worker
@@ -30,16 +34,29 @@ function log(line) {
 
 function setupRelay() {
   if (VARIANT === "reference") require("@socket.io/cluster-adapter").setupPrimary();
-  else if (VARIANT === "ours") require("socket.io-cluster-adapter-native").setupPrimary();
+  else if (OURS) require("socket.io-cluster-adapter-native").setupPrimary();
 }
 
 function adapterOfWorkers() {
-  return VARIANT === "floor" ? "memory" : VARIANT;
+  if (VARIANT === "floor") return "memory";
+  return OURS ? "ours" : VARIANT;
+}
+
+/**
+ * The hub's counters (packets and bytes in the recovery log, sessions, frames), null without our
+ * hub. Internal: lib/primary.js's hubInfo(), the same module instance the package's index.js
+ * loaded (the package resolves to this repository), not part of the public API.
+ */
+function hubStats() {
+  if (!OURS) return null;
+  const info = require(path.join(__dirname, "..", "lib", "primary")).hubInfo();
+  return info ? info.stats : null;
 }
 
 function forkWorker(index) {
   const worker = cluster.fork({
     BENCH_ADAPTER: adapterOfWorkers(),
+    BENCH_RECOVERY: VARIANT === "ours-recovery" ? "1" : "",
     BENCH_WORKER_INDEX: String(index),
     BENCH_REDIS_URL: redis ? redis.url : "",
   });
@@ -129,6 +146,7 @@ async function main() {
   }
   serve({
     info: () => ({ pid: process.pid, redisPid: redis ? redis.pid : null, workers: infos }),
+    hubStats,
     shutdown: () => {
       setImmediate(() => stop(0));
       return true;

@@ -7,7 +7,12 @@
 const path = require("node:path");
 
 const SCENARIOS = ["broadcast", "binary", "unicast", "rooms", "fetch-sockets", "server-side-emit", "end-to-end"];
-const VARIANTS = ["reference", "ours", "redis", "floor"];
+const VARIANTS = ["reference", "ours", "ours-recovery", "redis", "floor"];
+// Where the default run measures "ours-recovery" (ours with socket.io's connection state recovery
+// on): the scenarios that show what recovery costs a broadcast, so the full default run stays
+// under ~4.5 minutes on 2 cores. Naming the variant in --variants runs it in every scenario
+// selected; --recovery-scenarios overrides both.
+const RECOVERY_DEFAULT_SCENARIOS = ["broadcast", "rooms", "end-to-end"];
 
 const DEFAULTS = {
   workers: [2, 4],
@@ -16,6 +21,7 @@ const DEFAULTS = {
   rounds: 3,
   scenarios: SCENARIOS,
   variants: VARIANTS, // "redis" is dropped at start-up when redis-server is not on PATH
+  recoveryScenarios: RECOVERY_DEFAULT_SCENARIOS, // null: every scenario selected
   warmupMs: 250, // saturation scenarios: emit this long before the measured window opens
   durationMs: 800, // saturation scenarios: the measured window
   requestMs: 800, // fetch-sockets / server-side-emit: sequential requests for this long
@@ -51,8 +57,12 @@ const HELP = `Usage: node bench/run.js [options]
   --client-procs 2        processes holding the clients (default 2)
   --rounds 3              interleaved rounds; figures are the median over rounds (default 3)
   --scenarios a,b         subset of: ${SCENARIOS.join(", ")}
-  --variants a,b          subset of: ${VARIANTS.join(", ")} (default: all; redis only if
-                          redis-server is on PATH)
+  --variants a,b          subset of: ${VARIANTS.join(", ")}
+                          (default: all; redis only if redis-server is on PATH).
+                          ours-recovery: ours, with connectionStateRecovery on in the workers
+  --recovery-scenarios a,b|all
+                          where ours-recovery runs (default: ${RECOVERY_DEFAULT_SCENARIOS.join(", ")};
+                          all selected scenarios when --variants names it)
   --no-redis, --no-floor  drop one column
   --duration ms           measured window of the saturation scenarios (default ${DEFAULTS.durationMs})
   --warmup ms             emission before the window opens (default ${DEFAULTS.warmupMs})
@@ -82,6 +92,7 @@ function positiveInt(value, flag) {
 function parseOptions(argv) {
   const opts = { ...DEFAULTS, windows: { ...DEFAULTS.windows } };
   if (argv.includes("--quick")) Object.assign(opts, QUICK, { quick: true });
+  let recoveryScenariosGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const next = () => {
@@ -96,7 +107,16 @@ function parseOptions(argv) {
       case "--client-procs": opts.clientProcs = positiveInt(next(), flag); break;
       case "--rounds": opts.rounds = positiveInt(next(), flag); break;
       case "--scenarios": opts.scenarios = list(next(), SCENARIOS, flag); break;
-      case "--variants": opts.variants = list(next(), VARIANTS, flag); break;
+      case "--variants":
+        opts.variants = list(next(), VARIANTS, flag);
+        if (!recoveryScenariosGiven) opts.recoveryScenarios = null;
+        break;
+      case "--recovery-scenarios": {
+        const value = next();
+        opts.recoveryScenarios = value === "all" ? null : list(value, SCENARIOS, flag);
+        recoveryScenariosGiven = true;
+        break;
+      }
       case "--no-redis": opts.variants = opts.variants.filter((v) => v !== "redis"); break;
       case "--no-floor": opts.variants = opts.variants.filter((v) => v !== "floor"); break;
       case "--duration": opts.durationMs = positiveInt(next(), flag); break;
@@ -127,4 +147,11 @@ function parseOptions(argv) {
   return opts;
 }
 
-module.exports = { parseOptions, HELP, SCENARIOS, VARIANTS };
+/** Whether `variant` is measured in the scenario named `scenario` (see --recovery-scenarios). */
+function measures(opts, variant, scenario) {
+  if (!opts.variants.includes(variant)) return false;
+  if (variant !== "ours-recovery" || !opts.recoveryScenarios) return true;
+  return opts.recoveryScenarios.includes(scenario);
+}
+
+module.exports = { parseOptions, measures, HELP, SCENARIOS, VARIANTS };

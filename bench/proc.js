@@ -67,6 +67,16 @@ function peakRssKb(pid) {
   }
 }
 
+/** A "kB" field of /proc/<pid>/status (VmRSS, RssAnon, VmHWM...); NaN if it cannot be read. */
+function statusKb(pid, field) {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Resets VmHWM to the current RSS; false if the kernel refuses. */
 function resetPeakRss(pid) {
   try {
@@ -86,4 +96,4 @@ function isOurs(pid, marker) {
   }
 }
 
-module.exports = { cpuNs, cpuNsOf, peakRssKb, resetPeakRss, isOurs, clockTicks };
+module.exports = { cpuNs, cpuNsOf, peakRssKb, statusKb, resetPeakRss, isOurs, clockTicks };

@@ -7,11 +7,14 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { median, sum } = require("./stats");
+const { measures } = require("./options");
 
-const COLUMNS = ["floor", "reference", "ours", "redis"];
+const COLUMNS = ["floor", "reference", "ours", "ours-recovery", "redis"];
+// [label, variant, divided by]: shown when both columns are.
 const RATIOS = [
-  ["ours/ref", "ours"],
-  ["redis/ref", "redis"],
+  ["ours/ref", "ours", "reference"],
+  ["redis/ref", "redis", "reference"],
+  ["rec/ours", "ours-recovery", "ours"],
 ];
 
 /** results: [{ scenario, variant, workers, round, figures | error }] => one summary per cell. */
@@ -33,6 +36,11 @@ function summarize(results) {
       opsPerSec: med((f) => f.opsPerSec),
       cpuUsPerOp: Object.fromEntries(Object.keys(rounds[0].cpuUsPerOp).map((role) => [role, med((f) => f.cpuUsPerOp[role])])),
       latencyUs: { p50: med((f) => f.latencyUs.p50), p99: med((f) => f.latencyUs.p99) },
+      // Request scenarios have no "own worker" deliveries: NaN, shown as "-".
+      latencyLocalUs: {
+        p50: med((f) => (f.latencyLocalUs ? f.latencyLocalUs.p50 : NaN)),
+        p99: med((f) => (f.latencyLocalUs ? f.latencyLocalUs.p99 : NaN)),
+      },
       peakRssKb: {
         primary: Math.max(...rounds.map((f) => f.peakRss.primaryKb)),
         redis: cell.variant === "redis" ? Math.max(...rounds.map((f) => f.peakRss.redisKb)) : null,
@@ -43,6 +51,7 @@ function summarize(results) {
       lost: sum(rounds.map((f) => f.lost)),
       extra: sum(rounds.map((f) => f.extra || 0)),
       corrupt: sum(rounds.map((f) => f.corrupt || 0)),
+      badOffsets: sum(rounds.map((f) => f.badOffsets || 0)),
       disconnects: sum(rounds.map((f) => f.disconnects || 0)),
     };
   }
@@ -64,6 +73,8 @@ const ROWS = [
   { label: () => "workers CPU us/op (sum)", get: (x) => x.cpuUsPerOp.workers, format: fmt.f1 },
   { label: () => "latency p50 ms", get: (x) => x.latencyUs.p50 / 1000, format: fmt.f3 },
   { label: () => "latency p99 ms", get: (x) => x.latencyUs.p99 / 1000, format: fmt.f3 },
+  { label: () => "own-worker latency p50 ms", get: (x) => x.latencyLocalUs.p50 / 1000, format: fmt.f3 },
+  { label: () => "own-worker latency p99 ms", get: (x) => x.latencyLocalUs.p99 / 1000, format: fmt.f3 },
   {
     label: () => "relay peak RSS MB",
     get: (x, cell) => (cell.variant === "redis" ? x.peakRssKb.redis : x.peakRssKb.primary) / 1024,
@@ -86,9 +97,9 @@ function pad(text, width, left = false) {
 /** The table as text: one block per worker count, the floor column repeated in each. */
 function formatTable(cells, scenarios, opts, variants) {
   const columns = COLUMNS.filter((c) => variants.includes(c));
-  const ratios = RATIOS.filter(([, v]) => variants.includes(v) && variants.includes("reference"));
+  const ratios = RATIOS.filter(([, v, base]) => variants.includes(v) && variants.includes(base));
   const labelWidth = 34;
-  const width = 13;
+  const width = Math.max(13, ...columns.map((c) => c.length + 1));
   const lines = [];
   const find = (scenario, variant, workers) =>
     cells.find((c) => c.scenario === scenario && c.variant === variant && c.workers === (variant === "floor" ? 1 : workers));
@@ -106,6 +117,7 @@ function formatTable(cells, scenarios, opts, variants) {
         const values = {};
         const texts = columns.map((variant) => {
           const cell = find(scenario.name, variant, workers);
+          if (!cell && !measures(opts, variant, scenario.name)) return "not run";
           if (!cell) return scenario.supports({ variant, workers }) ? "-" : "n/a";
           if (!cell.summary) return "error";
           if (variant === "floor" && row.notInFloor) return "-";
@@ -115,9 +127,9 @@ function formatTable(cells, scenarios, opts, variants) {
           const partial = cell.rounds.length < opts.rounds ? "*" : "";
           return Number.isFinite(value) ? row.format(value, cell.summary) + partial : "-";
         });
-        const ratioTexts = ratios.map(([, variant]) => {
+        const ratioTexts = ratios.map(([, variant, base]) => {
           if (row.noRatio) return "";
-          const ratio = values[variant] / values.reference;
+          const ratio = values[variant] / values[base];
           return Number.isFinite(ratio) ? fmt.f2(ratio) : "";
         });
         lines.push(pad(`  ${row.label(scenario)}`, labelWidth, true) + texts.map((t) => pad(t, width)).join("") + ratioTexts.map((t) => pad(t, width)).join(""));
@@ -141,6 +153,9 @@ function problems(cells) {
       lines.push(`LOSS: ${where}: received ${cell.summary.received} of ${cell.summary.expected} expected (${cell.summary.lost} lost, ${cell.summary.extra} extra)`);
     }
     if (cell.summary && cell.summary.corrupt) lines.push(`CORRUPT: ${where}: ${cell.summary.corrupt} binary payloads did not arrive as 1 KiB of bytes`);
+    if (cell.summary && cell.summary.badOffsets) {
+      lines.push(`OFFSETS: ${where}: ${cell.summary.badOffsets} deliveries with a missing, unexpected or out-of-order recovery offset`);
+    }
     if (cell.summary && cell.summary.disconnects) lines.push(`DISCONNECTS: ${where}: ${cell.summary.disconnects} client disconnections`);
     for (const error of cell.errors) lines.push(`ERROR: ${where}: ${error.split("\n")[0]}`);
   }

@@ -3,14 +3,15 @@
 
 // `npm run bench` / `node bench/run.js [--quick] [options]` (see --help and bench/README.md).
 //
-// Starts every system under test at once (reference, ours and redis with each worker count, and
-// the floor), all idle but the one being measured, then runs each scenario round by round,
-// interleaving the systems within each round: on a shared, noisy machine, a drift in background
-// load then hits every column alike instead of the one that happened to run at that moment.
+// Starts every system under test at once (reference, ours, ours-recovery and redis with each
+// worker count, and the floor), all idle but the one being measured, then runs each scenario
+// round by round, interleaving the systems within each round: on a shared, noisy machine, a drift
+// in background load then hits every column alike instead of the one that happened to run at that
+// moment.
 // Prints the table to stdout (progress goes to stderr) and writes JSON to bench/results/.
 
 const path = require("node:path");
-const { parseOptions, HELP } = require("./options");
+const { parseOptions, measures, HELP } = require("./options");
 const { Target } = require("./target");
 const allScenarios = require("./scenarios");
 const { stopAll, isStopping, installCleanup } = require("./processes");
@@ -41,7 +42,7 @@ function planRooms(opts) {
 function planTargets(opts, layout) {
   const targets = [];
   for (const workers of opts.workers) {
-    for (const variant of ["reference", "ours", "redis"]) {
+    for (const variant of ["reference", "ours", "ours-recovery", "redis"]) {
       if (opts.variants.includes(variant)) targets.push(new Target(variant, workers, layout));
     }
   }
@@ -98,11 +99,13 @@ async function main() {
     for (let round = 1; round <= opts.rounds; round++) {
       for (const target of targets) {
         if (isStopping()) return new Promise(() => {}); // interrupted: the cleanup exits the process
-        if (!scenario.supports(target)) continue;
+        if (!scenario.supports(target) || !measures(opts, target.variant, scenario.name)) continue;
         const entry = { scenario: scenario.name, variant: target.variant, workers: target.workers, round };
         try {
           if (target.primary.exited) throw new Error(target.primary.exited);
           entry.figures = await scenario.run(target, ctx);
+          // Our hub's counters after the round (JSON only): how full the recovery log is.
+          if (target.variant.startsWith("ours")) entry.hub = await target.primary.call("hubStats");
           log(`${scenario.name} #${round} ${target.label}: ${describe(entry.figures)}`);
         } catch (err) {
           if (isStopping()) return new Promise(() => {});

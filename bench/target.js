@@ -41,7 +41,7 @@ function waitExit(child, timeoutMs) {
 
 class Target {
   /**
-   * @param variant  reference | ours | redis | floor
+   * @param variant  reference | ours | ours-recovery | redis | floor
    * @param workers  number of workers (1 for the floor)
    * @param layout   { clients, clientProcs, rooms: [{ name, members: [clientIndex] }] }
    */
@@ -89,7 +89,9 @@ class Target {
         const child = trackChild(fork(path.join(__dirname, "clients.js"), [], { serialization: "advanced" }));
         const rpc = new RpcClient(child, name);
         await waitReady(child, name);
-        const sockets = await rpc.call("connect", { proc: p, assignments }, { timeoutMs: START_TIMEOUT_MS });
+        // With recovery on, every stored packet a client receives ends with its offset (a string).
+        const recovery = this.variant === "ours-recovery";
+        const sockets = await rpc.call("connect", { proc: p, assignments, recovery }, { timeoutMs: START_TIMEOUT_MS });
         this.sockets.push(...sockets);
         return { rpc, pid: child.pid, assignments };
       }),
@@ -182,4 +184,4 @@ class Target {
   }
 }
 
-module.exports = { Target };
+module.exports = { Target, waitReady, waitExit };

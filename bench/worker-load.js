@@ -157,6 +157,36 @@ class WorkerLoad {
     return { count: samples.length, errors, firstError, elapsedMs: Number(now() - started) / 1e6, samples };
   }
 
+  // --- stored broadcasts: the recovery log's memory (bench/recovery-memory.js) ---------------
+
+  /**
+   * `count` broadcasts, as fast as the event loop allows (yielding every `batch`, so the link
+   * flushes and offsets come back): `kind` "json", an object whose JSON is about `bytes` long, or
+   * "binary", a small object and a Buffer of `bytes`. Returns the size of one payload.
+   */
+  async store({ count, kind, bytes, batch = 500 }) {
+    const buffer = kind === "binary" ? crypto.randomBytes(bytes) : null;
+    const object = (n) => ({ ...meta(0, this.index), text: TEXT, n });
+    // Pad the JSON object's text so that the whole object is about `bytes` long.
+    const pad = kind === "json" ? "x".repeat(Math.max(0, bytes - JSON.stringify(object(0)).length)) : "";
+    let sample = null;
+    for (let n = 0; n < count; n++) {
+      if (kind === "binary") this.io.emit("s", meta(0, this.index), buffer);
+      else {
+        const data = object(n);
+        data.text += pad;
+        if (n === 0) sample = JSON.stringify(data).length;
+        this.io.emit("s", data);
+      }
+      if (n % batch === batch - 1) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return {
+      emits: count,
+      payloadBytes: kind === "binary" ? bytes : sample,
+      metaBytes: kind === "binary" ? JSON.stringify(meta(0, this.index)).length : 0,
+    };
+  }
+
   // --- paced broadcasts: end-to-end latency at a low rate -----------------------------------
 
   /** Broadcasts every `intervalMs`, starting `phaseMs` from now, for `durationMs`. */

@@ -1,7 +1,8 @@
 "use strict";
 
 // A cluster worker: one socket.io server on its own port, with the adapter under test
-// (BENCH_ADAPTER = reference | ours | redis | memory). The load it generates lives in
+// (BENCH_ADAPTER = reference | ours | redis | memory), and socket.io's connection state recovery
+// when BENCH_RECOVERY is set (the "ours-recovery" variant). The load it generates lives in
 // worker-load.js; this file sets the server up and answers the orchestrator's commands.
 
 const http = require("node:http");
@@ -11,6 +12,9 @@ const { WorkerLoad } = require("./worker-load");
 
 const ADAPTER = process.env.BENCH_ADAPTER;
 const INDEX = Number(process.env.BENCH_WORKER_INDEX);
+const RECOVERY = process.env.BENCH_RECOVERY === "1";
+// socket.io's own option, as an application would set it (2 minutes is socket.io's default).
+const RECOVERY_OPTIONS = { maxDisconnectionDuration: 120000 };
 
 async function createAdapter() {
   switch (ADAPTER) {
@@ -47,7 +51,11 @@ function listen(httpServer) {
 async function main() {
   process.on("disconnect", () => process.exit(0)); // the primary is gone
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter: await createAdapter(), serveClient: false });
+  const io = new Server(httpServer, {
+    adapter: await createAdapter(),
+    serveClient: false,
+    ...(RECOVERY ? { connectionStateRecovery: RECOVERY_OPTIONS } : {}),
+  });
   const load = new WorkerLoad(io, INDEX);
 
   io.on("connection", (socket) => {
@@ -69,6 +77,7 @@ async function main() {
     stop: () => load.stopFlood(),
     requests: (args) => load.runRequests(args),
     paced: (args) => load.runPaced(args),
+    store: (args) => load.store(args),
     sockets: () => io.of("/").sockets.size,
   });
   announceReady({ index: INDEX, port });

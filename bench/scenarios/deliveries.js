@@ -4,7 +4,7 @@
 // open and close a measured window, and the drain that tells delivered from lost.
 
 const { sleep } = require("../processes");
-const { sum } = require("../stats");
+const { percentile, sum } = require("../stats");
 
 /**
  * A snapshot: CPU time of every process (read from /proc first, so the read is not delayed by
@@ -50,9 +50,16 @@ async function drain(target, expected, drainMs) {
     extra: Math.max(0, received - expected),
     stale: sum(reports.map((r) => r.stale)),
     corrupt: sum(reports.map((r) => r.corrupt)),
+    badOffsets: sum(reports.map((r) => r.badOffsets)),
     disconnects: sum(reports.map((r) => r.disconnects)),
     samples: reports.flatMap((r) => r.samples),
+    localSamples: reports.flatMap((r) => r.localSamples),
   };
 }
 
-module.exports = { mark, deliveryRate, cpuPerOp, drain };
+/** p50/p99 of latency samples (microseconds). */
+function latency(samples) {
+  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), n: samples.length };
+}
+
+module.exports = { mark, deliveryRate, cpuPerOp, drain, latency };

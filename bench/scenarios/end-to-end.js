@@ -2,10 +2,11 @@
 
 // End-to-end latency at a low rate: every worker broadcasts at a fixed pace (phases staggered so
 // the cluster emits evenly), and every client of another worker times each delivery against the
-// emitter's clock. Nothing queues, so this is the latency of the path itself.
+// emitter's clock (and, separately, every client of the emitting worker: with recovery on, those
+// deliveries wait for the hub's offset). Nothing queues, so this is the latency of the path itself.
 
-const { percentile, sum } = require("../stats");
-const { cpuPerOp, drain } = require("./deliveries");
+const { sum } = require("../stats");
+const { cpuPerOp, drain, latency } = require("./deliveries");
 const { withoutSamples } = require("./saturation");
 
 module.exports = {
@@ -35,7 +36,8 @@ module.exports = {
       opsPerSec: ops / (opts.e2eMs / 1000),
       ops,
       cpuUsPerOp: cpuPerOp(cpu0, cpu1, ops),
-      latencyUs: { p50: percentile(delivery.samples, 0.5), p99: percentile(delivery.samples, 0.99), n: delivery.samples.length },
+      latencyUs: latency(delivery.samples),
+      latencyLocalUs: latency(delivery.localSamples),
       peakRss: target.peakRss(),
       ...withoutSamples(delivery),
     };

@@ -5,8 +5,8 @@
 // a window that opens after a warm-up, and CPU per emit over the same window.
 
 const { sleep } = require("../processes");
-const { percentile, sum } = require("../stats");
-const { mark, deliveryRate, cpuPerOp, drain } = require("./deliveries");
+const { sum } = require("../stats");
+const { mark, deliveryRate, cpuPerOp, drain, latency } = require("./deliveries");
 
 function saturation({ name, kind, title, description }) {
   return {
@@ -45,7 +45,8 @@ function saturation({ name, kind, title, description }) {
         opsPerSec: ops / (opts.durationMs / 1000),
         ops,
         cpuUsPerOp: cpuPerOp(m0.cpu, m1.cpu, ops),
-        latencyUs: { p50: percentile(delivery.samples, 0.5), p99: percentile(delivery.samples, 0.99), n: delivery.samples.length },
+        latencyUs: latency(delivery.samples),
+        latencyLocalUs: latency(delivery.localSamples),
         peakRss: target.peakRss(),
         ...withoutSamples(delivery),
       };
@@ -53,7 +54,7 @@ function saturation({ name, kind, title, description }) {
   };
 }
 
-function withoutSamples({ samples, ...rest }) {
+function withoutSamples({ samples, localSamples, ...rest }) {
   return rest;
 }
 
