@@ -21,8 +21,9 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
     this.recovery = nsp.server && nsp.server.opts && nsp.server.opts.connectionStateRecovery;
     if (this.recovery) announceRecoveryOnce();
     channel.attach(this);
-    // socket.io >= 4.? calls init() itself; older 4.x versions do not. init() is idempotent here,
-    // so the cluster hears exactly one INITIAL_HEARTBEAT either way.
+    // socket.io 4.8 calls init() itself (Namespace._initAdapter) and the reference calls it here
+    // too, for versions that did not; init() is idempotent here, so the cluster hears exactly one
+    // INITIAL_HEARTBEAT per adapter either way.
     this.init();
   }
 
