@@ -58,14 +58,15 @@ describe("our primary + our workers", () => {
     ["random bytes", [...Array(64)].map((_, i) => (i * 37 + 11) & 0xff)],
     ["an absurd length", [0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1]],
     ["a header length larger than its frame", [0, 0, 0, 8, 0, 0, 0, 200, 1, 2, 3, 4]],
-  ])("%s on a link close only that link; the others keep working", async (_, garbage) => {
+    ["a truncated frame (100 bytes announced, 6 sent, then the end)", [0, 0, 0, 100, 0, 0, 0, 4, 1, 2], true],
+  ])("%s on a link close only that link; the others keep working", async (_, garbage, end = false) => {
     const { path, secret, stats: before } = await cluster.hubInfo();
     const client = await cluster.client(2);
     // Worker 0's own process opens a second link (same worker, right pid and secret) and
     // writes garbage: the hub closes it; worker 0 goes back to IPC and links again.
     const reply = await cluster.run(
       0,
-      ({ require }, hubPath, key, bytes) =>
+      ({ require }, hubPath, key, bytes, end) =>
         new Promise((resolve) => {
           const socket = require("node:net").connect(hubPath);
           const hello = Buffer.concat([
@@ -74,13 +75,14 @@ describe("our primary + our workers", () => {
             Buffer.from([0, 0, 0, require("node:cluster").worker.id]),
           ]);
           socket.on("connect", () => socket.write(hello));
-          socket.once("data", (accepted) => socket.write(Buffer.from(bytes)) && accepted);
+          socket.once("data", () => (end ? socket.end(Buffer.from(bytes)) : socket.write(Buffer.from(bytes))));
           socket.on("close", () => resolve("closed by the hub"));
           socket.on("error", () => {});
         }),
       path,
       secret,
       garbage,
+      end,
     );
     expect(reply).toBe("closed by the hub");
     const { stats: after } = await cluster.hubInfo();

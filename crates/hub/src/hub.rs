@@ -564,6 +564,13 @@ async fn read_loop(
             }
         };
         let n = match read {
+            Ok(0) if decoder.buffered() > 0 => {
+                shared.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+                return format!(
+                    "bad frame: closed by the worker {} bytes into an incomplete frame",
+                    decoder.buffered()
+                );
+            }
             Ok(0) => return "closed by the worker".into(),
             Ok(n) => n,
             Err(error) => return format!("read failed: {error}"),

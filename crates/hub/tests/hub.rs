@@ -463,3 +463,20 @@ async fn stored_broadcasts_get_offsets_and_missed_ones_are_restored() {
     let stats = hub.stats();
     assert_eq!((stats.log_packets, stats.sessions), (4, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_closed_in_the_middle_of_a_frame_counts_as_a_bad_frame() {
+    let (hub, events, _links) = cluster().await;
+    hub.allow(7, std::process::id());
+    let mut raw = raw_link(&hub, 7).await;
+    let whole = frame(MessageType::Heartbeat, "uid-7", None, b"0123456789");
+    raw.write_all(&whole[..whole.len() - 3]).await.unwrap();
+    raw.shutdown().await.unwrap();
+    let reason = next(&events, |e| match e {
+        HubEvent::Log { message } if message.contains("link of worker 7 closed") => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("incomplete frame"), "{reason}");
+    assert_eq!(hub.stats().bad_frames, 1);
+}
