@@ -7,6 +7,9 @@
 //!
 //! Every export is `catch_unwind`: a panic becomes a JS exception, never an abort of the process.
 
+// napi-rs registers exports only outside `cfg(test)`, so a test build sees them as unused.
+#![cfg_attr(test, allow(dead_code))]
+
 #[cfg(unix)]
 mod hub;
 mod js_view;
