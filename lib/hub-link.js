@@ -121,7 +121,14 @@ function drain() {
   draining = true;
   while (incoming.length > 0) {
     const frame = incoming.shift();
-    if (receive(frame) === "yield") {
+    let outcome;
+    try {
+      outcome = receive(frame);
+    } catch (err) {
+      // One frame must never stop the ones behind it.
+      debug("error while applying a frame of type %d from %s: %s", frame.type, frame.uid, err.message);
+    }
+    if (outcome === "yield") {
       setImmediate(drain);
       return;
     }
