@@ -53,6 +53,14 @@ function startHub(options) {
   debug("hub listening on %s", hub.path);
 
   function onHubEvent(event) {
+    try {
+      handleHubEvent(event);
+    } catch (err) {
+      debug("error while handling a hub event (%s): %s", event.kind, err.message); // never crash the primary
+    }
+  }
+
+  function handleHubEvent(event) {
     switch (event.kind) {
       case "deliver":
         return bridge(event.to, event.frame);
