@@ -94,6 +94,14 @@ function connect({ path, secret, epoch: hubEpoch }) {
 }
 
 function onLinkEvent(event) {
+  try {
+    handleLinkEvent(event);
+  } catch (err) {
+    debug("error while handling a link event (%s): %s", event.kind, err.message); // never crash the worker
+  }
+}
+
+function handleLinkEvent(event) {
   switch (event.kind) {
     case "open":
       if (state !== "linking") return;
