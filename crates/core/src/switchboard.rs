@@ -132,15 +132,9 @@ mod tests {
 
     fn header(kind: MessageType, uid: &str, requester: Option<&str>) -> Header {
         Header {
-            kind,
-            nsp: "/".into(),
-            uid: uid.into(),
             request_id: requester.map(|_| "r1".into()),
             requester_uid: requester.map(Into::into),
-            rooms: vec![],
-            except: vec![],
-            store: false,
-            offset: None,
+            ..Header::new(kind, "/", uid)
         }
     }
 

@@ -1,17 +1,7 @@
 use sio_cluster_core::{Header, MessageType, Route, Router};
 
 fn header(kind: MessageType, uid: &str, nsp: &str) -> Header {
-    Header {
-        kind,
-        nsp: nsp.into(),
-        uid: uid.into(),
-        request_id: None,
-        requester_uid: None,
-        rooms: vec![],
-        except: vec![],
-        store: false,
-        offset: None,
-    }
+    Header::new(kind, nsp, uid)
 }
 
 fn reply(kind: MessageType, uid: &str, requester: &str) -> Header {

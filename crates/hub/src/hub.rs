@@ -410,6 +410,12 @@ impl Shared {
         self.announce_closed(state, worker, orphans);
     }
 
+    /// [`Shared::close_link`] from a task that does not hold the lock.
+    fn close_link_now(&self, worker: WorkerId, link_id: u64, reason: String) {
+        let mut state = self.lock();
+        self.close_link(&mut state, worker, link_id, reason);
+    }
+
     /// Tells every other worker, in the protocol they already speak, that these adapters closed.
     fn announce_closed(&self, state: &mut State, worker: WorkerId, orphans: Vec<(String, String)>) {
         for (uid, nsp) in orphans {
@@ -485,13 +491,7 @@ async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret)
         );
     }
     if let Err(error) = stream.write_all(&[ACCEPTED]).await {
-        let mut state = shared.lock();
-        return shared.close_link(
-            &mut state,
-            worker,
-            link_id,
-            format!("write failed: {error}"),
-        );
+        return shared.close_link_now(worker, link_id, format!("write failed: {error}"));
     }
     shared.log(format!("worker {worker} linked"));
 
@@ -508,8 +508,7 @@ async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret)
         _ = shutdown.notified() => "closed by the hub".to_string(),
     };
     writing.abort();
-    let mut state = shared.lock();
-    shared.close_link(&mut state, worker, link_id, reason);
+    shared.close_link_now(worker, link_id, reason);
 }
 
 async fn authenticate(
@@ -625,13 +624,7 @@ async fn write_loop(
                 break;
             }
             if let Err(error) = writer.write_all(&batch).await {
-                let mut state = shared.lock();
-                return shared.close_link(
-                    &mut state,
-                    worker,
-                    link_id,
-                    format!("write failed: {error}"),
-                );
+                return shared.close_link_now(worker, link_id, format!("write failed: {error}"));
             }
             shared
                 .counters
