@@ -192,4 +192,4 @@ function createAdapter(opts = {}) {
   };
 }
 
-module.exports = { NodeClusterAdapter, createAdapter, MessageType };
+module.exports = { NodeClusterAdapter, createAdapter };

@@ -110,4 +110,4 @@ function send(message) {
   if (!hubLink.send(message)) sendIpc(message);
 }
 
-module.exports = { attach, detach, send, isConnected, stats, hubLink };
+module.exports = { attach, detach, send, stats };
