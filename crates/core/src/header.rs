@@ -33,6 +33,21 @@ pub struct Header {
     /// The position the hub gave a stored broadcast in the cluster-wide packet log.
     #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// SOCKETS_JOIN: the rooms the matching sockets join (`data.rooms`). ROOMS_CHANGED: the rooms
+    /// of the namespace the worker now has.
+    #[serde(rename = "j", default, skip_serializing_if = "Vec::is_empty")]
+    pub joined: Vec<String>,
+    /// ROOMS_CHANGED: the rooms of the namespace the worker no longer has.
+    #[serde(rename = "d", default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<String>,
+    /// ROOMS_CHANGED: how many frames of this link the worker had applied when it sent this one;
+    /// absent until it has fully switched to its link (see the hub's room view).
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<u64>,
+    /// ROOMS_CHANGED: `joined` is the worker's whole room set of the namespace, replacing what
+    /// the hub knew.
+    #[serde(rename = "z", default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
 }
 
 impl Header {
@@ -49,6 +64,10 @@ impl Header {
             except: vec![],
             store: false,
             offset: None,
+            joined: vec![],
+            left: vec![],
+            applied: None,
+            reset: false,
         }
     }
 

@@ -32,6 +32,9 @@ pub enum MessageType {
     RestoreSessionResponse = 103,
     /// The hub tells a worker the offset it gave the worker's last stored broadcast.
     OffsetAssigned = 104,
+    /// A worker tells the hub which rooms of a namespace it now has (`joined`) and no longer has
+    /// (`left`), in order with its other frames, so the hub routes by room.
+    RoomsChanged = 105,
 }
 
 impl MessageType {
@@ -58,6 +61,7 @@ impl MessageType {
             102 => Some(MessageType::RestoreSession),
             103 => Some(MessageType::RestoreSessionResponse),
             104 => Some(MessageType::OffsetAssigned),
+            105 => Some(MessageType::RoomsChanged),
             // The reference's codes are 1-based and dense, so they index `ALL` directly.
             _ => Self::ALL.get(usize::from(code).checked_sub(1)?).copied(),
         }
@@ -103,6 +107,7 @@ impl MessageType {
             MessageType::RestoreSession => "RESTORE_SESSION",
             MessageType::RestoreSessionResponse => "RESTORE_SESSION_RESPONSE",
             MessageType::OffsetAssigned => "OFFSET_ASSIGNED",
+            MessageType::RoomsChanged => "ROOMS_CHANGED",
         }
     }
 }

@@ -60,17 +60,15 @@ pub fn validate<V: View>(message: &V) -> Result<Header, Invalid> {
         request_id,
         rooms,
         except,
+        joined,
     } = body(kind, message)?;
     Ok(Header {
-        kind,
-        nsp,
-        uid,
         request_id,
         requester_uid,
         rooms,
         except,
-        store: false,
-        offset: None,
+        joined,
+        ..Header::new(kind, nsp, uid)
     })
 }
 
@@ -88,6 +86,8 @@ struct Body {
     request_id: Option<String>,
     rooms: Vec<String>,
     except: Vec<String>,
+    /// SOCKETS_JOIN: the rooms joined, so the hub routes to their new members at once.
+    joined: Vec<String>,
 }
 
 fn body<V: View>(kind: MessageType, message: &V) -> Result<Body, Invalid> {
@@ -97,11 +97,17 @@ fn body<V: View>(kind: MessageType, message: &V) -> Result<Body, Invalid> {
         // They carry nothing the reference reads: `data` is ignored.
         InitialHeartbeat | Heartbeat | AdapterClose => Ok(Body::default()),
         // Never valid on IPC (`message_type` only admits the reference's codes).
-        PersistSession | RestoreSession | RestoreSessionResponse | OffsetAssigned => Err(
+        PersistSession | RestoreSession | RestoreSessionResponse | OffsetAssigned
+        | RoomsChanged => Err(
             Invalid::new(format!("{} is not an adapter message", kind.name())),
         ),
         Broadcast => broadcast(&data()?),
-        SocketsJoin | SocketsLeave => sockets_rooms(&data()?),
+        SocketsJoin => sockets_rooms(&data()?),
+        // The rooms left matter to no route: the worker reports the rooms it no longer has.
+        SocketsLeave => sockets_rooms(&data()?).map(|body| Body {
+            joined: vec![],
+            ..body
+        }),
         DisconnectSockets => disconnect_sockets(&data()?),
         FetchSockets => fetch_sockets(&data()?),
         FetchSocketsResponse => fetch_sockets_response(&data()?),
@@ -139,6 +145,7 @@ fn opts<V: View>(data: &V) -> Result<Body, Invalid> {
         request_id: None,
         rooms,
         except,
+        joined: vec![],
     })
 }
 
@@ -160,9 +167,10 @@ fn broadcast<V: View>(data: &V) -> Result<Body, Invalid> {
 
 fn sockets_rooms<V: View>(data: &V) -> Result<Body, Invalid> {
     let body = opts(data)?;
-    room_list(data, "data.rooms")?;
-    Ok(body)
+    let joined = room_list(data, "data.rooms")?;
+    Ok(Body { joined, ..body })
 }
+
 
 fn disconnect_sockets<V: View>(data: &V) -> Result<Body, Invalid> {
     let body = opts(data)?;

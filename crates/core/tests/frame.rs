@@ -13,6 +13,10 @@ fn header() -> Header {
         except: vec!["sid-9".into()],
         store: false,
         offset: None,
+        joined: vec![],
+        left: vec![],
+        applied: None,
+        reset: false,
     }
 }
 

@@ -91,6 +91,10 @@ fn header() -> impl Strategy<Value = Header> {
                     except,
                     store: false,
                     offset: None,
+                    joined: vec![],
+                    left: vec![],
+                    applied: None,
+                    reset: false,
                 }
             },
         )

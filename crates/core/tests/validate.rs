@@ -173,6 +173,10 @@ fn header_fields_are_extracted() {
             except: vec!["sid-9".into()],
             store: false,
             offset: None,
+            joined: vec![],
+            left: vec![],
+            applied: None,
+            reset: false,
         }
     );
     let header = validate(&&example("broadcast with ack")).unwrap();
