@@ -20,7 +20,7 @@ const { io } = require("socket.io-client");
 const { serve, announceReady } = require("./rpc");
 
 const MAX_SAMPLES = 200000; // per run and process: bounded memory, still far more than needed
-const EVENTS = ["b", "u", "rm", "e"]; // and "bb", whose payload is checked
+const EVENTS = ["b", "u", "rm", "sr", "e"]; // and "bb", whose payload is checked
 const BINARY_LENGTH = 1024; // what worker-load.js sends with "bb"
 
 const clients = []; // { socket, worker, index }

@@ -6,7 +6,7 @@
 
 const path = require("node:path");
 
-const SCENARIOS = ["broadcast", "binary", "unicast", "rooms", "fetch-sockets", "server-side-emit", "end-to-end"];
+const SCENARIOS = ["broadcast", "binary", "unicast", "rooms", "small-rooms", "fetch-sockets", "server-side-emit", "end-to-end"];
 const VARIANTS = ["reference", "ours", "ours-recovery", "redis", "floor"];
 // Where the default run measures "ours-recovery" (ours with socket.io's connection state recovery
 // on): the scenarios that show what recovery costs a broadcast, so the full default run stays
@@ -29,9 +29,14 @@ const DEFAULTS = {
   e2eRate: 50, // end-to-end: broadcasts per second over the whole cluster (x clients deliveries)
   // In-flight emits allowed per emitting worker before it waits for delivery credits. Large enough
   // to keep every process busy, small enough that queues stay bounded (see bench/README.md).
-  windows: { broadcast: 4, binary: 4, unicast: 256, rooms: 8 },
+  windows: { broadcast: 4, binary: 4, unicast: 256, rooms: 8, "small-rooms": 64 },
   rooms: 10,
   roomSize: 100,
+  // small-rooms: this many rooms of smallRoomMin to smallRoomMax members (drawn like the rooms of
+  // 100, with a seed of their own; joined at start-up only when the scenario is selected).
+  smallRooms: 1000,
+  smallRoomMin: 2,
+  smallRoomMax: 8,
   sampleEvery: 8, // saturation scenarios: clients time one delivery in 8 (cheap, still thousands)
   drainMs: 5000, // how long to wait for the last deliveries before calling them lost
   startupWarmupMs: 500, // an unrecorded broadcast flood per cluster, so round 1 is not a cold JIT
@@ -71,6 +76,7 @@ const HELP = `Usage: node bench/run.js [options]
   --e2e-rate n            end-to-end broadcasts per second, whole cluster (default ${DEFAULTS.e2eRate})
   --window kind=n         in-flight emits per worker, e.g. --window unicast=256
   --rooms n --room-size n rooms joined by the clients (default ${DEFAULTS.rooms} rooms of ${DEFAULTS.roomSize})
+  --small-rooms n         rooms of the small-rooms scenario (default ${DEFAULTS.smallRooms}, of ${DEFAULTS.smallRoomMin} to ${DEFAULTS.smallRoomMax} members)
   --json path             where to write the JSON results (default bench/results/<timestamp>.json)
   --help
 `;
@@ -126,6 +132,7 @@ function parseOptions(argv) {
       case "--e2e-rate": opts.e2eRate = positiveInt(next(), flag); break;
       case "--rooms": opts.rooms = positiveInt(next(), flag); break;
       case "--room-size": opts.roomSize = positiveInt(next(), flag); break;
+      case "--small-rooms": opts.smallRooms = positiveInt(next(), flag); break;
       case "--json": opts.out = path.resolve(next()); break;
       case "--window": {
         const [kind, n] = next().split("=");
@@ -144,6 +151,8 @@ function parseOptions(argv) {
     throw new Error(`--clients must be at least --client-procs x workers (${opts.clientProcs * maxWorkers})`);
   }
   opts.roomSize = Math.min(opts.roomSize, opts.clients);
+  opts.smallRoomMax = Math.min(opts.smallRoomMax, opts.clients);
+  opts.smallRoomMin = Math.min(opts.smallRoomMin, opts.smallRoomMax);
   return opts;
 }
 

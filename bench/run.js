@@ -38,6 +38,27 @@ function planRooms(opts) {
   return rooms;
 }
 
+/**
+ * The rooms of the small-rooms scenario: `smallRooms` rooms of smallRoomMin..smallRoomMax distinct
+ * clients each (so members fall on the workers at random), from a seed of their own, so that the
+ * rooms of 100 stay what they were. Empty when the scenario is not selected: nobody joins them.
+ */
+function planSmallRooms(opts) {
+  if (!opts.scenarios.includes("small-rooms")) return [];
+  const random = prng((opts.seed * 7919 + 104729) >>> 0);
+  const rooms = [];
+  for (let k = 0; k < opts.smallRooms; k++) {
+    const size = opts.smallRoomMin + Math.floor(random() * (opts.smallRoomMax - opts.smallRoomMin + 1));
+    const pool = Array.from({ length: opts.clients }, (_, i) => i);
+    for (let i = 0; i < size; i++) {
+      const j = i + Math.floor(random() * (pool.length - i));
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    rooms.push({ name: `small-${k}`, members: pool.slice(0, size) });
+  }
+  return rooms;
+}
+
 /** The systems under test, in the order each round visits them. */
 function planTargets(opts, layout) {
   const targets = [];
@@ -79,7 +100,7 @@ async function main() {
     opts.variants = opts.variants.filter((v) => v !== "redis");
   }
   const scenarios = allScenarios.filter((s) => opts.scenarios.includes(s.name));
-  const layout = { clients: opts.clients, clientProcs: opts.clientProcs, rooms: planRooms(opts) };
+  const layout = { clients: opts.clients, clientProcs: opts.clientProcs, rooms: planRooms(opts), smallRooms: planSmallRooms(opts) };
   const targets = planTargets(opts, layout);
   let runNumber = 0;
   const ctx = { opts, layout, nextRun: () => ++runNumber };

@@ -43,7 +43,7 @@ class Target {
   /**
    * @param variant  reference | ours | ours-recovery | redis | floor
    * @param workers  number of workers (1 for the floor)
-   * @param layout   { clients, clientProcs, rooms: [{ name, members: [clientIndex] }] }
+   * @param layout   { clients, clientProcs, rooms: [{ name, members: [clientIndex] }], smallRooms: [the same] }
    */
   constructor(variant, workers, layout) {
     this.variant = variant;
@@ -103,7 +103,7 @@ class Target {
 
   async joinRooms() {
     const roomsOf = new Map(); // client index => [room]
-    for (const room of this.layout.rooms) {
+    for (const room of [...this.layout.rooms, ...(this.layout.smallRooms || [])]) {
       for (const index of room.members) {
         if (!roomsOf.has(index)) roomsOf.set(index, []);
         roomsOf.get(index).push(room.name);

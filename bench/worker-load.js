@@ -16,6 +16,7 @@
 // own reading.
 
 const crypto = require("node:crypto");
+const { prng } = require("./stats");
 
 const BINARY_PAYLOAD = crypto.randomBytes(1024);
 const TEXT = "the quick brown fox jumps over the lazy dog";
@@ -36,11 +37,12 @@ class WorkerLoad {
     this.flood = null;
   }
 
-  // --- saturation: broadcast, binary, unicast, rooms ---------------------------------------
+  // --- saturation: broadcast, binary, unicast, rooms, small-rooms ---------------------------------------
 
-  startFlood({ run, kind, window, targets = [], rooms = [], clients }) {
+  startFlood({ run, kind, window, targets = [], rooms = [], clients, seed = 1 }) {
     if (this.flood) this.flood.running = false;
-    const perEmit = { broadcast: clients, binary: clients, unicast: 1, rooms: Math.max(1, ...rooms.map((r) => r.size)) }[kind];
+    const largestRoom = Math.max(1, ...rooms.map((r) => r.size));
+    const perEmit = { broadcast: clients, binary: clients, unicast: 1, rooms: largestRoom, "small-rooms": largestRoom }[kind];
     if (perEmit === undefined) throw new Error(`unknown flood kind "${kind}"`);
     this.flood = {
       run,
@@ -56,6 +58,7 @@ class WorkerLoad {
       acked: 0, // deliveries credited by the client processes
       credits: new Map(), // client process => its running count
       next: 0,
+      random: prng(seed), // small-rooms: which room next
     };
     this.pump();
     return true;
@@ -107,6 +110,12 @@ class WorkerLoad {
       case "rooms": {
         const room = flood.rooms[Math.floor(Math.random() * flood.rooms.length)];
         io.to(room.name).emit("rm", meta(flood.run, this.index));
+        return room.size;
+      }
+      case "small-rooms": {
+        // Every member of the room is a distinct client: exactly `size` deliveries.
+        const room = flood.rooms[Math.floor(flood.random() * flood.rooms.length)];
+        io.to(room.name).emit("sr", meta(flood.run, this.index));
         return room.size;
       }
       default:

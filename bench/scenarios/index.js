@@ -8,6 +8,7 @@ module.exports = [
   require("./binary"),
   require("./unicast"),
   require("./rooms"),
+  require("./small-rooms"),
   require("./fetch-sockets"),
   require("./server-side-emit"),
   require("./end-to-end"),

@@ -7,4 +7,5 @@ module.exports = saturation({
   kind: "rooms",
   title: "broadcast to a random room of 100",
   description: "io.to(room).emit() from every worker, each to one of the rooms the clients joined at start-up",
+  rooms: (layout) => layout.rooms,
 });

@@ -1,6 +1,6 @@
 "use strict";
 
-// The saturation scenarios (broadcast, binary, unicast, rooms): every worker emits as fast as
+// The saturation scenarios (broadcast, binary, unicast, rooms, small-rooms): every worker emits as fast as
 // delivery keeps up (credit window, see worker-load.js); the figure is deliveries per second over
 // a window that opens after a warm-up, and CPU per emit over the same window.
 
@@ -8,7 +8,11 @@ const { sleep } = require("../processes");
 const { sum } = require("../stats");
 const { mark, deliveryRate, cpuPerOp, drain, latency } = require("./deliveries");
 
-function saturation({ name, kind, title, description }) {
+/**
+ * `rooms(layout)`: the rooms a worker emits to, one at random per emit (rooms, small-rooms); each
+ * emit owes exactly its room's member count in deliveries.
+ */
+function saturation({ name, kind, title, description, rooms: roomsOf = () => [] }) {
   return {
     name,
     title,
@@ -22,14 +26,16 @@ function saturation({ name, kind, title, description }) {
       // Latency counts only cross-worker deliveries, what the adapter carries (all in the floor).
       await target.allClients("reset", { run, sampleEvery: opts.sampleEvery, remoteOnly: target.workers > 1, credits: true });
       target.resetPeakRss();
-      const rooms = ctx.layout.rooms.map((r) => ({ name: r.name, size: r.members.length }));
+      const rooms = roomsOf(ctx.layout).map((r) => ({ name: r.name, size: r.members.length }));
       await target.allWorkers("flood", (index) => ({
         run,
         kind,
         window: opts.windows[kind],
         clients: opts.clients,
         targets: kind === "unicast" ? target.remoteSocketIds(index) : [],
-        rooms: kind === "rooms" ? rooms : [],
+        rooms,
+        // The sequence of rooms each worker picks: the same in every system and every round.
+        seed: opts.seed * 1000 + index,
       }));
 
       await sleep(opts.warmupMs);
