@@ -22,12 +22,23 @@ function summarize(results) {
   const cells = new Map();
   for (const r of results) {
     const key = `${r.scenario}|${r.variant}|${r.workers}`;
-    if (!cells.has(key)) cells.set(key, { scenario: r.scenario, variant: r.variant, workers: r.workers, rounds: [], errors: [] });
+    if (!cells.has(key)) cells.set(key, { scenario: r.scenario, variant: r.variant, workers: r.workers, rounds: [], errors: [], counterRounds: [] });
     const cell = cells.get(key);
     if (r.error) cell.errors.push(r.error);
     else cell.rounds.push(r.figures);
+    if (r.counters) cell.counterRounds.push(r.counters);
   }
   for (const cell of cells.values()) {
+    // Our counters: deltas over the scenario (summed over its rounds); null where not counted.
+    const counterRounds = cell.counterRounds;
+    delete cell.counterRounds;
+    if (counterRounds.length) {
+      cell.counters = {};
+      for (const key of Object.keys(counterRounds[0])) {
+        const values = counterRounds.map((c) => c[key]);
+        cell.counters[key] = values.every((v) => v !== null && v !== undefined) ? sum(values) : null;
+      }
+    }
     const rounds = cell.rounds;
     if (!rounds.length) continue;
     const med = (get) => median(rounds.map(get));
@@ -135,6 +146,78 @@ function formatTable(cells, scenarios, opts, variants) {
         lines.push(pad(`  ${row.label(scenario)}`, labelWidth, true) + texts.map((t) => pad(t, width)).join("") + ratioTexts.map((t) => pad(t, width)).join(""));
       }
     }
+    lines.push(...formatCounters(cells, scenarios, workers));
+  }
+  return lines.join("\n");
+}
+
+/**
+ * One line per system of ours and scenario: our counters over the scenario, summed over its rounds
+ * and the workers ("-": this build does not count it).
+ */
+function formatCounters(cells, scenarios, workers) {
+  const lines = [];
+  const show = (v) => (v === null || v === undefined ? "-" : fmt.int(v));
+  for (const scenario of scenarios) {
+    for (const cell of cells) {
+      if (cell.scenario !== scenario.name || cell.workers !== workers || !cell.counters) continue;
+      const c = cell.counters;
+      lines.push(
+        `COUNTERS ${cell.variant} x${workers} ${scenario.name}: hub skipped ${show(c.skipped)}, answered ${show(c.answered)}, ` +
+          `workers received without local recipient ${show(c.unrouted)}`,
+      );
+    }
+  }
+  if (lines.length) lines.unshift("");
+  return lines;
+}
+
+// The scaling section: how workers CPU per operation grows with the worker count.
+const SCALING_SCENARIOS = ["unicast", "small-rooms"];
+const SCALING_SYSTEMS = [
+  ["reference", "ref"],
+  ["ours", "ours"],
+  ["redis", "redis"],
+];
+
+/**
+ * For unicast and small-rooms, one row per worker count: workers CPU us/op (sum) of each system,
+ * ours/ref, and each system's figure divided by its own at the smallest worker count (flat, 1.00,
+ * is good: adding workers does not add work per operation). Empty with one worker count.
+ */
+function formatScaling(cells, scenarios, opts, variants) {
+  const counts = [...opts.workers].sort((a, b) => a - b);
+  const selected = scenarios.filter((s) => SCALING_SCENARIOS.includes(s.name));
+  if (counts.length < 2 || !selected.length) return "";
+  const systems = SCALING_SYSTEMS.filter(([v]) => variants.includes(v));
+  const smallest = counts[0];
+  const value = (scenario, variant, workers) => {
+    const cell = cells.find((c) => c.scenario === scenario && c.variant === variant && c.workers === workers);
+    return cell && cell.summary ? cell.summary.cpuUsPerOp.workers : NaN;
+  };
+  const num = (v, f) => (Number.isFinite(v) ? f(v) : "-");
+  const headers = [
+    ...systems.map(([, short]) => short),
+    ...(variants.includes("ours") && variants.includes("reference") ? ["ours/ref"] : []),
+    ...systems.map(([, short]) => `${short} /x${smallest}`),
+  ];
+  const labelWidth = 34;
+  const width = 12;
+  const lines = [
+    "",
+    `== scaling: workers CPU us/op (sum) by worker count; "/x${smallest}": divided by the same system's figure at ${smallest} workers (flat = good) ==`,
+    pad("", labelWidth, true) + headers.map((h) => pad(h, width)).join(""),
+  ];
+  for (const scenario of selected) {
+    lines.push(scenario.title);
+    for (const workers of counts) {
+      const texts = systems.map(([v]) => num(value(scenario.name, v, workers), fmt.f1));
+      if (headers.includes("ours/ref")) {
+        texts.push(num(value(scenario.name, "ours", workers) / value(scenario.name, "reference", workers), fmt.f2));
+      }
+      for (const [v] of systems) texts.push(num(value(scenario.name, v, workers) / value(scenario.name, v, smallest), fmt.f2));
+      lines.push(pad(`  ${workers} workers`, labelWidth, true) + texts.map((t) => pad(t, width)).join(""));
+    }
   }
   return lines.join("\n");
 }
@@ -179,4 +262,4 @@ function writeJson(file, data) {
   fs.writeFileSync(file, JSON.stringify(data, null, 2) + "\n");
 }
 
-module.exports = { summarize, formatTable, cellsForJson, problems, machine, writeJson };
+module.exports = { summarize, formatTable, formatScaling, cellsForJson, problems, machine, writeJson };

@@ -10,7 +10,9 @@
 // moment.
 // Prints the table to stdout (progress goes to stderr) and writes JSON to bench/results/.
 
+const fs = require("node:fs");
 const path = require("node:path");
+const { execFileSync } = require("node:child_process");
 const { parseOptions, measures, HELP } = require("./options");
 const { Target } = require("./target");
 const allScenarios = require("./scenarios");
@@ -18,6 +20,7 @@ const { stopAll, isStopping, installCleanup } = require("./processes");
 const { findOnPath } = require("./redis-server");
 const { prng } = require("./stats");
 const report = require("./report");
+const chart = require("./chart");
 
 function log(line) {
   process.stderr.write(`[bench] ${line}\n`);
@@ -72,12 +75,57 @@ function planTargets(opts, layout) {
   return targets;
 }
 
+const finite = (v) => (Number.isFinite(v) ? v : null);
+
+/**
+ * Our counters (null for the other systems): the hub's `skipped` (deliveries to workers it avoided
+ * by routing by room) and `answered` (answers it sent for the workers it skipped), and, summed over
+ * the workers, `unrouted` (frames received from other workers with no local recipient). A field is
+ * null while this build does not count it.
+ */
+async function readCounters(target) {
+  if (!target.variant.startsWith("ours")) return null;
+  const [hub, workers] = await Promise.all([target.primary.call("hubStats"), target.allWorkers("counters")]);
+  const unrouted = workers.map((w) => (w ? finite(w.unrouted) : null));
+  return {
+    skipped: finite(hub && hub.skipped),
+    answered: finite(hub && hub.answered),
+    unrouted: unrouted.every((n) => n !== null) ? unrouted.reduce((a, b) => a + b, 0) : null,
+  };
+}
+
+/** after - before, field by field (null where either is). */
+function counterDelta(before, after) {
+  if (!before || !after) return null;
+  const delta = {};
+  for (const key of Object.keys(after)) {
+    delta[key] = before[key] !== null && after[key] !== null ? after[key] - before[key] : null;
+  }
+  return delta;
+}
+
+/** The commit measured ("ours" is this working tree): short hash, and whether files differ from it. */
+function gitCommit() {
+  try {
+    const run = (args) => execFileSync("git", args, { cwd: __dirname, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return { hash: run(["rev-parse", "--short", "HEAD"]), dirty: run(["status", "--porcelain", "--untracked-files=no"]) !== "" };
+  } catch {
+    return null;
+  }
+}
+
 function describe(figures) {
   const rate = `${Math.round(figures.rate).toLocaleString("en-US")}/s`;
   const cpu = `relay ${figures.cpuUsPerOp.relay.toFixed(1)} / workers ${figures.cpuUsPerOp.workers.toFixed(1)} us/op`;
   const latency = `p50 ${(figures.latencyUs.p50 / 1000).toFixed(2)} p99 ${(figures.latencyUs.p99 / 1000).toFixed(2)} ms`;
   const lost = figures.lost ? `, LOST ${figures.lost}/${figures.expected}` : "";
   return `${rate}, ${cpu}, ${latency}${lost}`;
+}
+
+function describeCounters(counters) {
+  if (!counters) return "";
+  const show = (v) => (v === null ? "-" : String(v));
+  return `; hub skipped ${show(counters.skipped)}, answered ${show(counters.answered)}, unrouted ${show(counters.unrouted)}`;
 }
 
 async function main() {
@@ -124,10 +172,13 @@ async function main() {
         const entry = { scenario: scenario.name, variant: target.variant, workers: target.workers, round };
         try {
           if (target.primary.exited) throw new Error(target.primary.exited);
+          const countersBefore = await readCounters(target);
           entry.figures = await scenario.run(target, ctx);
+          // Our counters over the round (outside the measured window), see readCounters().
+          entry.counters = counterDelta(countersBefore, await readCounters(target));
           // Our hub's counters after the round (JSON only): how full the recovery log is.
           if (target.variant.startsWith("ours")) entry.hub = await target.primary.call("hubStats");
-          log(`${scenario.name} #${round} ${target.label}: ${describe(entry.figures)}`);
+          log(`${scenario.name} #${round} ${target.label}: ${describe(entry.figures)}${describeCounters(entry.counters)}`);
         } catch (err) {
           if (isStopping()) return new Promise(() => {});
           entry.error = err.message;
@@ -148,24 +199,35 @@ async function main() {
   const wallSeconds = (finished - started) / 1000;
   const file =
     opts.out || path.join(__dirname, "results", `${started.toISOString().replace(/[:.]/g, "-")}.json`);
-  report.writeJson(file, {
+  const json = {
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     wallSeconds,
+    commit: gitCommit(),
     machine: report.machine(),
     options: opts,
     targets: targets.map((t) => ({ label: t.label, variant: t.variant, workers: t.workers })),
     summary: report.cellsForJson(cells),
     rounds: results, // chronological: every round of every scenario and system, with all its figures
-  });
+  };
+  report.writeJson(file, json);
+  // The chart of this run next to the JSON (bench/chart.js draws it again from the JSON).
+  const svgFile = file.replace(/\.json$/, "") + ".svg";
+  try {
+    fs.writeFileSync(svgFile, chart.render(JSON.parse(JSON.stringify(json))));
+  } catch (err) {
+    log(`cannot write the chart: ${err.message}`);
+  }
 
   const m = report.machine();
   console.log(`socket.io cluster adapters: ${started.toISOString()}, ${m.cpus} x ${m.model}, node ${m.node}, load ${m.loadavg.map((l) => l.toFixed(2)).join(" ")}`);
   console.log(table);
+  const scaling = report.formatScaling(cells, scenarios, opts, opts.variants);
+  if (scaling) console.log(scaling);
   console.log("");
   if (cells.some((c) => c.errors.length && c.rounds.length)) console.log("*: some rounds failed; median of the others");
   for (const line of issues) console.log(line);
-  console.log(`wall time ${wallSeconds.toFixed(0)} s; JSON: ${path.relative(process.cwd(), file)}`);
+  console.log(`wall time ${wallSeconds.toFixed(0)} s; JSON: ${path.relative(process.cwd(), file)}; chart: ${path.relative(process.cwd(), svgFile)}`);
   return issues.length ? 1 : 0;
 }
 

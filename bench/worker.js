@@ -6,6 +6,7 @@
 // worker-load.js; this file sets the server up and answers the orchestrator's commands.
 
 const http = require("node:http");
+const path = require("node:path");
 const { Server } = require("socket.io");
 const { serve, announceReady } = require("./rpc");
 const { WorkerLoad } = require("./worker-load");
@@ -15,6 +16,18 @@ const INDEX = Number(process.env.BENCH_WORKER_INDEX);
 const RECOVERY = process.env.BENCH_RECOVERY === "1";
 // socket.io's own option, as an application would set it (2 minutes is socket.io's default).
 const RECOVERY_OPTIONS = { maxDisconnectionDuration: 120000 };
+
+/**
+ * Our worker-side counters (internal, not the public API): lib/channel.js's `stats`, from the same
+ * module instance the package's index.js loaded. `unrouted`: frames from other workers that had no
+ * local recipient. null for the other adapters, or when this build does not count it.
+ */
+function counters() {
+  if (ADAPTER !== "ours") return null;
+  const packageDir = path.dirname(require.resolve("socket.io-cluster-adapter-native"));
+  const { stats } = require(path.join(packageDir, "lib", "channel"));
+  return { unrouted: stats && Number.isFinite(stats.unrouted) ? stats.unrouted : null };
+}
 
 async function createAdapter() {
   switch (ADAPTER) {
@@ -79,6 +92,7 @@ async function main() {
     paced: (args) => load.runPaced(args),
     store: (args) => load.store(args),
     sockets: () => io.of("/").sockets.size,
+    counters,
   });
   announceReady({ index: INDEX, port });
 }
