@@ -18,7 +18,7 @@ const SYSTEMS = [
 ];
 const PANELS = [
   {
-    title: "Throughput (deliveries/s, or requests/s for fetch-sockets and server-side-emit): ratio to the reference, higher is better",
+    title: "Throughput (deliveries/s; requests/s for fetch-sockets, server-side-emit): ratio to the reference, higher is better",
     get: (summary) => summary.rate,
   },
   {
@@ -35,6 +35,7 @@ const SCENARIO_GAP = 26; // between scenarios
 const PLOT_HEIGHT = 210;
 const LEFT = 56;
 const RIGHT = 24;
+const MIN_WIDTH = 1000; // few scenarios: the slots widen, so that titles and legends fit
 
 function esc(text) {
   return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -86,9 +87,11 @@ function render(data) {
 
   const groupWidth = Math.max(1, systems.length) * (BAR + BAR_GAP) - BAR_GAP;
   const scenarioWidth = workerCounts.length * groupWidth + (workerCounts.length - 1) * GROUP_GAP;
-  const plotWidth = scenarios.length * scenarioWidth + (scenarios.length + 1) * SCENARIO_GAP;
-  const width = Math.max(LEFT + plotWidth + RIGHT, 760);
-  const labelRoom = scenarioWidth + SCENARIO_GAP - 4;
+  // Each scenario's slot: its bars and a gap, widened to fill MIN_WIDTH when there are few.
+  const slot = Math.max(scenarioWidth + SCENARIO_GAP, (MIN_WIDTH - LEFT - RIGHT) / Math.max(1, scenarios.length));
+  const plotWidth = scenarios.length * slot;
+  const width = Math.ceil(LEFT + plotWidth + RIGHT);
+  const labelRoom = slot - 6;
   const nameLines = Math.max(1, ...scenarios.map((s) => labelLines(s, labelRoom).length));
   const header = 92;
   const panelHeight = 34 + PLOT_HEIGHT + 22 + nameLines * 13 + 18;
@@ -102,10 +105,10 @@ function render(data) {
   const m = data.machine || {};
   const date = (data.startedAt || "").replace("T", " ").replace(/\.\d+Z$/, " UTC");
   const commit = data.commit ? `, commit ${data.commit.hash}${data.commit.dirty ? " (+ uncommitted changes)" : ""}` : "";
-  out.push(`<text x="${LEFT}" y="24" font-size="16" font-weight="bold" fill="#222">socket.io cluster adapters: ratio to @socket.io/cluster-adapter (the reference = 1.0)</text>`);
+  out.push(`<text x="${LEFT}" y="24" font-size="16" font-weight="bold" fill="#222">socket.io cluster adapters: ratio to @socket.io/cluster-adapter (= 1.0)</text>`);
   out.push(
     `<text x="${LEFT}" y="43" font-size="11.5" fill="#444">${esc(
-      `${date}, ${m.cpus || "?"} x ${m.model || "?"}, node ${m.node || "?"}${commit}; median of ${opts.rounds || "?"} round(s), ${opts.clients || "?"} clients; bench/run.js`,
+      `${date}, ${m.cpus || "?"} x ${m.model || "?"}, node ${m.node || "?"}${commit}; median of ${opts.rounds || "?"} round(s), ${opts.clients || "?"} clients`,
     )}</text>`,
   );
   let lx = LEFT;
@@ -138,8 +141,9 @@ function render(data) {
     out.push(`<line x1="${LEFT}" y1="${plotTop}" x2="${LEFT}" y2="${plotBottom}" stroke="#888" stroke-width="1"/>`);
     out.push(`<line x1="${LEFT}" y1="${plotBottom}" x2="${LEFT + plotWidth}" y2="${plotBottom}" stroke="#888" stroke-width="1"/>`);
 
+    const labels = []; // drawn after the reference line, with a white halo, so that both stay readable
     scenarios.forEach((scenario, si) => {
-      const sx = LEFT + SCENARIO_GAP + si * (scenarioWidth + SCENARIO_GAP);
+      const sx = LEFT + si * slot + (slot - scenarioWidth) / 2;
       workerCounts.forEach((workers, wi) => {
         const gx = sx + wi * (groupWidth + GROUP_GAP);
         systems.forEach((sys, bi) => {
@@ -160,8 +164,8 @@ function render(data) {
           if (clipped) out.push(`<path d="M${n(bx)},${n(by + 6)} L${cx},${n(by - 2)} L${n(bx + BAR)},${n(by + 6)}" fill="#fff" opacity="0.8"/>`);
           // The value, written upwards above the bar.
           const ty = n(by - 4);
-          out.push(
-            `<text x="${cx + 3.5}" y="${ty}" font-size="10" fill="#222" transform="rotate(-90 ${cx + 3.5} ${ty})">${v.toFixed(2)}</text>`,
+          labels.push(
+            `<text x="${cx + 3.5}" y="${ty}" font-size="10" fill="#222" stroke="#fff" stroke-width="3" paint-order="stroke" transform="rotate(-90 ${cx + 3.5} ${ty})">${v.toFixed(2)}</text>`,
           );
         });
         out.push(
@@ -176,6 +180,7 @@ function render(data) {
     });
     // The reference, drawn last so that it crosses the bars.
     out.push(`<line x1="${LEFT}" y1="${n(y(1))}" x2="${LEFT + plotWidth}" y2="${n(y(1))}" stroke="#222" stroke-width="1.5" stroke-dasharray="5,3"/>`);
+    out.push(...labels);
   });
 
   out.push("</svg>");
