@@ -3,11 +3,13 @@
 //! routing decisions of the primary, and the frames of the hub link. No I/O, no threads, no
 //! clocks: callers feed values and bytes in and act on what comes out.
 
+pub mod answers;
 pub mod frame;
 pub mod header;
 pub mod message;
 pub mod queue;
 pub mod recovery;
+pub mod rooms;
 pub mod routing;
 pub mod switchboard;
 pub mod validate;
@@ -23,6 +25,7 @@ pub use queue::{OutQueue, Overflow};
 pub use recovery::{
     LogEntry, PacketLog, Page, RecoveryLimits, RestoreError, Session, SessionStore,
 };
+pub use rooms::{Pin, RoomViews, IPC_PIN};
 pub use routing::{Route, Router, WorkerId};
 pub use switchboard::{Path, Recipients, Switchboard};
 pub use validate::{validate, Invalid};

@@ -60,12 +60,26 @@ impl Router {
         self.owners.get(uid).map(|(owner, _)| *owner)
     }
 
+    /// The uids of `worker`'s adapters in `nsp` (one, unless it reused a namespace), sorted.
+    pub fn adapters(&self, worker: WorkerId, nsp: &str) -> Vec<&str> {
+        let mut uids: Vec<&str> = self
+            .owners
+            .iter()
+            .filter(|(_, (owner, owned_nsp))| *owner == worker && owned_nsp == nsp)
+            .map(|(uid, _)| uid.as_str())
+            .collect();
+        uids.sort_unstable();
+        uids
+    }
+
     pub fn known_uids(&self) -> usize {
         self.owners.len()
     }
 
-    /// A uid heard from another worker moves there (e.g. a worker restarted with a reused uid).
-    fn record(&mut self, from: WorkerId, header: &Header) {
+    /// Learns that `header.uid` is `from`'s adapter of `header.nsp` (also from frames the hub does
+    /// not route, such as a worker's ROOMS_CHANGED). A uid heard from another worker moves there
+    /// (e.g. a worker restarted with a reused uid).
+    pub fn record(&mut self, from: WorkerId, header: &Header) {
         match self.owners.get_mut(&header.uid) {
             // The common case: nothing changes, nothing is allocated.
             Some((owner, nsp)) if *owner == from && *nsp == header.nsp => {}

@@ -5,10 +5,18 @@
 //! has connected and switched, and is `Gone` once its link closed (it may still live: it is
 //! reachable again as soon as it speaks over IPC or links again). Gone workers receive nothing,
 //! which is what bounds the hub's memory when a worker stops reading.
+//!
+//! Routing by room: a message addressed to rooms skips a worker on its link whose rooms the hub
+//! knows ([`RoomViews`]) and holds none of them; the hub answers requests in its name
+//! ([`answer_for_skipped`]). A worker on IPC receives everything: it reports no rooms there.
 
 use std::collections::BTreeMap;
 
+use crate::answers::answer_for_skipped;
+use crate::frame::Frame;
 use crate::header::Header;
+use crate::message::MessageType;
+use crate::rooms::{Pin, RoomViews};
 use crate::routing::{Route, Router, WorkerId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +31,8 @@ pub enum Path {
 pub struct Recipients {
     pub links: Vec<WorkerId>,
     pub ipc: Vec<WorkerId>,
+    /// Workers left out because they hold none of the message's rooms.
+    pub skipped: Vec<WorkerId>,
 }
 
 impl Recipients {
@@ -39,15 +49,33 @@ impl Recipients {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Switchboard {
     router: Router,
     paths: BTreeMap<WorkerId, Path>,
+    rooms: RoomViews,
+    /// Off: every message reaches every other worker, as the reference's primary does.
+    route_by_room: bool,
+}
+
+impl Default for Switchboard {
+    fn default() -> Self {
+        Self::with_route_by_room(true)
+    }
 }
 
 impl Switchboard {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_route_by_room(route_by_room: bool) -> Self {
+        Switchboard {
+            router: Router::new(),
+            paths: BTreeMap::new(),
+            rooms: RoomViews::new(),
+            route_by_room,
+        }
     }
 
     /// A worker of the cluster, reached over IPC until it switches. Known workers keep their path.
@@ -82,20 +110,72 @@ impl Switchboard {
                 Some(path) => recipients.add(worker, path),
             },
             Route::AllExcept(sender) => {
+                let by_room = self.route_by_room && addressed_to_rooms(header);
                 for (&worker, &path) in &self.paths {
-                    if worker != sender {
+                    if worker == sender {
+                        continue;
+                    }
+                    if by_room
+                        && path == Path::Link
+                        && !self.rooms.reaches(worker, &header.nsp, &header.rooms)
+                    {
+                        recipients.skipped.push(worker);
+                    } else {
                         recipients.add(worker, path);
                     }
                 }
             }
             Route::Drop(reason) => return Err(reason),
         }
+        if header.kind == MessageType::AdapterClose {
+            // Its successor in the namespace, if any, reports its rooms afresh.
+            self.rooms.adapter_closed(from, &header.nsp);
+        }
         Ok(recipients)
+    }
+
+    /// The answers the skipped workers' adapters would have sent to `request`, for its sender.
+    pub fn answers(&self, request: &Header, skipped: &[WorkerId]) -> Vec<Frame> {
+        skipped
+            .iter()
+            .flat_map(|&worker| self.router.adapters(worker, &request.nsp))
+            .filter_map(|uid| answer_for_skipped(request, uid))
+            .collect()
+    }
+
+    /// A worker's ROOMS_CHANGED, read from its link.
+    pub fn rooms_changed(&mut self, from: WorkerId, header: &Header) {
+        if !self.route_by_room || self.path(from) != Some(Path::Link) {
+            return;
+        }
+        // Its uid is its adapter of the namespace: the hub answers in its name when it skips it.
+        self.router.record(from, header);
+        self.rooms.apply(from, header);
+    }
+
+    /// A join of `rooms` (SOCKETS_JOIN, or a restored session's rooms) was queued for `worker`:
+    /// as link frame `pin` if it is on its link, else over IPC (pass [`IPC_PIN`]).
+    ///
+    /// [`IPC_PIN`]: crate::rooms::IPC_PIN
+    pub fn pin(&mut self, worker: WorkerId, nsp: &str, rooms: &[String], pin: Pin) {
+        if self.route_by_room && matches!(self.path(worker), Some(Path::Link | Path::Ipc)) {
+            self.rooms.pin(worker, nsp, rooms, pin);
+        }
+    }
+
+    pub fn rooms(&self) -> &RoomViews {
+        &self.rooms
     }
 
     /// The worker's link is up and it has switched: from now on it is reached over its link.
     pub fn switch_to_link(&mut self, worker: WorkerId) {
         self.paths.insert(worker, Path::Link);
+        self.rooms.switched(worker);
+    }
+
+    /// A new link of the worker opened: it counts its frames from 1 again.
+    pub fn link_opened(&mut self, worker: WorkerId) {
+        self.rooms.new_link(worker);
     }
 
     /// Its link closed: it receives nothing until it speaks again, and the adapters it held are
@@ -104,12 +184,14 @@ impl Switchboard {
         if let Some(path) = self.paths.get_mut(&worker) {
             *path = Path::Gone;
         }
+        self.rooms.new_link(worker);
         self.router.remove_worker(worker)
     }
 
     /// The worker exited: forget it, and return the adapters it held.
     pub fn remove_worker(&mut self, worker: WorkerId) -> Vec<(String, String)> {
         self.paths.remove(&worker);
+        self.rooms.remove(worker);
         self.router.remove_worker(worker)
     }
 
@@ -123,6 +205,20 @@ impl Switchboard {
         }
         recipients
     }
+}
+
+/// Types whose reach socket.io-adapter limits to `opts.rooms`, when there are any (`except` only
+/// ever narrows it further, on the receiving side).
+fn addressed_to_rooms(header: &Header) -> bool {
+    !header.rooms.is_empty()
+        && matches!(
+            header.kind,
+            MessageType::Broadcast
+                | MessageType::SocketsJoin
+                | MessageType::SocketsLeave
+                | MessageType::DisconnectSockets
+                | MessageType::FetchSockets
+        )
 }
 
 #[cfg(test)]
@@ -157,7 +253,8 @@ mod tests {
             to,
             Recipients {
                 links: vec![2],
-                ipc: vec![3]
+                ipc: vec![3],
+                skipped: vec![]
             }
         );
     }
@@ -184,7 +281,8 @@ mod tests {
             to,
             Recipients {
                 links: vec![1],
-                ipc: vec![]
+                ipc: vec![],
+                skipped: vec![]
             }
         );
     }
@@ -204,7 +302,8 @@ mod tests {
             board.others(1),
             Recipients {
                 links: vec![],
-                ipc: vec![3]
+                ipc: vec![3],
+                skipped: vec![]
             }
         );
         let err = board
@@ -224,7 +323,8 @@ mod tests {
             board.others(1),
             Recipients {
                 links: vec![],
-                ipc: vec![2, 3]
+                ipc: vec![2, 3],
+                skipped: vec![]
             }
         );
     }
@@ -248,8 +348,130 @@ mod tests {
             board.others(1),
             Recipients {
                 links: vec![],
-                ipc: vec![2]
+                ipc: vec![2],
+                skipped: vec![]
             }
         );
+    }
+
+    fn to_rooms(kind: MessageType, uid: &str, rooms: &[&str]) -> Header {
+        Header {
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            request_id: Some("q1".into()),
+            ..Header::new(kind, "/", uid)
+        }
+    }
+
+    fn rooms_changed(uid: &str, joined: &[&str]) -> Header {
+        Header {
+            joined: joined.iter().map(|r| r.to_string()).collect(),
+            applied: Some(0),
+            reset: true,
+            ..Header::new(MessageType::RoomsChanged, "/", uid)
+        }
+    }
+
+    /// Workers 1 and 2 on their links with known rooms, worker 3 on its link with unknown rooms,
+    /// worker 4 on IPC.
+    fn board_by_room(route_by_room: bool) -> Switchboard {
+        let mut board = Switchboard::with_route_by_room(route_by_room);
+        for worker in 1..=4 {
+            board.add_worker(worker);
+        }
+        for worker in 1..=3 {
+            board.switch_to_link(worker);
+        }
+        board.rooms_changed(1, &rooms_changed("a", &["r1"]));
+        board.rooms_changed(2, &rooms_changed("b", &["r2"]));
+        board
+    }
+
+    fn broadcast_from_1(board: &mut Switchboard, room: &str) -> Recipients {
+        let header = to_rooms(MessageType::Broadcast, "a", &[room]);
+        board.route(1, Path::Link, &header).unwrap()
+    }
+
+    #[test]
+    fn a_message_to_rooms_skips_linked_workers_known_not_to_hold_them() {
+        let mut board = board_by_room(true);
+        let to = broadcast_from_1(&mut board, "r1");
+        assert_eq!(
+            to,
+            Recipients {
+                links: vec![3],
+                ipc: vec![4],
+                skipped: vec![2]
+            }
+        );
+        let to = board
+            .route(
+                4,
+                Path::Ipc,
+                &to_rooms(MessageType::FetchSockets, "d", &["x", "r2"]),
+            )
+            .unwrap();
+        assert_eq!((to.links, to.skipped), (vec![2, 3], vec![1]));
+        // Without rooms, or of another type, everyone gets it.
+        for header in [
+            to_rooms(MessageType::Broadcast, "a", &[]),
+            to_rooms(MessageType::ServerSideEmit, "a", &["r1"]),
+        ] {
+            assert!(board
+                .route(1, Path::Link, &header)
+                .unwrap()
+                .skipped
+                .is_empty());
+        }
+    }
+
+    #[test]
+    fn the_hub_answers_requests_for_the_adapters_of_skipped_workers() {
+        let mut board = board_by_room(true);
+        let request = to_rooms(MessageType::FetchSockets, "a", &["r1"]);
+        let to = board.route(1, Path::Link, &request).unwrap();
+        let answers = board.answers(&request, &to.skipped);
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].header.kind, MessageType::FetchSocketsResponse);
+        assert_eq!(answers[0].header.uid, "b");
+        assert_eq!(answers[0].header.requester_uid.as_deref(), Some("a"));
+        // A plain broadcast expects no answer.
+        let broadcast = Header {
+            request_id: None,
+            ..to_rooms(MessageType::Broadcast, "a", &["r1"])
+        };
+        assert!(board.answers(&broadcast, &[2]).is_empty());
+    }
+
+    #[test]
+    fn joins_pin_rooms_and_a_closed_adapter_or_link_makes_the_view_unknown() {
+        let mut board = board_by_room(true);
+        board.pin(2, "/", &["r9".to_string()], 4);
+        let to = broadcast_from_1(&mut board, "r9");
+        assert!(to.skipped.is_empty());
+        board
+            .route(
+                2,
+                Path::Link,
+                &Header::new(MessageType::AdapterClose, "/", "b"),
+            )
+            .unwrap();
+        assert!(!board.rooms().is_known(2, "/"));
+        board.link_closed(1);
+        assert!(!board.rooms().is_known(1, "/"));
+    }
+
+    #[test]
+    fn without_routing_by_room_everyone_gets_everything() {
+        let mut board = board_by_room(false);
+        let to = broadcast_from_1(&mut board, "r1");
+        assert_eq!(
+            to,
+            Recipients {
+                links: vec![2, 3],
+                ipc: vec![4],
+                skipped: vec![]
+            }
+        );
+        assert!(!board.rooms().is_known(2, "/"));
     }
 }

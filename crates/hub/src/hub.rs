@@ -359,7 +359,7 @@ impl Shared {
                 ))
             }
         };
-        let Recipients { links, ipc } = recipients;
+        let Recipients { links, ipc, .. } = recipients;
         if !ipc.is_empty() {
             let frame = Arc::new(frame);
             if !links.is_empty() {
@@ -423,7 +423,7 @@ impl Shared {
             let Ok(bytes) = encode_frame(&header, &[]) else {
                 continue;
             };
-            let Recipients { links, ipc } = state.board.others(worker);
+            let Recipients { links, ipc, .. } = state.board.others(worker);
             let bytes: Arc<[u8]> = bytes.into();
             self.queue_for_links(state, &links, &bytes);
             if !ipc.is_empty() {
