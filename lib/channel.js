@@ -12,9 +12,15 @@ const debug = require("debug")("socket.io-cluster-adapter-native:channel");
 const { inspectMessage } = require("./native");
 const { isAdapterMessage, isControlMessage } = require("./protocol");
 const hubLink = require("./hub-link");
+const roomReport = require("./room-report");
 
 const adaptersByNsp = new Map(); // nsp name => Set<NodeClusterAdapter>
-const stats = { received: 0, dropped: 0, unhandled: 0 };
+const untrackers = new Map(); // adapter => stops reporting its rooms
+// `unrouted`: messages addressed to rooms that reached this worker without a member of any of them
+// here (what routing by room saves; with the hub's routing on, only reference workers' or
+// messages that raced a leave).
+const stats = { received: 0, dropped: 0, unhandled: 0, unrouted: 0 };
+const BROADCAST = 3;
 let listening = false;
 
 function ignoreError() {}
@@ -52,7 +58,14 @@ function apply(message, offset) {
     debug("ignore message for namespace %s, which has no adapter here", message.nsp);
     return;
   }
+  if (message.type === BROADCAST && !reachesAnyRoom(message)) stats.unrouted++;
   for (const adapter of adapters) deliver(adapter, message, offset);
+}
+
+function reachesAnyRoom(message) {
+  const rooms = message.data && message.data.opts && message.data.opts.rooms;
+  if (!Array.isArray(rooms) || rooms.length === 0) return true; // to every socket
+  return rooms.some((room) => roomReport.has(message.nsp, room));
 }
 
 function deliver(adapter, message, offset) {
@@ -72,12 +85,16 @@ function unhandled(adapter, message, err) {
 
 function attach(adapter) {
   const nsp = adapter.nsp.name;
-  if (!adaptersByNsp.has(nsp)) adaptersByNsp.set(nsp, new Set());
+  const isNewNamespace = !adaptersByNsp.has(nsp);
+  if (isNewNamespace) adaptersByNsp.set(nsp, new Set());
   adaptersByNsp.get(nsp).add(adapter);
+  untrackers.set(adapter, roomReport.track(adapter));
   if (!listening) {
     process.on("message", onProcessMessage);
     listening = true;
     hubLink.start({ apply, sendIpc });
+  } else if (isNewNamespace) {
+    hubLink.namespaceAdded(nsp);
   }
 }
 
@@ -85,6 +102,9 @@ function detach(adapter) {
   const adapters = adaptersByNsp.get(adapter.nsp.name);
   if (!adapters) return;
   adapters.delete(adapter);
+  const untrack = untrackers.get(adapter);
+  untrackers.delete(adapter);
+  if (untrack) untrack();
   if (adapters.size === 0) adaptersByNsp.delete(adapter.nsp.name);
   if (adaptersByNsp.size === 0 && listening) {
     process.off("message", onProcessMessage);

@@ -12,16 +12,32 @@
 // and the worker stays on IPC. If the link closes, the worker goes back to IPC and asks again.
 //
 // Once linked, it also carries connection state recovery: broadcasts stored in the hub's log
-// (answered with their offset), and requests to the hub (persist and restore a session).
+// (answered with their offset), and requests to the hub (persist and restore a session), and it
+// tells the hub which rooms this worker has (room-report.js), so the hub sends a message to rooms
+// only to the workers that have one of them.
+//
+// The link's socket is Node's own (net.Socket on the hub's Unix socket), read and written on this
+// thread, woken by Node's event loop: no thread hop per message. Rust (LinkCodec) only encodes and
+// decodes frames. Frames queued while JavaScript runs leave in one write, after the current I/O
+// callbacks (setImmediate): so a broadcast reaches this worker's own clients (socket.io delivers
+// them after the publish, in microtasks) before the write to the hub costs anything.
 
 const cluster = require("node:cluster");
 const crypto = require("node:crypto");
+const net = require("node:net");
 const debug = require("debug")("socket.io-cluster-adapter-native:link");
 const { CONTROL_SOURCE } = require("./protocol");
 const { encodePayload, frameToMessage, pack, unpack } = require("./codec");
+const roomReport = require("./room-report");
 
 const RETRY_DELAY_MS = 1000;
 const HUB_REQUEST_TIMEOUT_MS = 10000;
+const CONNECT_TIMEOUT_MS = 5000;
+const READ_BUFFER_BYTES = 64 * 1024;
+// Bytes written to the link but not taken by the hub yet before the link is given up (the hub
+// reads as fast as it can; this only bounds memory if it cannot).
+const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
+const SOCKETS_JOIN = 4;
 // Hub-only frame types (crates/core/src/message.rs).
 const PERSIST_SESSION = 101;
 const RESTORE_SESSION = 102;
@@ -30,7 +46,9 @@ const OFFSET_ASSIGNED = 104;
 
 let transport = null; // { apply, sendIpc } from channel.js
 let state = "ipc";
-let link = null;
+let link = null; // { socket, codec, timer }
+let applied = 0; // frames of the current link applied here, in order (the hub counts the same)
+let restoredRooms = null; // { nsp, rooms } of a session just restored, checked on the next drain
 let epoch = null; // names the hub's packet log in offsets
 let held = []; // messages the link brought before the primary's "flushed" marker
 let retryTimer = null;
@@ -40,17 +58,38 @@ const offsetCallbacks = []; // one per stored broadcast not yet acknowledged, in
 const hubRequests = new Map(); // requestId => { resolve, reject, timer }
 const stats = { sent: 0, received: 0, links: 0 };
 let flushScheduled = false;
+const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 
-// Frames queued during one synchronous run of JavaScript leave in one write, at its end.
+// Frames queued during this turn of the event loop leave in one write, at its end.
 function scheduleFlush() {
   if (flushScheduled) return;
   flushScheduled = true;
-  queueMicrotask(flushLink);
+  setImmediate(flushLink);
 }
 
 function flushLink() {
   flushScheduled = false;
-  if (link) link.flush();
+  if (!link) return;
+  queueRoomChanges();
+  const bytes = link.codec.take();
+  if (!bytes) return;
+  link.socket.write(bytes);
+  if (link.socket.writableLength > MAX_UNWRITTEN_BYTES) closeLink("the hub does not read what this worker sends");
+}
+
+// Room changes leave before any frame queued after them.
+function queueRoomChanges() {
+  for (const { nsp, uid, joined, left } of roomReport.takeChanges()) {
+    link.codec.rooms(nsp, uid, joined, left, state === "linked" ? applied : undefined, false);
+  }
+}
+
+// The whole room set of each namespace (or of one), replacing what the hub knew.
+function queueRoomSnapshot(nsp) {
+  for (const report of roomReport.snapshot(nsp)) {
+    link.codec.rooms(report.nsp, report.uid, report.joined, [], state === "linked" ? applied : undefined, true);
+  }
+  scheduleFlush();
 }
 
 function canLink() {
@@ -64,10 +103,20 @@ function start(channel) {
 
 function stop() {
   clearTimeout(retryTimer);
-  if (link) link.close();
-  link = null;
+  if (link) {
+    const { socket, timer } = link;
+    link = null;
+    clearTimeout(timer);
+    socket.destroy();
+  }
+  roomReport.setReporting(false);
   state = "ipc";
   transport = null;
+}
+
+/** A namespace got its first adapter here: the hub learns its rooms (it sends it all until then). */
+function namespaceAdded(nsp) {
+  if (link && (state === "switching" || state === "linked")) queueRoomSnapshot(nsp);
 }
 
 function askForHub() {
@@ -82,44 +131,63 @@ function onControl(message) {
 }
 
 function connect({ path, secret, epoch: hubEpoch }) {
-  const { NativeLink } = require("./native");
+  const { LinkCodec } = require("./native");
+  let codec;
   try {
-    link = new NativeLink(path, secret, cluster.worker.id, onLinkEvent);
-    epoch = hubEpoch;
-    state = "linking";
-    debug("linking to the hub at %s", path);
+    codec = new LinkCodec(secret, cluster.worker.id);
   } catch (err) {
-    debug("cannot link to the hub: %s", err.message);
+    return debug("cannot link to the hub: %s", err.message);
+  }
+  const socket = net.createConnection({ path, onread: { buffer: readBuffer, callback: onRead } });
+  // An open link must not keep alive a worker that has nothing else to do.
+  socket.unref();
+  const timer = setTimeout(() => closeLink("cannot link to the hub: timed out"), CONNECT_TIMEOUT_MS);
+  timer.unref();
+  const current = { socket, codec, timer };
+  link = current;
+  epoch = hubEpoch;
+  state = "linking";
+  debug("linking to the hub at %s", path);
+  socket.on("connect", () => socket.write(codec.hello()));
+  socket.on("error", (err) => closeLink(`${codec.accepted ? "link failed" : "cannot link to the hub"}: ${err.message}`, current));
+  socket.on("close", () => closeLink("closed by the hub", current));
+
+  function onRead(length, buffer) {
+    if (link !== current) return false;
+    try {
+      const frames = codec.push(buffer.subarray(0, length));
+      if (state === "linking" && codec.accepted) opened();
+      for (const frame of frames) incoming.push(frame);
+    } catch (err) {
+      closeLink(err.message, current);
+      return false;
+    }
+    if (!draining) drain();
   }
 }
 
-function onLinkEvent(event) {
-  try {
-    handleLinkEvent(event);
-  } catch (err) {
-    debug("error while handling a link event (%s): %s", event.kind, err.message); // never crash the worker
-  }
+function opened() {
+  clearTimeout(link.timer);
+  state = "switching";
+  stats.links++;
+  applied = 0;
+  // The hub routes by room only once it knows this worker's rooms: they are the link's first frames.
+  roomReport.setReporting(true, scheduleFlush);
+  queueRoomSnapshot();
+  // Last IPC message of this worker: the primary relays what came before, then the hub
+  // relays what this worker sends on its link from now on.
+  transport.sendIpc({ source: CONTROL_SOURCE, kind: "switched" });
+  debug("linked; switching from IPC");
 }
 
-function handleLinkEvent(event) {
-  switch (event.kind) {
-    case "open":
-      if (state !== "linking") return;
-      state = "switching";
-      stats.links++;
-      // Last IPC message of this worker: the primary relays what came before, then the hub
-      // relays what this worker sends on its link from now on.
-      transport.sendIpc({ source: CONTROL_SOURCE, kind: "switched" });
-      debug("linked; switching from IPC");
-      break;
-    case "frames":
-      for (const frame of event.frames) incoming.push(frame);
-      if (!draining) drain();
-      break;
-    case "closed":
-      onClosed(event.reason);
-      break;
-  }
+/** Closes the link (`which`, if given, only if it is still the current one). */
+function closeLink(reason, which = link) {
+  if (!link || link !== which) return;
+  const { socket, timer } = link;
+  link = null;
+  clearTimeout(timer);
+  socket.destroy();
+  onClosed(reason);
 }
 
 // Applies frames in order. After a restore completes it yields (setImmediate) before the next
@@ -127,6 +195,7 @@ function handleLinkEvent(event) {
 // socket in its rooms before any later broadcast is applied: none is lost, none doubled.
 function drain() {
   draining = true;
+  if (restoredRooms) reportRestoredRooms();
   while (incoming.length > 0) {
     const frame = incoming.shift();
     let outcome;
@@ -136,6 +205,7 @@ function drain() {
       // One frame must never stop the ones behind it.
       debug("error while applying a frame of type %d from %s: %s", frame.type, frame.uid, err.message);
     }
+    if (state === "linked") applied++;
     if (outcome === "yield") {
       setImmediate(drain);
       return;
@@ -161,8 +231,28 @@ function receive(frame) {
   }
   stats.received++;
   const offset = frame.offset == null ? undefined : toOffset(frame.offset);
-  if (state === "linked") transport.apply(message, offset);
+  if (state === "linked") applyFromLink(message, offset);
   else held.push([message, offset]);
+}
+
+function applyFromLink(message, offset) {
+  transport.apply(message, offset);
+  // The hub counted the joined rooms as this worker's when it routed the join here: those that
+  // no socket here joined are reported gone (after the frame is counted as applied).
+  if (message.type === SOCKETS_JOIN) {
+    const { rooms } = message.data;
+    queueMicrotask(() => {
+      for (const room of rooms) roomReport.noteAbsent(message.nsp, room);
+    });
+  }
+}
+
+// A restored session's rooms, which the hub counted as this worker's when it answered: those
+// that socket.io did not join here (the restore failed) are reported gone.
+function reportRestoredRooms() {
+  const { nsp, rooms } = restoredRooms;
+  restoredRooms = null;
+  for (const room of rooms) roomReport.noteAbsent(nsp, room);
 }
 
 function finishSwitch() {
@@ -170,13 +260,23 @@ function finishSwitch() {
   const messages = held;
   held = [];
   debug("switched to the hub link (%d messages were held)", messages.length);
-  for (const [message, offset] of messages) transport.apply(message, offset);
+  for (const [message, offset] of messages) {
+    try {
+      applyFromLink(message, offset);
+    } catch (err) {
+      debug("error while applying a held message of type %d: %s", message.type, err.message);
+    }
+    applied++;
+  }
+  // Everything sent to this worker over IPC has been applied by now: its rooms again, counted.
+  if (link) queueRoomSnapshot();
 }
 
 function onClosed(reason) {
   debug("hub link closed: %s", reason);
   link = null;
   state = "ipc";
+  roomReport.setReporting(false);
   const messages = held;
   held = [];
   if (transport) for (const [message, offset] of messages) transport.apply(message, offset);
@@ -196,7 +296,8 @@ function onClosed(reason) {
 function queueOnLink(message, store) {
   const { data } = message;
   const opts = data && data.opts;
-  return link.send(
+  queueRoomChanges();
+  link.codec.send(
     message.type,
     message.nsp,
     message.uid,
@@ -204,9 +305,11 @@ function queueOnLink(message, store) {
     data && data.requestId,
     opts ? roomNames(opts.rooms) : undefined,
     opts ? roomNames(opts.except) : undefined,
+    message.type === SOCKETS_JOIN ? roomNames(data.rooms) : undefined,
     encodePayload(message),
     store,
   );
+  scheduleFlush();
 }
 
 // Rooms are strings, but socket.io does not forbid numbers: the header carries their text.
@@ -218,13 +321,12 @@ function roomNames(rooms) {
 function send(message) {
   if (state !== "switching" && state !== "linked") return false;
   try {
-    if (!queueOnLink(message, false)) return false;
+    queueOnLink(message, false);
   } catch (err) {
     debug("cannot send message of type %o on the link: %s", message.type, err.message);
     return false;
   }
   stats.sent++;
-  scheduleFlush();
   return true;
 }
 
@@ -240,13 +342,12 @@ function canRecover() {
 function sendStored(message, onOffset) {
   if (state !== "linked") return false;
   try {
-    if (!queueOnLink(message, true)) return false;
+    queueOnLink(message, true);
   } catch (err) {
     debug("cannot send a stored broadcast on the link: %s", err.message);
     return false;
   }
   stats.sent++;
-  scheduleFlush();
   offsetCallbacks.push(onOffset);
   return true;
 }
@@ -274,7 +375,12 @@ function requestHub(kind, nsp, uid, body) {
   const expectsAnswer = kind === RESTORE_SESSION;
   const requestId = expectsAnswer ? crypto.randomBytes(8).toString("hex") : null;
   return new Promise((resolve, reject) => {
-    if (!link.request(kind, nsp, uid, requestId, pack(body))) return reject(new Error("hub link closed"));
+    try {
+      queueRoomChanges();
+      link.codec.request(kind, nsp, uid, requestId, pack(body));
+    } catch (err) {
+      return reject(err);
+    }
     scheduleFlush();
     if (!expectsAnswer) return resolve();
     const timer = setTimeout(() => {
@@ -290,16 +396,20 @@ function settleRequest(frame) {
   if (!request) return debug("an answer came for no pending request (%s)", frame.requestId);
   hubRequests.delete(frame.requestId);
   clearTimeout(request.timer);
+  let page;
   try {
-    request.resolve(unpack(frame.payload));
+    page = unpack(frame.payload);
   } catch (err) {
-    request.reject(err);
+    return request.reject(err);
   }
+  if (page.ok && page.more == null && Array.isArray(page.rooms)) restoredRooms = { nsp: frame.nsp, rooms: page.rooms };
+  request.resolve(page);
 }
 
 module.exports = {
   start,
   stop,
+  namespaceAdded,
   onControl,
   send,
   sendStored,

@@ -1,91 +1,59 @@
-//! `NativeLink`: a worker's link to the hub.
+//! `LinkCodec`: the bytes of a worker's link to the hub, for the link that JavaScript runs on
+//! the worker's own event loop (lib/hub-link.js owns the socket). No thread and no I/O here: the
+//! hello, frames queued during one turn of JavaScript, and frames decoded from what was read.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use napi::bindgen_prelude::{Buffer, Function};
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use sio_cluster_core::{encode_frame, Header, MessageType, MAX_FRAME_LEN};
-use sio_cluster_hub::{Link, LinkEvent, Secret};
+use sio_cluster_core::{encode_frame_into, FrameDecoder, Header, MessageType, MAX_FRAME_LEN};
+use sio_cluster_hub::{hello, Secret, ACCEPTED};
 
-use crate::runtime;
 use crate::wire::WireFrame;
 
-#[napi(object)]
-pub struct LinkEventJs {
-    /// "open", "frames" or "closed".
-    pub kind: String,
-    pub frames: Option<Vec<WireFrame>>,
-    pub reason: Option<String>,
-}
-
-impl From<LinkEvent> for LinkEventJs {
-    fn from(event: LinkEvent) -> Self {
-        let (kind, frames, reason) = match event {
-            LinkEvent::Open => ("open", None, None),
-            LinkEvent::Frames(frames) => {
-                let frames = frames
-                    .iter()
-                    .map(|f| WireFrame::new(&f.header, &f.payload))
-                    .collect();
-                ("frames", Some(frames), None)
-            }
-            LinkEvent::Closed(reason) => ("closed", None, Some(reason)),
-        };
-        LinkEventJs {
-            kind: kind.into(),
-            frames,
-            reason,
-        }
-    }
+#[napi]
+pub struct LinkCodec {
+    hello: Vec<u8>,
+    /// Frames queued since the last `take`, back to back: they leave in one write.
+    outgoing: Vec<u8>,
+    decoder: FrameDecoder,
+    accepted: bool,
 }
 
 #[napi]
-pub struct NativeLink {
-    link: Link,
-}
-
-#[napi]
-impl NativeLink {
-    /// Connects to the hub at `path` as worker `worker`; `onEvent` receives `LinkEventJs`es.
+impl LinkCodec {
+    /// For worker `worker`, proving it holds `secret` (hex), as the primary handed them over IPC.
     #[napi(constructor, catch_unwind)]
-    pub fn new(
-        path: String,
-        secret: String,
-        worker: u32,
-        on_event: Function<LinkEventJs, ()>,
-    ) -> napi::Result<Self> {
+    pub fn new(secret: String, worker: u32) -> napi::Result<Self> {
         let secret = Secret::from_hex(&secret)
             .ok_or_else(|| napi::Error::from_reason("the hub's secret is malformed"))?;
-        // Weak: an open link must not keep a worker alive that has nothing else to do.
-        let callback = on_event
-            .build_threadsafe_function()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?;
-        let sink = Arc::new(move |event: LinkEvent| {
-            callback.call(event.into(), ThreadsafeFunctionCallMode::NonBlocking);
-        });
-        let link = Link::connect(
-            runtime::handle()?,
-            PathBuf::from(path),
-            secret,
-            worker,
-            MAX_FRAME_LEN,
-            sink,
-        );
-        Ok(NativeLink { link })
+        Ok(LinkCodec {
+            hello: hello(&secret, worker),
+            outgoing: Vec::new(),
+            decoder: FrameDecoder::new(MAX_FRAME_LEN),
+            accepted: false,
+        })
     }
 
-    /// Sends one adapter message of this worker: its routing fields, and its `data` as `payload`.
-    /// (Messages of this process are produced by socket.io-adapter here, so they are not
-    /// validated as untrusted input; the hub checks every header it reads.) `store`: a broadcast
-    /// the hub must log for connection state recovery (it answers with the offset it gave it).
+    /// The first bytes to write on a new connection.
+    #[napi(catch_unwind)]
+    pub fn hello(&self) -> Buffer {
+        self.hello.clone().into()
+    }
+
+    /// Whether the hub has accepted this link (its answer to the hello was read by `push`).
+    #[napi(getter)]
+    pub fn accepted(&self) -> bool {
+        self.accepted
+    }
+
+    /// Queues one adapter message of this worker: its routing fields, and its `data` as
+    /// `payload`. (Messages of this process are produced by socket.io-adapter here, so they are
+    /// not validated as untrusted input; the hub checks every header it reads.) `joined`: the
+    /// rooms a SOCKETS_JOIN adds. `store`: a broadcast the hub must log for connection state
+    /// recovery (it answers with the offset it gave it).
     #[napi(catch_unwind)]
     #[allow(clippy::too_many_arguments)]
     pub fn send(
-        &self,
+        &mut self,
         kind: u32,
         nsp: String,
         uid: String,
@@ -93,12 +61,11 @@ impl NativeLink {
         request_id: Option<String>,
         rooms: Option<Vec<String>>,
         except: Option<Vec<String>>,
+        joined: Option<Vec<String>>,
         payload: Buffer,
         store: bool,
-    ) -> napi::Result<bool> {
-        let kind = u8::try_from(kind)
-            .ok()
-            .and_then(MessageType::from_code)
+    ) -> napi::Result<()> {
+        let kind = message_type(kind)
             .filter(|k| !k.is_hub_only())
             .ok_or_else(|| napi::Error::from_reason(format!("unknown message type {kind}")))?;
         let header = Header {
@@ -106,54 +73,105 @@ impl NativeLink {
             requester_uid,
             rooms: rooms.unwrap_or_default(),
             except: except.unwrap_or_default(),
+            joined: joined.unwrap_or_default(),
             store: store && kind == MessageType::Broadcast,
             ..Header::new(kind, nsp, uid)
         };
-        self.send_header(&header, &payload)
+        self.queue(&header, &payload)
     }
 
-    /// Sends a request to the hub itself (connection state recovery: 101 persist, 102 restore).
+    /// Queues a request to the hub itself (connection state recovery: 101 persist, 102 restore).
     #[napi(catch_unwind)]
     pub fn request(
-        &self,
+        &mut self,
         kind: u32,
         nsp: String,
         uid: String,
         request_id: Option<String>,
         payload: Buffer,
-    ) -> napi::Result<bool> {
-        let kind = u8::try_from(kind)
-            .ok()
-            .and_then(MessageType::from_code)
+    ) -> napi::Result<()> {
+        let kind = message_type(kind)
             .filter(|k| matches!(k, MessageType::PersistSession | MessageType::RestoreSession))
             .ok_or_else(|| napi::Error::from_reason(format!("{kind} is not a hub request")))?;
         let header = Header {
             request_id,
             ..Header::new(kind, nsp, uid)
         };
-        self.send_header(&header, &payload)
+        self.queue(&header, &payload)
     }
 
-    /// Writes what `send` and `request` queued. JavaScript calls it once per turn of its event
-    /// loop, so that frames sent together leave together.
+    /// Queues a ROOMS_CHANGED: the rooms of `nsp` this worker now has and no longer has
+    /// (`reset`: `joined` is all of them). `applied`: frames of this link applied so far, once
+    /// the worker has fully switched to it.
     #[napi(catch_unwind)]
-    pub fn flush(&self) -> bool {
-        self.link.flush()
+    pub fn rooms(
+        &mut self,
+        nsp: String,
+        uid: String,
+        joined: Vec<String>,
+        left: Vec<String>,
+        applied: Option<f64>,
+        reset: bool,
+    ) -> napi::Result<()> {
+        let header = Header {
+            joined,
+            left,
+            // A count of frames: an integer far below 2^53.
+            applied: applied.map(|n| n as u64),
+            reset,
+            ..Header::new(MessageType::RoomsChanged, nsp, uid)
+        };
+        self.queue(&header, &[])
     }
 
-    fn send_header(&self, header: &Header, payload: &[u8]) -> napi::Result<bool> {
-        let frame =
-            encode_frame(header, payload).map_err(|e| napi::Error::from_reason(e.to_string()))?;
-        Ok(self.link.queue(frame))
+    /// The bytes queued since the last call, or nothing.
+    #[napi(catch_unwind)]
+    pub fn take(&mut self) -> Option<Buffer> {
+        if self.outgoing.is_empty() {
+            return None;
+        }
+        Some(std::mem::take(&mut self.outgoing).into())
     }
 
+    /// Bytes queued and not taken yet.
     #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.link.is_closed()
+    pub fn queued(&self) -> u32 {
+        self.outgoing.len().min(u32::MAX as usize) as u32
     }
 
+    /// Decodes what was read from the link: first the hub's answer to the hello, then frames.
+    /// Throws on a refusal or a bad frame; the link must then be closed.
     #[napi(catch_unwind)]
-    pub fn close(&self) {
-        self.link.close();
+    pub fn push(&mut self, bytes: &[u8]) -> napi::Result<Vec<WireFrame>> {
+        let mut bytes = bytes;
+        if !self.accepted {
+            let Some((&answer, rest)) = bytes.split_first() else {
+                return Ok(vec![]);
+            };
+            if answer != ACCEPTED {
+                return Err(napi::Error::from_reason("refused by the hub"));
+            }
+            self.accepted = true;
+            bytes = rest;
+        }
+        self.decoder.push(bytes);
+        let mut frames = Vec::new();
+        while let Some(frame) = self
+            .decoder
+            .next_frame()
+            .map_err(|e| napi::Error::from_reason(format!("bad frame from the hub: {e}")))?
+        {
+            frames.push(WireFrame::from(frame));
+        }
+        Ok(frames)
     }
+
+    fn queue(&mut self, header: &Header, payload: &[u8]) -> napi::Result<()> {
+        encode_frame_into(header, payload, &mut self.outgoing)
+            .map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+}
+
+fn message_type(code: u32) -> Option<MessageType> {
+    u8::try_from(code).ok().and_then(MessageType::from_code)
 }

@@ -1,4 +1,4 @@
-//! One tokio runtime per process for the hub's or the link's socket I/O, on a thread of its own
+//! One tokio runtime per process for the hub's socket I/O (in the primary), on a thread of its own
 //! so that it never competes with Node's event loop, and never keeps the process alive.
 
 use std::sync::OnceLock;

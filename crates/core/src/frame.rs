@@ -79,25 +79,44 @@ impl std::error::Error for FrameError {}
 
 /// Encodes one frame. Refuses a header that a decoder would reject, so a bug shows at the sender.
 pub fn encode_frame(header: &Header, payload: &[u8]) -> Result<Vec<u8>, FrameError> {
+    let mut frame = Vec::new();
+    encode_frame_into(header, payload, &mut frame)?;
+    Ok(frame)
+}
+
+/// Appends one frame to `out` (a batch of frames that leave in one write); on error `out` is
+/// left as it was.
+pub fn encode_frame_into(
+    header: &Header,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
     header
         .check()
         .map_err(|invalid| FrameError::Invalid(invalid.reason))?;
-    let header_bytes =
-        rmp_serde::to_vec_named(header).map_err(|e| FrameError::BadHeader(e.to_string()))?;
-    let len = LEN_FIELD + header_bytes.len() + payload.len();
+    let start = out.len();
+    // Placeholders for both lengths, filled once the header's size is known: the header is
+    // serialized in place, not into a buffer of its own.
+    out.extend_from_slice(&[0; 2 * LEN_FIELD]);
+    if let Err(error) = rmp_serde::encode::write_named(out, header) {
+        out.truncate(start);
+        return Err(FrameError::BadHeader(error.to_string()));
+    }
+    let header_len = out.len() - start - 2 * LEN_FIELD;
+    let len = LEN_FIELD + header_len + payload.len();
     if len > MAX_FRAME_LEN {
+        out.truncate(start);
         return Err(FrameError::TooLarge {
             len,
             max: MAX_FRAME_LEN,
         });
     }
-    let mut frame = Vec::with_capacity(LEN_FIELD + len);
     // Both lengths fit in u32: they are bounded by MAX_FRAME_LEN.
-    frame.extend_from_slice(&(len as u32).to_be_bytes());
-    frame.extend_from_slice(&(header_bytes.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&header_bytes);
-    frame.extend_from_slice(payload);
-    Ok(frame)
+    out[start..start + LEN_FIELD].copy_from_slice(&(len as u32).to_be_bytes());
+    out[start + LEN_FIELD..start + 2 * LEN_FIELD]
+        .copy_from_slice(&(header_len as u32).to_be_bytes());
+    out.extend_from_slice(payload);
+    Ok(())
 }
 
 /// Incremental decoder: feed it bytes as they arrive, take frames out as they complete.

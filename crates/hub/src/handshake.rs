@@ -9,7 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Identifies the protocol and its version, so a stray client fails fast and clearly.
 const MAGIC: &[u8; 8] = b"SIOHUB1\n";
 pub const SECRET_LEN: usize = 32;
-pub(crate) const ACCEPTED: u8 = 1;
+/// The byte the hub answers a hello with once it accepted the worker.
+pub const ACCEPTED: u8 = 1;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret([u8; SECRET_LEN]);
@@ -55,7 +56,7 @@ impl fmt::Debug for Secret {
 const HELLO_LEN: usize = MAGIC.len() + SECRET_LEN + 4;
 
 /// The first bytes a worker sends on its link.
-pub(crate) fn hello(secret: &Secret, worker: u32) -> Vec<u8> {
+pub fn hello(secret: &Secret, worker: u32) -> Vec<u8> {
     let mut hello = Vec::with_capacity(HELLO_LEN);
     hello.extend_from_slice(MAGIC);
     hello.extend_from_slice(&secret.0);

@@ -3,7 +3,10 @@
 //!
 //! - [`Hub`], in the primary: a Unix socket server that relays frames between workers without
 //!   decoding their payloads, and hands frames for workers still on IPC to the primary's JS.
-//! - [`Link`], in each worker: the client end, delivering received frames in batches.
+//! - [`Link`]: a client end on tokio, delivering received frames in batches. The hub's own tests
+//!   drive it; workers link from JavaScript on their own event loop instead (lib/hub-link.js,
+//!   with the binding's `LinkCodec` for the bytes), since a thread hop per message cost them more
+//!   than the message.
 //!
 //! Neither knows about Node: events go out through plain callbacks, which the napi binding
 //! turns into threadsafe functions.
@@ -14,6 +17,6 @@ mod link;
 mod recovery;
 mod socket_dir;
 
-pub use handshake::{Secret, SECRET_LEN};
+pub use handshake::{hello, Secret, ACCEPTED, SECRET_LEN};
 pub use hub::{Hub, HubEvent, HubOptions, HubStats};
 pub use link::{Link, LinkEvent};
