@@ -130,6 +130,7 @@ function describeCounters(counters) {
 
 async function main() {
   const started = new Date();
+  const commit = gitCommit(); // before any process loads the package: what is measured
   let opts;
   try {
     opts = parseOptions(process.argv.slice(2));
@@ -203,7 +204,7 @@ async function main() {
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     wallSeconds,
-    commit: gitCommit(),
+    commit,
     machine: report.machine(),
     options: opts,
     targets: targets.map((t) => ({ label: t.label, variant: t.variant, workers: t.workers })),
