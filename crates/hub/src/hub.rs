@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use sio_cluster_core::{
     encode_frame, FrameDecoder, Header, MessageType, OutQueue, Path, RawFrame, Recipients,
-    RecoveryLimits, Switchboard, WorkerId,
+    RecoveryLimits, Switchboard, WorkerId, IPC_PIN,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -31,7 +31,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{oneshot, Notify};
 
 use crate::handshake::{check_hello, Secret, ACCEPTED};
-use crate::recovery::Recovery;
+use crate::recovery::{Recovery, Reply};
 use crate::socket_dir::SocketDir;
 
 #[derive(Debug, Clone)]
@@ -44,6 +44,9 @@ pub struct HubOptions {
     pub parent_dir: PathBuf,
     /// Bounds of the packet log and session store of connection state recovery.
     pub recovery: RecoveryLimits,
+    /// Send a message addressed to rooms only to the workers holding one of them (and answer
+    /// requests for the others); off, every worker but the sender gets every message.
+    pub route_by_room: bool,
 }
 
 impl Default for HubOptions {
@@ -53,6 +56,7 @@ impl Default for HubOptions {
             max_frame_len: sio_cluster_core::MAX_FRAME_LEN,
             parent_dir: std::env::temp_dir(),
             recovery: RecoveryLimits::default(),
+            route_by_room: true,
         }
     }
 }
@@ -87,6 +91,10 @@ pub struct HubStats {
     pub log_packets: u64,
     pub log_bytes: u64,
     pub sessions: u64,
+    /// Deliveries to a worker avoided because it holds none of a message's rooms.
+    pub skipped: u64,
+    /// Answers the hub sent in the name of skipped workers.
+    pub answered: u64,
 }
 
 /// Bytes written per system call at most, when many small frames are queued.
@@ -120,6 +128,8 @@ struct Counters {
     rejected_links: AtomicU64,
     overflows: AtomicU64,
     bad_frames: AtomicU64,
+    skipped: AtomicU64,
+    answered: AtomicU64,
 }
 
 struct State {
@@ -134,6 +144,10 @@ struct State {
 struct LinkSlot {
     id: u64,
     queue: OutQueue<Arc<[u8]>>,
+    /// Frames queued on this link so far: the sequence number of the last one (the first frame
+    /// after the handshake is 1). The worker counts the frames it applies the same way and
+    /// reports the count in ROOMS_CHANGED, which tells which joins it had applied.
+    queued: u64,
     wake_writer: Arc<Notify>,
     shutdown: Arc<Notify>,
     /// Releases the frames the worker sent before it switched; taken by `switch`.
@@ -152,7 +166,7 @@ impl Hub {
         dir.restrict_socket()?;
         let secret = Secret::random()?;
         let state = State {
-            board: Switchboard::new(),
+            board: Switchboard::with_route_by_room(options.route_by_room),
             recovery: Recovery::new(options.recovery),
             pids: HashMap::new(),
             links: HashMap::new(),
@@ -212,6 +226,8 @@ impl Hub {
             self.shared
                 .queue_for_links(&mut state, &recipients.links, &frame);
         }
+        self.shared
+            .after_routing(&mut state, from, header, &recipients);
         Ok(recipients.ipc)
     }
 
@@ -262,6 +278,8 @@ impl Hub {
             log_packets: state.recovery.log_len() as u64,
             log_bytes: state.recovery.log_bytes() as u64,
             sessions: state.recovery.sessions() as u64,
+            skipped: c.skipped.load(Ordering::Relaxed),
+            answered: c.answered.load(Ordering::Relaxed),
         }
     }
 }
@@ -301,7 +319,7 @@ impl Shared {
         state: &mut State,
         from: WorkerId,
         frame: RawFrame,
-    ) -> (Option<RawFrame>, Option<Vec<u8>>) {
+    ) -> (Option<RawFrame>, Option<Reply>) {
         let kind = frame.header.kind;
         let recovery = kind.is_hub_only() || (kind == MessageType::Broadcast && frame.header.store);
         if !recovery {
@@ -312,7 +330,7 @@ impl Shared {
             MessageType::Broadcast if frame.header.store => {
                 match state.recovery.store(&frame, now) {
                     Ok((relayed, ack)) => match decode_one(&relayed) {
-                        Some(relayed) => return (Some(relayed), Some(ack)),
+                        Some(relayed) => return (Some(relayed), Some(Reply::new(ack))),
                         None => Err("cannot re-read a stored frame".to_string()),
                     },
                     Err(error) => Err(error.to_string()),
@@ -338,14 +356,21 @@ impl Shared {
         self.counters
             .bytes_in
             .fetch_add(frame.bytes.len() as u64, Ordering::Relaxed);
+        if frame.header.kind == MessageType::RoomsChanged {
+            return state.board.rooms_changed(from, &frame.header);
+        }
         let (frame, reply) = self.recovery_step(state, from, frame);
         if let Some(frame) = frame {
             self.route(state, from, frame);
         }
         // After routing: the sender delivers a stored broadcast to its own sockets only once it
         // has the offset, so nothing routed before reaches them after it.
-        if let Some(reply) = reply {
-            self.queue_for_links(state, &[from], &reply.into());
+        if let Some(Reply { bytes, joins }) = reply {
+            self.queue_for_links(state, &[from], &bytes.into());
+            // A restored session's sockets join its rooms when the worker applies the reply.
+            if let Some((nsp, rooms)) = joins {
+                self.pin_for_links(state, &[from], &nsp, &rooms);
+            }
         }
     }
 
@@ -359,17 +384,71 @@ impl Shared {
                 ))
             }
         };
-        let Recipients { links, ipc, .. } = recipients;
-        if !ipc.is_empty() {
-            let frame = Arc::new(frame);
-            if !links.is_empty() {
-                let bytes: Arc<[u8]> = frame.bytes.as_slice().into();
-                self.queue_for_links(state, &links, &bytes);
+        // Answers and pins go with the queued frames; the order between what IPC workers get
+        // and the answers a requester gets does not matter, they are different workers.
+        let mut frame = frame;
+        if recipients.ipc.is_empty() {
+            if !recipients.links.is_empty() {
+                let bytes: Arc<[u8]> = std::mem::take(&mut frame.bytes).into();
+                self.queue_for_links(state, &recipients.links, &bytes);
             }
-            (self.sink)(HubEvent::Deliver { to: ipc, frame });
-        } else if !links.is_empty() {
-            let bytes: Arc<[u8]> = frame.bytes.into();
-            self.queue_for_links(state, &links, &bytes);
+            self.after_routing(state, from, &frame.header, &recipients);
+        } else {
+            if !recipients.links.is_empty() {
+                let bytes: Arc<[u8]> = frame.bytes.as_slice().into();
+                self.queue_for_links(state, &recipients.links, &bytes);
+            }
+            self.after_routing(state, from, &frame.header, &recipients);
+            (self.sink)(HubEvent::Deliver {
+                to: recipients.ipc,
+                frame: Arc::new(frame),
+            });
+        }
+    }
+
+    /// What routing by room adds once a message is on its way: a join pins its rooms in the
+    /// recipients' views, and the hub answers a request for the workers it skipped.
+    fn after_routing(
+        &self,
+        state: &mut State,
+        from: WorkerId,
+        header: &Header,
+        recipients: &Recipients,
+    ) {
+        if header.kind == MessageType::SocketsJoin && !header.joined.is_empty() {
+            self.pin_for_links(state, &recipients.links, &header.nsp, &header.joined);
+            for &worker in &recipients.ipc {
+                state
+                    .board
+                    .pin(worker, &header.nsp, &header.joined, IPC_PIN);
+            }
+        }
+        if recipients.skipped.is_empty() {
+            return;
+        }
+        self.counters
+            .skipped
+            .fetch_add(recipients.skipped.len() as u64, Ordering::Relaxed);
+        let answers = state.board.answers(header, &recipients.skipped);
+        let (links, ipc) = match state.board.path(from) {
+            Some(Path::Link) => (vec![from], vec![]),
+            Some(Path::Ipc) => (vec![], vec![from]),
+            Some(Path::Gone) | None => return,
+        };
+        for answer in answers {
+            self.counters.answered.fetch_add(1, Ordering::Relaxed);
+            self.send_made(state, &answer.header, &answer.payload, &links, &ipc);
+        }
+    }
+
+    /// Pins `rooms` of `nsp` for workers whose link just had a frame joining them queued: at
+    /// that frame's sequence number.
+    fn pin_for_links(&self, state: &mut State, links: &[WorkerId], nsp: &str, rooms: &[String]) {
+        for &worker in links {
+            // A link closed by this very push (its queue overflowed) has no slot any more.
+            if let Some(sequence) = state.links.get(&worker).map(|slot| slot.queued) {
+                state.board.pin(worker, nsp, rooms, sequence);
+            }
         }
     }
 
@@ -380,7 +459,10 @@ impl Shared {
                 continue;
             };
             match slot.queue.push(frame.clone()) {
-                Ok(()) => slot.wake_writer.notify_one(),
+                Ok(()) => {
+                    slot.queued += 1;
+                    slot.wake_writer.notify_one();
+                }
                 Err(overflow) => overflowed.push((*worker, slot.id, overflow)),
             }
         }
@@ -420,19 +502,32 @@ impl Shared {
     fn announce_closed(&self, state: &mut State, worker: WorkerId, orphans: Vec<(String, String)>) {
         for (uid, nsp) in orphans {
             let header = Header::new(MessageType::AdapterClose, nsp, uid);
-            let Ok(bytes) = encode_frame(&header, &[]) else {
-                continue;
-            };
             let Recipients { links, ipc, .. } = state.board.others(worker);
-            let bytes: Arc<[u8]> = bytes.into();
-            self.queue_for_links(state, &links, &bytes);
-            if !ipc.is_empty() {
-                if let Some(frame) = decode_one(&bytes) {
-                    (self.sink)(HubEvent::Deliver {
-                        to: ipc,
-                        frame: Arc::new(frame),
-                    });
-                }
+            self.send_made(state, &header, &[], &links, &ipc);
+        }
+    }
+
+    /// Sends a frame the hub made itself: queued for `links`, handed to the primary's JS for
+    /// `ipc`.
+    fn send_made(
+        &self,
+        state: &mut State,
+        header: &Header,
+        payload: &[u8],
+        links: &[WorkerId],
+        ipc: &[WorkerId],
+    ) {
+        let Ok(bytes) = encode_frame(header, payload) else {
+            return self.log(format!("cannot encode a {}", header.kind.name()));
+        };
+        let bytes: Arc<[u8]> = bytes.into();
+        self.queue_for_links(state, links, &bytes);
+        if !ipc.is_empty() {
+            if let Some(frame) = decode_one(&bytes) {
+                (self.sink)(HubEvent::Deliver {
+                    to: ipc.to_vec(),
+                    frame: Arc::new(frame),
+                });
             }
         }
     }
@@ -479,11 +574,14 @@ async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret)
         if let Some(old) = state.links.remove(&worker) {
             old.shutdown.notify_one();
         }
+        // Its frames are counted from 1 again: pins of the old count mean nothing on this link.
+        state.board.link_opened(worker);
         state.links.insert(
             worker,
             LinkSlot {
                 id: link_id,
                 queue: OutQueue::new(shared.options.max_queue_bytes),
+                queued: 0,
                 wake_writer: wake_writer.clone(),
                 shutdown: shutdown.clone(),
                 release: Some(release),

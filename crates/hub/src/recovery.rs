@@ -16,6 +16,20 @@ use sio_cluster_core::{
     RestoreError, Session, SessionStore,
 };
 
+/// What the hub sends back to the worker whose frame it handled.
+pub(crate) struct Reply {
+    pub(crate) bytes: Vec<u8>,
+    /// The namespace and rooms the worker's sockets join when it applies the reply (a restored
+    /// session's), which the hub's room view must hold from then on.
+    pub(crate) joins: Option<(String, Vec<String>)>,
+}
+
+impl Reply {
+    pub(crate) fn new(bytes: Vec<u8>) -> Reply {
+        Reply { bytes, joins: None }
+    }
+}
+
 pub(crate) struct Recovery {
     log: PacketLog,
     sessions: SessionStore,
@@ -110,7 +124,7 @@ impl Recovery {
     }
 
     /// Answers one page of a restore; the last page forgets the session (it is restored once).
-    pub(crate) fn restore(&mut self, frame: &RawFrame, now_ms: u64) -> Result<Vec<u8>, String> {
+    pub(crate) fn restore(&mut self, frame: &RawFrame, now_ms: u64) -> Result<Reply, String> {
         let header = &frame.header;
         let request: RestoreRequest =
             rmp_serde::from_slice(frame.payload()).map_err(|e| format!("bad restore: {e}"))?;
@@ -129,6 +143,8 @@ impl Recovery {
             }
         };
         let payload = rmp_serde::to_vec_named(&response).map_err(|e| e.to_string())?;
+        // Each ok page carries the rooms, and the worker joins them with the first one it applies.
+        let joins = response.rooms.map(|rooms| (header.nsp.clone(), rooms));
         let reply = Header {
             request_id: header.request_id.clone(),
             ..hub_header(
@@ -137,7 +153,8 @@ impl Recovery {
                 Some(&header.uid),
             )
         };
-        encode_frame(&reply, &payload).map_err(|e| e.to_string())
+        let bytes = encode_frame(&reply, &payload).map_err(|e| e.to_string())?;
+        Ok(Reply { bytes, joins })
     }
 
     fn page(

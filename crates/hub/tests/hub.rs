@@ -480,3 +480,370 @@ async fn a_link_closed_in_the_middle_of_a_frame_counts_as_a_bad_frame() {
     assert!(reason.contains("incomplete frame"), "{reason}");
     assert_eq!(hub.stats().bad_frames, 1);
 }
+
+// Routing by room. A linked worker of these tests counts every frame it receives, as the real
+// worker counts the frames of its link it has applied, and reports its rooms with that count.
+
+struct Worker {
+    link: Link,
+    rx: Receiver<LinkEvent>,
+    uid: &'static str,
+    applied: u64,
+}
+
+impl Worker {
+    fn new((link, rx): (Link, Receiver<LinkEvent>), uid: &'static str) -> Worker {
+        Worker {
+            link,
+            rx,
+            uid,
+            applied: 0,
+        }
+    }
+
+    /// The next batch of frames, counted as applied.
+    async fn frames(&mut self) -> Vec<Frame> {
+        let got = frames(&self.rx).await;
+        self.applied += got.len() as u64;
+        got
+    }
+
+    /// Frames until `count` of them came.
+    async fn take(&mut self, count: usize) -> Vec<Frame> {
+        let mut got = Vec::new();
+        while got.len() < count {
+            got.extend(self.frames().await);
+        }
+        assert_eq!(got.len(), count, "{got:?}");
+        got
+    }
+
+    fn send(&self, header: Header, payload: &[u8]) {
+        self.link.send(encode_frame(&header, payload).unwrap());
+    }
+
+    /// ROOMS_CHANGED of namespace "/", `applied` as the worker would send it (`None`: before it
+    /// fully switched).
+    fn rooms(&self, joined: &[&str], left: &[&str], applied: Option<u64>, reset: bool) {
+        self.send(
+            Header {
+                joined: names(joined),
+                left: names(left),
+                applied,
+                reset,
+                ..Header::new(MessageType::RoomsChanged, "/", self.uid)
+            },
+            &[],
+        );
+    }
+
+    fn to_rooms(&self, kind: MessageType, rooms: &[&str], request_id: Option<&str>) {
+        self.send(
+            Header {
+                rooms: names(rooms),
+                request_id: request_id.map(Into::into),
+                ..Header::new(kind, "/", self.uid)
+            },
+            b"payload",
+        );
+    }
+}
+
+fn names(rooms: &[&str]) -> Vec<String> {
+    rooms.iter().map(|room| room.to_string()).collect()
+}
+
+/// Workers 1 and 2 on their links (adapters "uid-1", "uid-2" of "/"), 3 on IPC; worker 2 has
+/// reported its rooms: "r2".
+async fn room_cluster() -> (Hub, Receiver<HubEvent>, Worker, Worker) {
+    let (hub, events, mut links) = cluster().await;
+    let w2 = Worker::new(links.remove(1), "uid-2");
+    let w1 = Worker::new(links.remove(0), "uid-1");
+    w2.rooms(&["r2"], &[], None, true);
+    (hub, events, w1, w2)
+}
+
+/// Waits until the hub has handled everything `from` sent so far: a heartbeat of `from` reaches
+/// `to` (the hub handles a link's frames in order).
+async fn synced(from: &Worker, to: &mut Worker) {
+    from.send(header(MessageType::Heartbeat, from.uid, None), &[]);
+    loop {
+        let got = to.frames().await;
+        let last = &got.last().unwrap().header;
+        if last.kind == MessageType::Heartbeat && last.uid == from.uid {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_to_a_room_reaches_only_the_workers_holding_it() {
+    let (hub, events, mut w1, mut w2) = room_cluster().await;
+    synced(&w2, &mut w1).await;
+    w1.to_rooms(MessageType::Broadcast, &["r1"], None);
+    // The IPC worker gets it, the linked worker without "r1" does not.
+    let to = next(&events, |e| match e {
+        HubEvent::Deliver { to, frame } if frame.header.kind == MessageType::Broadcast => Some(to),
+        _ => None,
+    })
+    .await;
+    assert_eq!(to, vec![3]);
+    w1.to_rooms(MessageType::Broadcast, &["r1", "r2"], None);
+    let got = w2.frames().await;
+    assert_eq!(got.len(), 1, "only the broadcast that names r2");
+    assert_eq!(got[0].header.rooms, names(&["r1", "r2"]));
+    assert_eq!(hub.stats().skipped, 1);
+    assert_eq!(
+        hub.stats().answered,
+        0,
+        "a broadcast without acks expects no answer"
+    );
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct NoSockets {
+    #[serde(rename = "requestId")]
+    request_id: String,
+    sockets: Vec<()>,
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct ClientCount {
+    #[serde(rename = "requestId")]
+    request_id: String,
+    #[serde(rename = "clientCount")]
+    client_count: u32,
+}
+
+/// Worker 1 sends a request of `kind` to room "r1", which worker 2 does not have: the answer
+/// the hub sends in the name of worker 2's adapter.
+async fn answer_for_w2(w1: &mut Worker, w2: &Worker, kind: MessageType, id: &str) -> Frame {
+    synced(w2, w1).await;
+    w1.to_rooms(kind, &["r1"], Some(id));
+    let answer = w1.take(1).await.remove(0);
+    assert_eq!(answer.header.uid, "uid-2");
+    assert_eq!(answer.header.requester_uid.as_deref(), Some("uid-1"));
+    assert_eq!(answer.header.request_id.as_deref(), Some(id));
+    assert!(nothing_more(&w2.rx));
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_sockets_to_a_room_gets_an_empty_answer_for_each_skipped_adapter() {
+    let (hub, events, mut w1, w2) = room_cluster().await;
+    let answer = answer_for_w2(&mut w1, &w2, MessageType::FetchSockets, "fetch-1").await;
+    assert_eq!(answer.header.kind, MessageType::FetchSocketsResponse);
+    let data: NoSockets = rmp_serde::from_slice(&answer.payload).unwrap();
+    assert_eq!(
+        data,
+        NoSockets {
+            request_id: "fetch-1".into(),
+            sockets: vec![]
+        }
+    );
+
+    // A request over IPC: the answer goes back over IPC, the request to worker 1 only.
+    let request = Header {
+        rooms: names(&["r3"]),
+        request_id: Some("fetch-3".into()),
+        ..Header::new(MessageType::FetchSockets, "/", "uid-3")
+    };
+    assert!(hub.route_ipc(3, &request, b"p").unwrap().is_empty());
+    let answer = next(&events, |e| match e {
+        HubEvent::Deliver { to, frame }
+            if frame.header.kind == MessageType::FetchSocketsResponse =>
+        {
+            Some((to, frame))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(answer.0, vec![3]);
+    assert_eq!(answer.1.header.uid, "uid-2");
+    assert_eq!(answer.1.header.requester_uid.as_deref(), Some("uid-3"));
+    assert_eq!(
+        w1.take(1).await[0].header.request_id.as_deref(),
+        Some("fetch-3")
+    );
+    assert!(nothing_more(&w2.rx));
+    let stats = hub.stats();
+    assert_eq!((stats.skipped, stats.answered), (2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_with_acks_gets_a_zero_client_count_for_each_skipped_adapter() {
+    let (hub, _events, mut w1, w2) = room_cluster().await;
+    let answer = answer_for_w2(&mut w1, &w2, MessageType::Broadcast, "ack-1").await;
+    assert_eq!(answer.header.kind, MessageType::BroadcastClientCount);
+    let data: ClientCount = rmp_serde::from_slice(&answer.payload).unwrap();
+    assert_eq!(
+        data,
+        ClientCount {
+            request_id: "ack-1".into(),
+            client_count: 0
+        }
+    );
+    assert_eq!(hub.stats().answered, 1);
+}
+
+/// Whether a broadcast of worker 1 to `room` reaches worker 2 (worker 3, on IPC, always gets it).
+async fn reaches_w2(hub: &Hub, w1: &Worker, w2: &mut Worker, room: &str) -> bool {
+    let skipped = hub.stats().skipped;
+    w1.to_rooms(MessageType::Broadcast, &[room], None);
+    loop {
+        if hub.stats().skipped > skipped {
+            return false;
+        }
+        if let Ok(LinkEvent::Frames(got)) = w2.rx.recv_timeout(Duration::from_millis(20)) {
+            w2.applied += got.len() as u64;
+            assert_eq!(got.last().unwrap().header.rooms, names(&[room]));
+            return true;
+        }
+    }
+}
+
+/// Worker 2 reports it left `room` having applied `applied` frames: whether a broadcast of worker
+/// 1 to `room` still reaches it.
+async fn reached_after_left(
+    hub: &Hub,
+    w1: &mut Worker,
+    w2: &mut Worker,
+    room: &str,
+    applied: u64,
+) -> bool {
+    w2.rooms(&[], &[room], Some(applied), false);
+    synced(w2, w1).await;
+    reaches_w2(hub, w1, w2, room).await
+}
+
+/// Worker 1 makes every socket of "/" join `room`.
+fn join_everyone(w1: &Worker, room: &str) {
+    w1.send(
+        Header {
+            joined: names(&[room]),
+            ..Header::new(MessageType::SocketsJoin, "/", "uid-1")
+        },
+        b"join",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_join_outlives_a_stale_left_and_yields_to_a_later_one() {
+    let (hub, _events, mut w1, mut w2) = room_cluster().await;
+    synced(&w2, &mut w1).await;
+    assert!(!reaches_w2(&hub, &w1, &mut w2, "r").await);
+
+    // Worker 1 makes every socket join "r"; worker 2 receives the join as its frame k.
+    let before = w2.applied;
+    join_everyone(&w1, "r");
+    assert_eq!(w2.take(1).await[0].header.kind, MessageType::SocketsJoin);
+    let k = w2.applied;
+    // A `left` for "r" it sent before applying the join arrives after it.
+    assert!(reached_after_left(&hub, &mut w1, &mut w2, "r", before).await);
+    // So does a snapshot taken before it.
+    w2.rooms(&["r2"], &[], Some(k - 1), true);
+    synced(&w2, &mut w1).await;
+    assert!(reaches_w2(&hub, &w1, &mut w2, "r").await);
+
+    // Once it had applied frame k, its `left` is the truth.
+    assert!(!reached_after_left(&hub, &mut w1, &mut w2, "r", k).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_counts_every_frame_it_queues_on_a_link_as_the_worker_does() {
+    let (hub, _events, mut w1, mut w2) = room_cluster().await;
+    synced(&w2, &mut w1).await;
+    // Frames of every origin reach worker 2: a relayed broadcast, the offset of its stored
+    // broadcast, an answer made by the hub, an ADAPTER_CLOSE announcement, one from IPC.
+    w1.send(header(MessageType::Heartbeat, "uid-1", None), &[]);
+    w2.send(
+        Header {
+            store: true,
+            ..header(MessageType::Broadcast, "uid-2", None)
+        },
+        b"stored",
+    );
+    hub.allow(4, std::process::id());
+    let w4 = Worker::new(connect(&hub, 4), "uid-4");
+    opened(&w4.rx).await;
+    assert!(hub.switch(4));
+    w4.rooms(&[], &[], None, true);
+    synced(&w4, &mut w1).await;
+    w2.to_rooms(MessageType::FetchSockets, &["r1"], Some("fetch-2"));
+    synced(&w2, &mut w1).await;
+    hub.remove_worker(4);
+    hub.route_ipc(3, &header(MessageType::Heartbeat, "uid-3", None), &[])
+        .unwrap();
+    let got = w2.take(6).await;
+    // Frames of different links may come in either order.
+    let mut kinds: Vec<u8> = got.iter().map(|f| f.header.kind.code()).collect();
+    kinds.sort_unstable();
+    let mut expected = [
+        MessageType::Heartbeat,            // of worker 1
+        MessageType::OffsetAssigned,       // its stored broadcast's
+        MessageType::Heartbeat,            // of worker 4
+        MessageType::FetchSocketsResponse, // for worker 4, skipped
+        MessageType::AdapterClose,         // worker 4 exited
+        MessageType::Heartbeat,            // of worker 3, over IPC
+    ]
+    .map(MessageType::code);
+    expected.sort_unstable();
+    assert_eq!(kinds, expected);
+
+    // The join is frame k = applied + 1; a `left` that had applied k - 1 leaves the room.
+    join_everyone(&w1, "r");
+    w2.take(1).await;
+    let k = w2.applied;
+    assert_eq!(k, 7, "the six above, then the join");
+    assert!(reached_after_left(&hub, &mut w1, &mut w2, "r", k - 1).await);
+    assert!(!reached_after_left(&hub, &mut w1, &mut w2, "r", k).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_session_pins_its_rooms_at_the_response() {
+    let (hub, _events, mut w1, mut w2) = room_cluster().await;
+    // A stored broadcast gives the log the offset the client will restore from.
+    w1.link.send(stored("uid-1", &[], b"first"));
+    w1.take(1).await;
+    w2.take(1).await;
+    w2.send(
+        Header {
+            request_id: Some("persist".into()),
+            ..header(MessageType::PersistSession, "uid-2", None)
+        },
+        &rmp_serde::to_vec_named(&Persist {
+            sid: "sid-a",
+            pid: "pid-a",
+            rooms: vec!["sid-a", "game"],
+            data: b"d",
+            ttl: 60_000,
+        })
+        .unwrap(),
+    );
+    synced(&w2, &mut w1).await;
+    assert!(!reaches_w2(&hub, &w1, &mut w2, "game").await);
+    let before = w2.applied;
+    w2.link.send(hub_request(
+        MessageType::RestoreSession,
+        "uid-2",
+        &Restore {
+            pid: "pid-a",
+            after: 1,
+        },
+    ));
+    let response = w2.take(1).await.remove(0);
+    assert_eq!(response.header.kind, MessageType::RestoreSessionResponse);
+    let restored: Restored = rmp_serde::from_slice(&response.payload).unwrap();
+    assert!(restored.ok, "{restored:?}");
+    let k = w2.applied;
+    // Before applying the response, the worker reported that it has neither room.
+    w2.rooms(&[], &["sid-a", "game"], Some(before), false);
+    synced(&w2, &mut w1).await;
+    assert!(reaches_w2(&hub, &w1, &mut w2, "game").await);
+    assert!(reaches_w2(&hub, &w1, &mut w2, "sid-a").await);
+    // Having applied it, it joined only the socket's own room.
+    w2.rooms(&[], &["game"], Some(k), false);
+    synced(&w2, &mut w1).await;
+    assert!(!reaches_w2(&hub, &w1, &mut w2, "game").await);
+    assert!(reaches_w2(&hub, &w1, &mut w2, "sid-a").await);
+}
