@@ -38,6 +38,8 @@ export interface PrimaryOptions {
    * @default true
    */
   hub: boolean;
+  /** The hub sends a message addressed to rooms only to the workers holding one of them. @default true */
+  routeByRoom: boolean;
   /**
    * Bytes the hub queues for one worker that does not read fast enough; past that, its link is
    * closed and it is announced gone to the others.

@@ -34,6 +34,8 @@ function normalizeOptions(opts) {
 
 const PRIMARY_DEFAULTS = Object.freeze({
   hub: true,
+  // The hub sends a message addressed to rooms only to the workers holding one of them.
+  routeByRoom: true,
   maxQueueBytes: 64 * 1024 * 1024,
   // Bounds of the hub's packet log and session store (connection state recovery).
   recovery: Object.freeze({ maxPackets: 100000, maxBytes: 64 * 1024 * 1024, maxSessions: 100000 }),
@@ -45,11 +47,12 @@ function normalizePrimaryOptions(opts) {
     throw new TypeError(`socket.io-cluster-adapter-native: setupPrimary options must be an object, got ${describe(opts)}`);
   }
   const options = { ...PRIMARY_DEFAULTS };
-  if (opts.hub !== undefined) {
-    if (typeof opts.hub !== "boolean") {
-      throw new TypeError(`socket.io-cluster-adapter-native: option "hub" must be a boolean, got ${describe(opts.hub)}`);
+  for (const name of ["hub", "routeByRoom"]) {
+    if (opts[name] === undefined) continue;
+    if (typeof opts[name] !== "boolean") {
+      throw new TypeError(`socket.io-cluster-adapter-native: option "${name}" must be a boolean, got ${describe(opts[name])}`);
     }
-    options.hub = opts.hub;
+    options[name] = opts[name];
   }
   if (opts.maxQueueBytes !== undefined) options.maxQueueBytes = positiveInteger("maxQueueBytes", opts.maxQueueBytes);
   if (opts.recovery !== undefined) {

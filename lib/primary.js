@@ -44,6 +44,7 @@ function startHub(options) {
       recoveryMaxPackets: options.recovery.maxPackets,
       recoveryMaxBytes: options.recovery.maxBytes,
       recoveryMaxSessions: options.recovery.maxSessions,
+      routeByRoom: options.routeByRoom,
     },
     onHubEvent,
   );

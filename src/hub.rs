@@ -21,6 +21,8 @@ pub struct NativeHubOptions {
     pub recovery_max_packets: Option<f64>,
     pub recovery_max_bytes: Option<f64>,
     pub recovery_max_sessions: Option<f64>,
+    /// Send a message addressed to rooms only to the workers holding one of them (default true).
+    pub route_by_room: Option<bool>,
 }
 
 #[napi(object)]
@@ -86,6 +88,10 @@ pub struct HubStatsJs {
     pub log_packets: f64,
     pub log_bytes: f64,
     pub sessions: f64,
+    /// Deliveries to a worker avoided because it holds none of a message's rooms.
+    pub skipped: f64,
+    /// Answers the hub sent in the name of skipped workers.
+    pub answered: f64,
 }
 
 #[napi]
@@ -120,6 +126,9 @@ impl NativeHub {
                 &mut hub_options.recovery.max_sessions,
                 options.recovery_max_sessions,
             );
+            if let Some(route_by_room) = options.route_by_room {
+                hub_options.route_by_room = route_by_room;
+            }
         }
         let callback = on_event
             .build_threadsafe_function()
@@ -217,6 +226,8 @@ impl NativeHub {
             log_packets: s.log_packets as f64,
             log_bytes: s.log_bytes as f64,
             sessions: s.sessions as f64,
+            skipped: s.skipped as f64,
+            answered: s.answered as f64,
         })
     }
 
