@@ -9,6 +9,40 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class LinkCodec {
+  /** For worker `worker`, proving it holds `secret` (hex), as the primary handed them over IPC. */
+  constructor(secret: string, worker: number)
+  /** The first bytes to write on a new connection. */
+  hello(): Buffer
+  /** Whether the hub has accepted this link (its answer to the hello was read by `push`). */
+  get accepted(): boolean
+  /**
+   * Queues one adapter message of this worker: its routing fields, and its `data` as
+   * `payload`. (Messages of this process are produced by socket.io-adapter here, so they are
+   * not validated as untrusted input; the hub checks every header it reads.) `joined`: the
+   * rooms a SOCKETS_JOIN adds. `store`: a broadcast the hub must log for connection state
+   * recovery (it answers with the offset it gave it).
+   */
+  send(kind: number, nsp: string, uid: string, requesterUid: string | undefined | null, requestId: string | undefined | null, rooms: Array<string> | undefined | null, except: Array<string> | undefined | null, joined: Array<string> | undefined | null, payload: Buffer, store: boolean): void
+  /** Queues a request to the hub itself (connection state recovery: 101 persist, 102 restore). */
+  request(kind: number, nsp: string, uid: string, requestId: string | undefined | null, payload: Buffer): void
+  /**
+   * Queues a ROOMS_CHANGED: the rooms of `nsp` this worker now has and no longer has
+   * (`reset`: `joined` is all of them). `applied`: frames of this link applied so far, once
+   * the worker has fully switched to it.
+   */
+  rooms(nsp: string, uid: string, joined: Array<string>, left: Array<string>, applied: number | undefined | null, reset: boolean): void
+  /** The bytes queued since the last call, or nothing. */
+  take(): Buffer | null
+  /** Bytes queued and not taken yet. */
+  get queued(): number
+  /**
+   * Decodes what was read from the link: first the hub's answer to the hello, then frames.
+   * Throws on a refusal or a bad frame; the link must then be closed.
+   */
+  push(bytes: Uint8Array): Array<WireFrame>
+}
+
 export declare class NativeHub {
   constructor(options: NativeHubOptions | undefined | null, onEvent: (arg: HubEventJs) => void)
   get path(): string
@@ -24,27 +58,6 @@ export declare class NativeHub {
   removeWorker(worker: number): void
   stats(): HubStatsJs
   /** Stops the hub and removes its socket and directory. */
-  close(): void
-}
-
-export declare class NativeLink {
-  /** Connects to the hub at `path` as worker `worker`; `onEvent` receives `LinkEventJs`es. */
-  constructor(path: string, secret: string, worker: number, onEvent: (arg: LinkEventJs) => void)
-  /**
-   * Sends one adapter message of this worker: its routing fields, and its `data` as `payload`.
-   * (Messages of this process are produced by socket.io-adapter here, so they are not
-   * validated as untrusted input; the hub checks every header it reads.) `store`: a broadcast
-   * the hub must log for connection state recovery (it answers with the offset it gave it).
-   */
-  send(kind: number, nsp: string, uid: string, requesterUid: string | undefined | null, requestId: string | undefined | null, rooms: Array<string> | undefined | null, except: Array<string> | undefined | null, payload: Buffer, store: boolean): boolean
-  /** Sends a request to the hub itself (connection state recovery: 101 persist, 102 restore). */
-  request(kind: number, nsp: string, uid: string, requestId: string | undefined | null, payload: Buffer): boolean
-  /**
-   * Writes what `send` and `request` queued. JavaScript calls it once per turn of its event
-   * loop, so that frames sent together leave together.
-   */
-  flush(): boolean
-  get closed(): boolean
   close(): void
 }
 
@@ -92,6 +105,10 @@ export interface HubStatsJs {
   logPackets: number
   logBytes: number
   sessions: number
+  /** Deliveries to a worker avoided because it holds none of a message's rooms. */
+  skipped: number
+  /** Answers the hub sent in the name of skipped workers. */
+  answered: number
 }
 
 /** The verdict on one message that arrived over IPC. */
@@ -115,13 +132,6 @@ export interface IpcRoute {
   reason?: string
 }
 
-export interface LinkEventJs {
-  /** "open", "frames" or "closed". */
-  kind: string
-  frames?: Array<WireFrame>
-  reason?: string
-}
-
 export interface NativeHubOptions {
   /** Bytes queued for one worker before it is disconnected as too slow. */
   maxQueueBytes?: number
@@ -129,6 +139,8 @@ export interface NativeHubOptions {
   recoveryMaxPackets?: number
   recoveryMaxBytes?: number
   recoveryMaxSessions?: number
+  /** Send a message addressed to rooms only to the workers holding one of them (default true). */
+  routeByRoom?: boolean
 }
 
 /** An adapter (one per namespace per worker) that lived in a worker which is gone. */

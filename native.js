@@ -835,8 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.LinkCodec = nativeBinding.LinkCodec
 module.exports.NativeHub = nativeBinding.NativeHub
-module.exports.NativeLink = nativeBinding.NativeLink
 module.exports.PrimaryRouter = nativeBinding.PrimaryRouter
 module.exports.__panicForTest = nativeBinding.__panicForTest
 module.exports.inspectMessage = nativeBinding.inspectMessage
