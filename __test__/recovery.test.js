@@ -102,6 +102,30 @@ describe.each([
   });
 });
 
+describe("our primary (hub) + 3 of our workers: routing by room with recovery on", () => {
+  const cluster = startCluster({ workers: ["native", "native", "native"] });
+  const unrouted = ({ require }) => require("../../lib/channel").stats.unrouted;
+
+  test("socket.emit() reaches no other worker, and still gets its offset from the hub's log", async () => {
+    const client = await cluster.client(0);
+    const { stats: before } = await cluster.hubInfo();
+    const unroutedBefore = await cluster.runAll(unrouted);
+    await cluster.run(0, ({ io }, sid) => {
+      const socket = io.of("/").sockets.get(sid);
+      for (let i = 0; i < 10; i++) socket.emit("own", i);
+    }, client.id);
+    const got = await waitForEvents(client, "own", 10);
+    expect(got.map((r) => r.args[0])).toEqual([...Array(10).keys()]);
+    const offsets = got.map((r) => r.args[1]);
+    for (const offset of offsets) expect(offset).toMatch(/^[0-9a-f]+-\d+$/);
+    const positions = offsets.map((o) => Number(o.split("-")[1]));
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    const { stats: after } = await cluster.hubInfo();
+    expect(after.skipped - before.skipped).toBe(20); // 10 packets, 2 other workers each
+    expect(await cluster.runAll(unrouted)).toEqual(unroutedBefore);
+  });
+});
+
 describe("our primary (hub) + our workers: packets emitted while the client recovers", () => {
   const cluster = startCluster({ workers: ["native", "native"] });
 
