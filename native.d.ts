@@ -37,10 +37,11 @@ export declare class LinkCodec {
   /** Bytes queued and not taken yet. */
   get queued(): number
   /**
-   * Decodes what was read from the link: first the hub's answer to the hello, then frames.
-   * Throws on a refusal or a bad frame; the link must then be closed.
+   * Decodes what was read from the link: first the hub's answer to the hello, then frames
+   * (see `frame_batch` for the batch's layout; nothing when no frame completed). Throws on a
+   * refusal or a bad frame; the link must then be closed.
    */
-  push(bytes: Uint8Array): Array<WireFrame>
+  push(bytes: Uint8Array): FrameBatch | null
 }
 
 export declare class NativeHub {
@@ -80,6 +81,18 @@ export declare class PrimaryRouter {
  * exception instead of aborting the process. Not part of the package's API.
  */
 export declare function __panicForTest(): void
+
+/** Numbers per frame in `meta` (exported to JavaScript with the two markers below). */
+export declare const FRAME_FIELDS: number
+
+export interface FrameBatch {
+  meta: Uint32Array
+  payloads: Buffer
+  /** New entries of the link's string table, in id order. */
+  strings: Array<string>
+  /** Strings of this batch only. */
+  locals: Array<string>
+}
 
 export interface HubEventJs {
   /** "deliver", "flushed" or "log". */
@@ -156,6 +169,12 @@ export interface RouteDecision {
   workerId?: number
   reason?: string
 }
+
+/** String ids from here up index the batch's `locals`. */
+export declare const STRING_LOCAL: number
+
+/** A string id for "absent". */
+export declare const STRING_NONE: number
 
 export interface WireFrame {
   /** The message type (1-13). */

@@ -839,4 +839,7 @@ module.exports.LinkCodec = nativeBinding.LinkCodec
 module.exports.NativeHub = nativeBinding.NativeHub
 module.exports.PrimaryRouter = nativeBinding.PrimaryRouter
 module.exports.__panicForTest = nativeBinding.__panicForTest
+module.exports.FRAME_FIELDS = nativeBinding.FRAME_FIELDS
 module.exports.inspectMessage = nativeBinding.inspectMessage
+module.exports.STRING_LOCAL = nativeBinding.STRING_LOCAL
+module.exports.STRING_NONE = nativeBinding.STRING_NONE

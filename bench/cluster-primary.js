@@ -122,6 +122,8 @@ async function main() {
   cluster.setupPrimary({
     exec: path.join(__dirname, "worker.js"),
     serialization: "advanced", // Buffers in packets need it (and both cluster adapters expect it)
+    // For profiling, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+    execArgv: [...process.execArgv, ...(process.env.BENCH_WORKER_NODE_ARGS || "").split(" ").filter(Boolean)],
   });
   cluster.on("exit", (worker, code, signal) => {
     if (!stopping) {

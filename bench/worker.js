@@ -101,3 +101,7 @@ main().catch((err) => {
   process.stderr.write(`[worker ${INDEX}] ${err.stack || err}\n`);
   process.exit(1);
 });
+
+// Exit through process.exit on the orchestrator's SIGTERM, so that exit hooks run (a profile
+// asked for with BENCH_WORKER_NODE_ARGS="--cpu-prof ..." is written then).
+process.on("SIGTERM", () => process.exit(0));

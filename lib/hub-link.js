@@ -31,6 +31,7 @@ const debug = require("debug")("socket.io-cluster-adapter-native:link");
 const { CONTROL_SOURCE } = require("./protocol");
 const { encodePayload, frameToMessage, pack, unpack } = require("./codec");
 const roomReport = require("./room-report");
+const { FrameBatchReader } = require("./frame-batch");
 
 const RETRY_DELAY_MS = 1000;
 const HUB_REQUEST_TIMEOUT_MS = 10000;
@@ -62,11 +63,16 @@ const stats = { sent: 0, received: 0, links: 0 };
 let flushScheduled = false;
 const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 
-// Frames queued during one synchronous run of JavaScript leave in one write, at its end.
+// Frames queued during one synchronous run of JavaScript leave in one write, at its end (a
+// microtask). After a write, frames wait for the end of this turn of the event loop (setImmediate)
+// and leave together: the first message after a quiet spell goes at once, and a busy worker makes
+// one write per turn of its loop instead of one per callback that sent something.
+let coalescing = false;
+
 function scheduleFlush() {
   if (flushScheduled) return;
   flushScheduled = true;
-  queueMicrotask(flushLink);
+  if (!coalescing) queueMicrotask(flushLink);
 }
 
 function flushLink() {
@@ -76,7 +82,16 @@ function flushLink() {
   const bytes = link.codec.take();
   if (!bytes) return;
   link.socket.write(bytes);
-  if (link.socket.writableLength > MAX_UNWRITTEN_BYTES) closeLink("the hub does not read what this worker sends");
+  if (link.socket.writableLength > MAX_UNWRITTEN_BYTES) return closeLink("the hub does not read what this worker sends");
+  if (!coalescing) {
+    coalescing = true;
+    setImmediate(endCoalescing);
+  }
+}
+
+function endCoalescing() {
+  coalescing = false;
+  if (flushScheduled) flushLink();
 }
 
 // Room changes leave before any frame queued after them.
@@ -145,6 +160,7 @@ function connect({ path, secret, epoch: hubEpoch }) {
   socket.unref();
   const timer = setTimeout(() => closeLink("cannot link to the hub: timed out"), CONNECT_TIMEOUT_MS);
   timer.unref();
+  const reader = new FrameBatchReader();
   const current = { socket, codec, timer };
   link = current;
   epoch = hubEpoch;
@@ -157,9 +173,9 @@ function connect({ path, secret, epoch: hubEpoch }) {
   function onRead(length, buffer) {
     if (link !== current) return false;
     try {
-      const frames = codec.push(buffer.subarray(0, length));
+      const batch = codec.push(buffer.subarray(0, length));
       if (state === "linking" && codec.accepted) opened();
-      for (const frame of frames) incoming.push(frame);
+      if (batch) reader.read(batch, incoming);
     } catch (err) {
       closeLink(err.message, current);
       return false;

@@ -11,6 +11,8 @@
 #![cfg_attr(test, allow(dead_code))]
 
 #[cfg(unix)]
+mod frame_batch;
+#[cfg(unix)]
 mod hub;
 mod js_view;
 #[cfg(unix)]

@@ -7,7 +7,7 @@ use napi_derive::napi;
 use sio_cluster_core::{encode_frame_into, FrameDecoder, Header, MessageType, MAX_FRAME_LEN};
 use sio_cluster_hub::{hello, Secret, ACCEPTED};
 
-use crate::wire::WireFrame;
+use crate::frame_batch::{BatchBuilder, FrameBatch, StringTable};
 
 #[napi]
 pub struct LinkCodec {
@@ -15,6 +15,7 @@ pub struct LinkCodec {
     /// Frames queued since the last `take`, back to back: they leave in one write.
     outgoing: Vec<u8>,
     decoder: FrameDecoder,
+    strings: StringTable,
     accepted: bool,
 }
 
@@ -29,6 +30,7 @@ impl LinkCodec {
             hello: hello(&secret, worker),
             outgoing: Vec::new(),
             decoder: FrameDecoder::new(MAX_FRAME_LEN),
+            strings: StringTable::default(),
             accepted: false,
         })
     }
@@ -139,14 +141,15 @@ impl LinkCodec {
         self.outgoing.len().min(u32::MAX as usize) as u32
     }
 
-    /// Decodes what was read from the link: first the hub's answer to the hello, then frames.
-    /// Throws on a refusal or a bad frame; the link must then be closed.
+    /// Decodes what was read from the link: first the hub's answer to the hello, then frames
+    /// (see `frame_batch` for the batch's layout; nothing when no frame completed). Throws on a
+    /// refusal or a bad frame; the link must then be closed.
     #[napi(catch_unwind)]
-    pub fn push(&mut self, bytes: &[u8]) -> napi::Result<Vec<WireFrame>> {
+    pub fn push(&mut self, bytes: &[u8]) -> napi::Result<Option<FrameBatch>> {
         let mut bytes = bytes;
         if !self.accepted {
             let Some((&answer, rest)) = bytes.split_first() else {
-                return Ok(vec![]);
+                return Ok(None);
             };
             if answer != ACCEPTED {
                 return Err(napi::Error::from_reason("refused by the hub"));
@@ -155,15 +158,15 @@ impl LinkCodec {
             bytes = rest;
         }
         self.decoder.push(bytes);
-        let mut frames = Vec::new();
-        while let Some(frame) = self
+        let mut batch = BatchBuilder::new(&mut self.strings);
+        while let Some((header, payload)) = self
             .decoder
-            .next_frame()
+            .next_header_and_payload()
             .map_err(|e| napi::Error::from_reason(format!("bad frame from the hub: {e}")))?
         {
-            frames.push(WireFrame::from(frame));
+            batch.push(&header, payload);
         }
-        Ok(frames)
+        Ok((!batch.is_empty()).then(|| batch.finish()))
     }
 
     fn queue(&mut self, header: &Header, payload: &[u8]) -> napi::Result<()> {

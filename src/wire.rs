@@ -2,7 +2,7 @@
 
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use sio_cluster_core::{Frame, Header};
+use sio_cluster_core::Header;
 
 #[napi(object)]
 pub struct WireFrame {
@@ -30,17 +30,6 @@ impl WireFrame {
             // Offsets count messages: far below 2^53, exact as a JS number.
             offset: header.offset.map(|o| o as f64),
             payload: payload.to_vec().into(),
-        }
-    }
-}
-
-impl From<Frame> for WireFrame {
-    /// Moves the payload's bytes instead of copying them.
-    fn from(frame: Frame) -> WireFrame {
-        let Frame { header, payload } = frame;
-        WireFrame {
-            payload: payload.into(),
-            ..WireFrame::new(&header, &[])
         }
     }
 }

@@ -166,11 +166,33 @@ impl FrameDecoder {
 
     /// Like [`FrameDecoder::next_frame`], keeping the frame's bytes as they arrived.
     pub fn next_raw_frame(&mut self) -> Result<Option<RawFrame>, FrameError> {
+        Ok(self.next_borrowed()?.map(|(header, bytes, payload_start)| RawFrame {
+            header,
+            bytes: bytes.to_vec(),
+            payload_start,
+        }))
+    }
+
+    /// The next frame's header and payload, borrowed from the decoder's buffer (valid until the
+    /// next call): for a reader that copies payloads where it wants them, once.
+    pub fn next_header_and_payload(&mut self) -> Result<Option<(Header, &[u8])>, FrameError> {
+        Ok(self
+            .next_borrowed()?
+            .map(|(header, bytes, payload_start)| (header, &bytes[payload_start..])))
+    }
+
+    /// The next frame's header, its bytes (length prefix included) and where its payload starts.
+    fn next_borrowed(&mut self) -> Result<Option<(Header, &[u8], usize)>, FrameError> {
         if let Some(error) = &self.poisoned {
             return Err(error.clone());
         }
         match self.decode() {
-            Ok(frame) => Ok(frame),
+            Ok(Some((header, len, payload_start))) => {
+                let start = self.start;
+                self.start += len;
+                Ok(Some((header, &self.buf[start..start + len], payload_start)))
+            }
+            Ok(None) => Ok(None),
             Err(error) => {
                 self.poisoned = Some(error.clone());
                 self.buf = Vec::new();
@@ -180,7 +202,9 @@ impl FrameDecoder {
         }
     }
 
-    fn decode(&mut self) -> Result<Option<RawFrame>, FrameError> {
+    /// The next complete frame's header, its length (prefix included) and where its payload
+    /// starts, without consuming it.
+    fn decode(&self) -> Result<Option<(Header, usize, usize)>, FrameError> {
         let pending = &self.buf[self.start..];
         // Lengths are checked as soon as they are readable, before waiting for the rest.
         let Some(frame_len) = read_len(pending, 0) else {
@@ -211,13 +235,11 @@ impl FrameDecoder {
             return Ok(None);
         };
         let header = decode_header(&body[LEN_FIELD..LEN_FIELD + header_len])?;
-        let frame = RawFrame {
+        Ok(Some((
             header,
-            bytes: pending[..LEN_FIELD + frame_len].to_vec(),
-            payload_start: 2 * LEN_FIELD + header_len,
-        };
-        self.start += LEN_FIELD + frame_len;
-        Ok(Some(frame))
+            LEN_FIELD + frame_len,
+            2 * LEN_FIELD + header_len,
+        )))
     }
 }
 
