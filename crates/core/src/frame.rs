@@ -166,10 +166,10 @@ impl FrameDecoder {
 
     /// Like [`FrameDecoder::next_frame`], keeping the frame's bytes as they arrived.
     pub fn next_raw_frame(&mut self) -> Result<Option<RawFrame>, FrameError> {
-        Ok(self.next_borrowed()?.map(|(header, bytes, payload_start)| RawFrame {
-            header,
-            bytes: bytes.to_vec(),
-            payload_start,
+        Ok(self.next_borrowed()?.map(|frame| RawFrame {
+            header: frame.header,
+            bytes: frame.bytes.to_vec(),
+            payload_start: frame.payload_start,
         }))
     }
 
@@ -178,11 +178,10 @@ impl FrameDecoder {
     pub fn next_header_and_payload(&mut self) -> Result<Option<(Header, &[u8])>, FrameError> {
         Ok(self
             .next_borrowed()?
-            .map(|(header, bytes, payload_start)| (header, &bytes[payload_start..])))
+            .map(|frame| (frame.header, &frame.bytes[frame.payload_start..])))
     }
 
-    /// The next frame's header, its bytes (length prefix included) and where its payload starts.
-    fn next_borrowed(&mut self) -> Result<Option<(Header, &[u8], usize)>, FrameError> {
+    fn next_borrowed(&mut self) -> Result<Option<BorrowedFrame<'_>>, FrameError> {
         if let Some(error) = &self.poisoned {
             return Err(error.clone());
         }
@@ -190,7 +189,11 @@ impl FrameDecoder {
             Ok(Some((header, len, payload_start))) => {
                 let start = self.start;
                 self.start += len;
-                Ok(Some((header, &self.buf[start..start + len], payload_start)))
+                Ok(Some(BorrowedFrame {
+                    header,
+                    bytes: &self.buf[start..start + len],
+                    payload_start,
+                }))
             }
             Ok(None) => Ok(None),
             Err(error) => {
@@ -241,6 +244,14 @@ impl FrameDecoder {
             2 * LEN_FIELD + header_len,
         )))
     }
+}
+
+/// A frame still in the decoder's buffer: its header, its bytes (length prefix included) and
+/// where its payload starts in them.
+struct BorrowedFrame<'a> {
+    header: Header,
+    bytes: &'a [u8],
+    payload_start: usize,
 }
 
 /// The big-endian u32 at `at`, if those four bytes have arrived.
