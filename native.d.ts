@@ -32,7 +32,10 @@ export declare class LinkCodec {
    * the worker has fully switched to it.
    */
   rooms(nsp: string, uid: string, joined: Array<string>, left: Array<string>, applied: number | undefined | null, reset: boolean): void
-  /** The bytes queued since the last call, or nothing. */
+  /**
+   * The bytes queued since the last call, or nothing. (Copied into a JS-owned `Buffer`: for
+   * the few hundred bytes of a typical write, cheaper than handing over the vector.)
+   */
   take(): Buffer | null
   /** Bytes queued and not taken yet. */
   get queued(): number
@@ -41,7 +44,7 @@ export declare class LinkCodec {
    * (see `frame_batch` for the batch's layout; nothing when no frame completed). Throws on a
    * refusal or a bad frame; the link must then be closed.
    */
-  push(bytes: Uint8Array): FrameBatch | null
+  push(bytes: Uint8Array): Buffer | null
 }
 
 export declare class NativeHub {
@@ -82,17 +85,8 @@ export declare class PrimaryRouter {
  */
 export declare function __panicForTest(): void
 
-/** Numbers per frame in `meta` (exported to JavaScript with the two markers below). */
+/** Numbers per frame (exported to JavaScript with the two markers below). */
 export declare const FRAME_FIELDS: number
-
-export interface FrameBatch {
-  meta: Uint32Array
-  payloads: Buffer
-  /** New entries of the link's string table, in id order. */
-  strings: Array<string>
-  /** Strings of this batch only. */
-  locals: Array<string>
-}
 
 export interface HubEventJs {
   /** "deliver", "flushed" or "log". */
@@ -170,7 +164,7 @@ export interface RouteDecision {
   reason?: string
 }
 
-/** String ids from here up index the batch's `locals`. */
+/** String ids from here up index the batch's locals. */
 export declare const STRING_LOCAL: number
 
 /** A string id for "absent". */

@@ -63,16 +63,13 @@ const stats = { sent: 0, received: 0, links: 0 };
 let flushScheduled = false;
 const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 
-// Frames queued during one synchronous run of JavaScript leave in one write, at its end (a
-// microtask). After a write, frames wait for the end of this turn of the event loop (setImmediate)
-// and leave together: the first message after a quiet spell goes at once, and a busy worker makes
-// one write per turn of its loop instead of one per callback that sent something.
-let coalescing = false;
-
+// Frames queued during one synchronous run of JavaScript leave in one write, at its end. (Holding
+// later frames until the end of the event loop's turn, to write once per turn, measured no
+// difference in workers' CPU or throughput: not done.)
 function scheduleFlush() {
   if (flushScheduled) return;
   flushScheduled = true;
-  if (!coalescing) queueMicrotask(flushLink);
+  queueMicrotask(flushLink);
 }
 
 function flushLink() {
@@ -82,16 +79,7 @@ function flushLink() {
   const bytes = link.codec.take();
   if (!bytes) return;
   link.socket.write(bytes);
-  if (link.socket.writableLength > MAX_UNWRITTEN_BYTES) return closeLink("the hub does not read what this worker sends");
-  if (!coalescing) {
-    coalescing = true;
-    setImmediate(endCoalescing);
-  }
-}
-
-function endCoalescing() {
-  coalescing = false;
-  if (flushScheduled) flushLink();
+  if (link.socket.writableLength > MAX_UNWRITTEN_BYTES) closeLink("the hub does not read what this worker sends");
 }
 
 // Room changes leave before any frame queued after them.
@@ -257,12 +245,7 @@ function applyFromLink(message, offset) {
   transport.apply(message, offset);
   // The hub counted the joined rooms as this worker's when it routed the join here: those that
   // no socket here joined are reported gone (after the frame is counted as applied).
-  if (message.type === SOCKETS_JOIN) {
-    const { rooms } = message.data;
-    queueMicrotask(() => {
-      for (const room of rooms) roomReport.noteAbsent(message.nsp, room);
-    });
-  }
+  if (message.type === SOCKETS_JOIN) queueMicrotask(() => reportAbsent(message.nsp, message.data.rooms));
 }
 
 // A restored session's rooms, which the hub counted as this worker's when it answered: those
@@ -270,7 +253,7 @@ function applyFromLink(message, offset) {
 function reportRestoredRooms() {
   const { nsp, rooms } = restoredRooms;
   restoredRooms = null;
-  for (const room of rooms) roomReport.noteAbsent(nsp, room);
+  reportAbsent(nsp, rooms);
 }
 
 function finishSwitch() {
@@ -328,6 +311,14 @@ function queueOnLink(message, store) {
     store,
   );
   scheduleFlush();
+  // The hub counts the rooms of this worker's own join as its until it reports them: socket.io-
+  // adapter applies the join here after publishing it, so those no socket here joined are
+  // reported gone once it has.
+  if (message.type === SOCKETS_JOIN) setImmediate(reportAbsent, message.nsp, data.rooms);
+}
+
+function reportAbsent(nsp, rooms) {
+  for (const room of rooms) roomReport.noteAbsent(nsp, room);
 }
 
 // Rooms are strings, but socket.io does not forbid numbers: the header carries their text.

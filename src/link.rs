@@ -2,12 +2,13 @@
 //! the worker's own event loop (lib/hub-link.js owns the socket). No thread and no I/O here: the
 //! hello, frames queued during one turn of JavaScript, and frames decoded from what was read.
 
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, BufferSlice};
+use napi::Env;
 use napi_derive::napi;
 use sio_cluster_core::{encode_frame_into, FrameDecoder, Header, MessageType, MAX_FRAME_LEN};
 use sio_cluster_hub::{hello, Secret, ACCEPTED};
 
-use crate::frame_batch::{BatchBuilder, FrameBatch, StringTable};
+use crate::frame_batch::{BatchBuilder, StringTable};
 
 #[napi]
 pub struct LinkCodec {
@@ -126,13 +127,16 @@ impl LinkCodec {
         self.queue(&header, &[])
     }
 
-    /// The bytes queued since the last call, or nothing.
+    /// The bytes queued since the last call, or nothing. (Copied into a JS-owned `Buffer`: for
+    /// the few hundred bytes of a typical write, cheaper than handing over the vector.)
     #[napi(catch_unwind)]
-    pub fn take(&mut self) -> Option<Buffer> {
+    pub fn take<'env>(&mut self, env: &'env Env) -> napi::Result<Option<BufferSlice<'env>>> {
         if self.outgoing.is_empty() {
-            return None;
+            return Ok(None);
         }
-        Some(std::mem::take(&mut self.outgoing).into())
+        let bytes = BufferSlice::copy_from(env, &self.outgoing)?;
+        self.outgoing.clear();
+        Ok(Some(bytes))
     }
 
     /// Bytes queued and not taken yet.
@@ -145,7 +149,11 @@ impl LinkCodec {
     /// (see `frame_batch` for the batch's layout; nothing when no frame completed). Throws on a
     /// refusal or a bad frame; the link must then be closed.
     #[napi(catch_unwind)]
-    pub fn push(&mut self, bytes: &[u8]) -> napi::Result<Option<FrameBatch>> {
+    pub fn push<'env>(
+        &mut self,
+        env: &'env Env,
+        bytes: &[u8],
+    ) -> napi::Result<Option<BufferSlice<'env>>> {
         let mut bytes = bytes;
         if !self.accepted {
             let Some((&answer, rest)) = bytes.split_first() else {
@@ -166,7 +174,10 @@ impl LinkCodec {
         {
             batch.push(&header, payload);
         }
-        Ok((!batch.is_empty()).then(|| batch.finish()))
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        BufferSlice::copy_from(env, batch.finish()).map(Some)
     }
 
     fn queue(&mut self, header: &Header, payload: &[u8]) -> napi::Result<()> {

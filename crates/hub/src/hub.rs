@@ -417,7 +417,11 @@ impl Shared {
     ) {
         if header.kind == MessageType::SocketsJoin && !header.joined.is_empty() {
             self.pin_for_links(state, &recipients.links, &header.nsp, &header.joined);
-            for &worker in &recipients.ipc {
+            // socket.io-adapter publishes a join before it applies it to the sender's own
+            // sockets, so the sender's report of the rooms it joined comes after anything it sends
+            // right after the join: hold them for it until its next report (which it sends after
+            // applying the join), as for a worker on IPC.
+            for &worker in recipients.ipc.iter().chain([&from]) {
                 state
                     .board
                     .pin(worker, &header.nsp, &header.joined, IPC_PIN);

@@ -847,3 +847,25 @@ async fn a_restored_session_pins_its_rooms_at_the_response() {
     assert!(!reaches_w2(&hub, &w1, &mut w2, "game").await);
     assert!(reaches_w2(&hub, &w1, &mut w2, "sid-a").await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sender_of_a_join_holds_its_rooms_until_it_reports_after_it() {
+    let (hub, _events, mut w1, mut w2) = room_cluster().await;
+    synced(&w2, &mut w1).await;
+    // Worker 2 makes its own socket join "own" (socket.io-adapter publishes the join, then
+    // applies it here): a broadcast of worker 1 to "own" routed before worker 2's report of the
+    // room still reaches it.
+    w2.send(
+        Header {
+            rooms: names(&["sid-of-w2"]),
+            joined: names(&["own"]),
+            ..Header::new(MessageType::SocketsJoin, "/", "uid-2")
+        },
+        b"join",
+    );
+    synced(&w2, &mut w1).await;
+    assert!(reaches_w2(&hub, &w1, &mut w2, "own").await);
+    // Its report after applying the join is the truth: no socket of it joined.
+    let applied = w2.applied;
+    assert!(!reached_after_left(&hub, &mut w1, &mut w2, "own", applied).await);
+}
