@@ -34,6 +34,14 @@ describe("options", () => {
     expect(() => createAdapter(opts)).toThrow(message);
   });
 
+  test.each([
+    [{ routeByRoom: "no" }, /option "routeByRoom" must be a boolean/],
+    [{ hub: 0 }, /option "hub" must be a boolean/],
+  ])("setupPrimary(%p) throws a TypeError naming the problem (and starts nothing)", (opts, message) => {
+    expect(() => setupPrimary(opts)).toThrow(TypeError);
+    expect(() => setupPrimary(opts)).toThrow(message);
+  });
+
   test("valid options and no options are accepted", () => {
     expect(() => createAdapter()).not.toThrow();
     expect(() => createAdapter({ requestsTimeout: 100, heartbeatInterval: 50, heartbeatTimeout: 200 })).not.toThrow();
