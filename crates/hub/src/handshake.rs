@@ -73,7 +73,8 @@ pub(crate) async fn send_hello<W: AsyncWriteExt + Unpin>(
 }
 
 /// Reads a worker's hello and returns the worker id it claims; `Err` says why it is refused.
-pub(crate) async fn check_hello<R: AsyncReadExt + Unpin>(
+/// (`pub` for the fuzz target in `fuzz/`; only the hub calls it.)
+pub async fn check_hello<R: AsyncReadExt + Unpin>(
     stream: &mut R,
     secret: &Secret,
 ) -> Result<u32, String> {

@@ -198,6 +198,42 @@ impl Recovery {
     }
 }
 
+/// The hub's recovery handling with nothing around it, for the fuzz targets and their corpus
+/// replay test (`fuzz/`): the same calls `Hub` makes for a stored broadcast, a PERSIST_SESSION
+/// and a RESTORE_SESSION read from a link. Not part of the hub's API.
+#[doc(hidden)]
+pub struct RecoveryHarness(Recovery);
+
+#[doc(hidden)]
+impl RecoveryHarness {
+    pub fn new(limits: RecoveryLimits) -> Self {
+        RecoveryHarness(Recovery::new(limits))
+    }
+
+    /// A broadcast to store: the frame to relay and the sender's acknowledgement.
+    pub fn store(&mut self, frame: &RawFrame, now_ms: u64) -> Result<(Vec<u8>, Vec<u8>), FrameError> {
+        self.0.store(frame, now_ms)
+    }
+
+    pub fn persist(&mut self, frame: &RawFrame, now_ms: u64) -> Result<(), String> {
+        self.0.persist(frame, now_ms)
+    }
+
+    /// The reply frame and the rooms its sender joins when applying it.
+    pub fn restore(
+        &mut self,
+        frame: &RawFrame,
+        now_ms: u64,
+    ) -> Result<(Vec<u8>, Option<(String, Vec<String>)>), String> {
+        self.0.restore(frame, now_ms).map(|reply| (reply.bytes, reply.joins))
+    }
+
+    /// Packets in the log, their payload bytes, sessions held.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.0.log_len(), self.0.log_bytes(), self.0.sessions())
+    }
+}
+
 fn hub_header(kind: MessageType, nsp: &str, requester: Option<&str>) -> Header {
     Header {
         requester_uid: requester.map(str::to_string),

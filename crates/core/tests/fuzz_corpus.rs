@@ -1,0 +1,64 @@
+//! Replays the committed fuzz corpus (fuzz/corpus/<target>/) of the targets over this crate
+//! through the very functions the AFL++ binaries run (fuzz/src/core_targets.rs, included here),
+//! so every input the fuzzer kept, and every crash it ever found, stays a test without AFL.
+
+#![allow(dead_code)]
+
+#[path = "../../../fuzz/src/input.rs"]
+mod input;
+
+#[path = "../../../fuzz/src/core_targets.rs"]
+mod core_targets;
+
+use std::fs;
+use std::path::PathBuf;
+
+/// Runs `target` over every file of fuzz/corpus/<name>/ and returns how many there were.
+fn replay(name: &str, target: fn(&[u8])) -> usize {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(name);
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    for path in &files {
+        let bytes = fs::read(path).unwrap();
+        // A panic names the file, to run it again under the AFL binary or a debugger.
+        eprintln!("replaying {}", path.display());
+        target(&bytes);
+    }
+    assert!(!files.is_empty(), "no corpus in {}", dir.display());
+    files.len()
+}
+
+#[test]
+fn frame_corpus() {
+    replay("frame", core_targets::frame);
+}
+
+#[test]
+fn header_corpus() {
+    replay("header", core_targets::header);
+}
+
+#[test]
+fn validate_corpus() {
+    replay("validate", core_targets::validate_message);
+}
+
+#[test]
+fn switchboard_corpus() {
+    replay("switchboard", core_targets::switchboard);
+}
+
+/// Inputs no corpus file may be without: the empty input and a few degenerate ones.
+#[test]
+fn degenerate_inputs() {
+    for bytes in [&[][..], &[0], &[0xff; 64], &[0; 64]] {
+        core_targets::frame(bytes);
+        core_targets::header(bytes);
+        core_targets::validate_message(bytes);
+        core_targets::switchboard(bytes);
+    }
+}

@@ -1,0 +1,142 @@
+//! Writes the hand-made seeds of each target to `corpus-seeds/<target>/` (the committed corpus
+//! in `corpus/` is these plus what AFL found, minimized with `cargo afl cmin`).
+//! Run: `cargo run --example make_seeds` in fuzz/.
+
+use std::fs;
+
+use sio_cluster_core::{encode_frame, Header, MessageType};
+use sio_cluster_hub::{hello, Secret};
+
+fn write(target: &str, name: &str, bytes: &[u8]) {
+    let dir = format!("corpus-seeds/{target}");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(format!("{dir}/{name}"), bytes).unwrap();
+}
+
+fn headers() -> Vec<Header> {
+    let names = |rooms: &[&str]| rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    vec![
+        Header::new(MessageType::Heartbeat, "/", "a1"),
+        Header {
+            rooms: names(&["r1", "r2"]),
+            except: names(&["x"]),
+            request_id: Some("q1".into()),
+            store: true,
+            ..Header::new(MessageType::Broadcast, "/chat", "a1")
+        },
+        Header {
+            request_id: Some("q2".into()),
+            requester_uid: Some("b2".into()),
+            ..Header::new(MessageType::FetchSocketsResponse, "/", "a1")
+        },
+        Header {
+            joined: names(&["r1"]),
+            left: names(&["r2"]),
+            applied: Some(7),
+            reset: true,
+            offset: Some(3),
+            ..Header::new(MessageType::RoomsChanged, "/", "a1")
+        },
+    ]
+}
+
+fn main() {
+    // (a) frame: [limit][methods][chunk count - 1][chunk sizes][stream]
+    let mut stream = Vec::new();
+    for (i, header) in headers().iter().enumerate() {
+        stream.extend(encode_frame(header, &vec![i as u8; i * 3]).unwrap());
+    }
+    for (name, prefix) in [
+        ("whole", vec![0u8, 0x00, 0, 255]),
+        ("raw-bytewise", vec![0, 0x55, 0, 1]),
+        ("borrowed-chunks", vec![0, 0xaa, 2, 3, 0, 17]),
+        ("mixed-small-limit", vec![6, 0x1b, 1, 5, 9]),
+    ] {
+        write("frame", name, &[&prefix[..], &stream].concat());
+    }
+    write("frame", "truncated", &[&[0u8, 0, 0, 255][..], &stream[..stream.len() - 2]].concat());
+    write("frame", "too-large", &[0, 0, 0, 255, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+    write("frame", "bad-header-len", &[0, 0, 0, 255, 0, 0, 0, 5, 0, 0, 0, 9, 1]);
+
+    // (b) header: MessagePack headers, valid and not
+    for (i, header) in headers().iter().enumerate() {
+        write("header", &format!("header-{i}"), &rmp_serde::to_vec_named(header).unwrap());
+    }
+    let mut no_uid = Header::new(MessageType::Heartbeat, "/", "x");
+    no_uid.uid.clear();
+    write("header", "empty-uid", &rmp_serde::to_vec_named(&no_uid).unwrap());
+    write("header", "unknown-type", &[0x83, 0xa1, b't', 0x0e, 0xa1, b'n', 0xa1, b'/', 0xa1, b'u', 0xa1, b'a']);
+
+    // (c) validate: the reference's messages, one per type
+    let messages = [
+        r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":1}"#,
+        r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":2}"#,
+        r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":3,"data":{"packet":{"type":2,"data":["ev",1],"nsp":"/"},"opts":{"rooms":["r1",42],"except":[],"flags":{}},"requestId":"q1"}}"#,
+        r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":4,"data":{"opts":{"rooms":[],"except":["x"]},"rooms":["r2"]}}"#,
+        r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":5,"data":{"opts":{"rooms":["r1"],"except":[]},"rooms":["r2"]}}"#,
+        r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":6,"data":{"opts":{"rooms":[],"except":[]},"close":true}}"#,
+        r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":7,"data":{"opts":{"rooms":["r1"],"except":[]},"requestId":"q2"}}"#,
+        r#"{"source":"_sio_adapter","uid":"b2","nsp":"/","type":8,"requesterUid":"a1","data":{"requestId":"q2","sockets":[{"id":"s1","handshake":{},"rooms":["s1"],"data":null}]}}"#,
+        r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":9,"data":{"packet":["hello",1],"requestId":"q3"}}"#,
+        r#"{"source":"_sio_adapter","uid":"b2","nsp":"/","type":10,"requesterUid":"a1","data":{"requestId":"q3","packet":["ok"]}}"#,
+        r#"{"source":"_sio_adapter","uid":"b2","nsp":"/","type":11,"requesterUid":"a1","data":{"requestId":"q1","clientCount":3}}"#,
+        r#"{"source":"_sio_adapter","uid":"b2","nsp":"/","type":12,"requesterUid":"a1","data":{"requestId":"q1","packet":[1]}}"#,
+        r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":13}"#,
+    ];
+    for (i, message) in messages.iter().enumerate() {
+        write("validate", &format!("type-{}.json", i + 1), message.as_bytes());
+    }
+    // The JS-like value builder: {uid: "a1", nsp: "/", type: 2} spelled in its tags.
+    write("validate", "built-heartbeat", &[7, 3, 1, 5, 2, 2, 5, 1, 3, 3, 7]);
+
+    // (d) handshake
+    let secret = Secret::from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f").unwrap();
+    write("handshake", "good", &hello(&secret, 7));
+    write("handshake", "good-trailing", &[hello(&secret, 1), vec![9, 9]].concat());
+    let mut wrong = hello(&secret, 2);
+    wrong[20] ^= 1;
+    write("handshake", "wrong-secret", &wrong);
+    write("handshake", "short", &hello(&secret, 3)[..20]);
+    write("handshake", "bad-magic", &[b"SIOHUB2\n".as_slice(), &hello(&secret, 3)[8..]].concat());
+
+    // (e) recovery: [5 limit bytes] then steps [nsp][op]...
+    let limits = [15u8, 254, 3, 7, 63];
+    let store = |room: u8, payload: &[u8]| [&[0u8, 0, 1, room, 0, 0, payload.len() as u8][..], payload].concat();
+    let persist = [0u8, 2, 0, 50, 0, 0, 1, 0, 2, 9, 9];
+    let restore = |after: u8| vec![0u8, 4, 0, after, 0];
+    let advance = [0u8, 6, 0, 100];
+    let session = [
+        &limits[..],
+        &store(0, &[1, 2, 3]),
+        &persist,
+        &store(1, &[4; 40]),
+        &store(0, &[5; 70]),
+        &restore(1),
+        &advance,
+        &restore(2),
+    ]
+    .concat();
+    write("recovery", "session", &session);
+    write("recovery", "raw-requests", &[&limits[..], &[0, 2, 1, 3, 0x91, 0xa1, b'x'], &[0, 4, 1, 2, 0x80, 0x00]].concat());
+    write("recovery", "expired", &[&limits[..], &persist, &[0, 7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0], &restore(0)[..]].concat());
+
+    // (f) switchboard: [route by room] then steps [worker][op]...
+    let mut program = vec![1u8];
+    for worker in 0..4u8 {
+        program.extend([worker, 0]);
+    }
+    program.extend([0, 1, 1, 1]); // workers 1 and 2 on their links
+    // ROOMS_CHANGED from 1: joined [r1], applied 3, reset
+    program.extend([0, 8, 17, 64, 0, 0, 1, 0, 67, 1]);
+    // BROADCAST with acks to [r2] from 3 over IPC, FETCH_SOCKETS to [r1] from 3
+    program.extend([2, 5, 0, 2, 5, 0, 2, 0, 1, 1, 0, 0]);
+    program.extend([2, 6, 0, 6, 5, 0, 2, 0, 1, 0, 0, 0]);
+    // FETCH_SOCKETS_RESPONSE from 2 to requester c
+    program.extend([1, 7, 1, 7, 3, 0, 1, 0, 2, 0, 0]);
+    program.extend([0, 9, 0, 2, 0, 1, 70]); // pin [r1, r2] at 6 for 1
+    program.extend([0, 11, 17, 64, 0, 0, 1, 2, 64, 1]); // views: reset
+    program.extend([0, 12, 0, 0xff, 70]); // views: many pins
+    program.extend([0, 14, 0, 1, 0, 0, 10, 0, 3, 0, 4]);
+    write("switchboard", "program", &program);
+    write("switchboard", "no-room-routing", &[&[0u8][..], &program[1..]].concat());
+}

@@ -1,0 +1,3 @@
+fn main() {
+    afl::fuzz!(|data: &[u8]| sio_cluster_fuzz::hub_targets::handshake(data));
+}
