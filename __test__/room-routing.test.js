@@ -158,6 +158,17 @@ routingCluster("routing by room: our primary + 3 of our workers", { primary: "na
     expect(clients.map((c) => count(c, "relayed"))).toEqual([0, 0, 1]);
   });
 
+  test("a client that has joined (its acknowledgement received) gets what another worker then emits to the room", async () => {
+    // The causal chain goes outside the cluster (the client, then this test, then another worker):
+    // the join must reach the hub before the client's acknowledgement can cause anything.
+    const client = await cluster.client(0);
+    for (let i = 0; i < 50; i++) {
+      await client.emitWithAck("join", [`chain-${i}`]);
+      await cluster.run(1 + (i % 2), ({ io }, room) => io.to(room).emit("chain", room), `chain-${i}`);
+    }
+    await waitForEvents(client, "chain", 50);
+  });
+
   test("after a leave or a disconnect, nothing reaches the socket", async () => {
     const clients = await onePerWorker(cluster);
     await cluster.run(0, ({ io }) => io.socketsJoin("gone"));

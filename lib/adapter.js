@@ -113,7 +113,7 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
 
   async restoreSession(pid, offset) {
     if (!this.recovery) return null;
-    if (!hubLink.canRecover()) {
+    if (!(await hubLink.whenLinked())) {
       debug("[%s] refuse to restore session %s: this worker is not linked to a hub", this.uid, pid);
       return null;
     }
@@ -155,8 +155,10 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
   }
 
   close() {
+    // ADAPTER_CLOSE first, while the link is still there (detaching the last adapter ends it).
+    const closed = super.close();
     channel.detach(this);
-    return super.close();
+    return closed;
   }
 }
 

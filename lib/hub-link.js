@@ -41,6 +41,11 @@ const READ_BUFFER_BYTES = 64 * 1024;
 // reads as fast as it can; this only bounds memory if it cannot).
 const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
 const SOCKETS_JOIN = 4;
+// How long a restore waits for the link: for our primary's answer to "hub?" (it comes in
+// milliseconds; the reference's primary, PM2 or recluster never answer), then for the link to be
+// up once a hub was announced (a worker just forked, or linking again).
+const HUB_ANSWER_WAIT_MS = 1000;
+const LINK_WAIT_MS = 5000;
 // Hub-only frame types (crates/core/src/message.rs).
 const PERSIST_SESSION = 101;
 const RESTORE_SESSION = 102;
@@ -52,6 +57,9 @@ let state = "ipc";
 let link = null; // { socket, codec, timer }
 let applied = 0; // frames of the current link applied here, in order (the hub counts the same)
 let restoredRooms = null; // { nsp, rooms } of a session just restored, checked on the next drain
+let hubAnnounced = false; // our primary answered "hub?": it has a hub
+let askedAt = 0; // when this worker first asked
+const linkWaiters = new Set(); // restores waiting for the link (see whenLinked)
 let epoch = null; // names the hub's packet log in offsets
 let held = []; // messages the link brought before the primary's "flushed" marker
 let retryTimer = null;
@@ -75,17 +83,26 @@ function scheduleFlush() {
 function flushLink() {
   flushScheduled = false;
   if (!link) return;
-  queueRoomChanges();
+  queueRoomChanges(link.codec);
   const bytes = link.codec.take();
   if (!bytes) return;
   link.socket.write(bytes);
   if (link.socket.writableLength > MAX_UNWRITTEN_BYTES) closeLink("the hub does not read what this worker sends");
 }
 
+// A room this worker now has leaves at once, with what was queued before it: whatever follows the
+// join here (an acknowledgement to a client, written synchronously by socket.io, and all that
+// client may then cause on other workers) reaches the hub after it. A room it no longer has can
+// wait for the turn's flush (a message that still reaches it is dropped here, as socket.io does).
+function onRoomChange(joined) {
+  if (joined) flushLink();
+  else scheduleFlush();
+}
+
 // Room changes leave before any frame queued after them.
-function queueRoomChanges() {
+function queueRoomChanges(codec) {
   for (const { nsp, uid, joined, left } of roomReport.takeChanges()) {
-    link.codec.rooms(nsp, uid, joined, left, state === "linked" ? applied : undefined, false);
+    codec.rooms(nsp, uid, joined, left, state === "linked" ? applied : undefined, false);
   }
 }
 
@@ -109,14 +126,23 @@ function start(channel) {
 function stop() {
   clearTimeout(retryTimer);
   if (link) {
-    const { socket, timer } = link;
+    const { socket, codec, timer } = link;
     link = null;
     clearTimeout(timer);
-    socket.destroy();
+    if (state === "switching" || state === "linked") {
+      // What this worker queued last still reaches the hub: the sessions io.close() persisted, its
+      // adapters' ADAPTER_CLOSE. Written now (a process that exits right after has handed them to
+      // the kernel), then the link ends.
+      queueRoomChanges(codec);
+      socket.end(codec.take() || undefined);
+    } else {
+      socket.destroy();
+    }
   }
   roomReport.setReporting(false);
   state = "ipc";
   transport = null;
+  settleLinkWaiters(false);
 }
 
 /** A namespace got its first adapter here: the hub learns its rooms (it sends it all until then). */
@@ -126,10 +152,12 @@ function namespaceAdded(nsp) {
 
 function askForHub() {
   if (!transport || !process.connected) return;
+  if (askedAt === 0) askedAt = Date.now();
   transport.sendIpc({ source: CONTROL_SOURCE, kind: "hub?" });
 }
 
 function onControl(message) {
+  if (message.kind === "hub") hubAnnounced = true;
   if (message.kind === "hub" && state === "ipc") return connect(message);
   if (message.kind === "flushed" && state === "switching") return finishSwitch();
   debug("ignore control message %o in state %s", message.kind, state);
@@ -178,7 +206,7 @@ function opened() {
   stats.links++;
   applied = 0;
   // The hub routes by room only once it knows this worker's rooms: they are the link's first frames.
-  roomReport.setReporting(true, scheduleFlush);
+  roomReport.setReporting(true, onRoomChange);
   queueRoomSnapshot();
   // Last IPC message of this worker: the primary relays what came before, then the hub
   // relays what this worker sends on its link from now on.
@@ -258,6 +286,7 @@ function reportRestoredRooms() {
 
 function finishSwitch() {
   state = "linked";
+  settleLinkWaiters(true);
   const messages = held;
   held = [];
   debug("switched to the hub link (%d messages were held)", messages.length);
@@ -297,7 +326,7 @@ function onClosed(reason) {
 function queueOnLink(message, store) {
   const { data } = message;
   const opts = data && data.opts;
-  queueRoomChanges();
+  queueRoomChanges(link.codec);
   link.codec.send(
     message.type,
     message.nsp,
@@ -345,6 +374,44 @@ function canRecover() {
 }
 
 /**
+ * Resolves with whether this worker is linked to a hub, waiting (bounded) when one is coming: a
+ * client that reconnects to a worker just forked (a rolling restart) must not be refused its
+ * session because the new worker's link is not up yet. Under a primary without a hub it resolves
+ * false at once, or within HUB_ANSWER_WAIT_MS of the worker's start.
+ */
+function whenLinked() {
+  if (state === "linked") return Promise.resolve(true);
+  if (!transport || !canLink()) return Promise.resolve(false);
+  const now = Date.now();
+  const deadline = hubAnnounced ? now + LINK_WAIT_MS : askedAt + HUB_ANSWER_WAIT_MS;
+  if (deadline <= now) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const waiter = { resolve, timer: null };
+    const expire = () => {
+      // The answer came meanwhile: wait for the link itself.
+      if (hubAnnounced && !waiter.extended) {
+        waiter.extended = true;
+        waiter.timer = setTimeout(expire, LINK_WAIT_MS);
+        return;
+      }
+      linkWaiters.delete(waiter);
+      resolve(false);
+    };
+    waiter.timer = setTimeout(expire, deadline - now);
+    waiter.extended = hubAnnounced;
+    linkWaiters.add(waiter);
+  });
+}
+
+function settleLinkWaiters(linked) {
+  for (const waiter of linkWaiters) {
+    clearTimeout(waiter.timer);
+    waiter.resolve(linked);
+  }
+  linkWaiters.clear();
+}
+
+/**
  * Sends a broadcast for the hub to store in its log; `onOffset(offset)` is called with the offset
  * it gave it, in order, once everything the hub routed before has been applied here.
  */
@@ -385,7 +452,7 @@ function requestHub(kind, nsp, uid, body) {
   const requestId = expectsAnswer ? crypto.randomBytes(8).toString("hex") : null;
   return new Promise((resolve, reject) => {
     try {
-      queueRoomChanges();
+      queueRoomChanges(link.codec);
       link.codec.request(kind, nsp, uid, requestId, pack(body));
     } catch (err) {
       return reject(err);
@@ -423,6 +490,7 @@ module.exports = {
   send,
   sendStored,
   canRecover,
+  whenLinked,
   parseOffset,
   toOffset,
   requestHub,

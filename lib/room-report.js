@@ -24,7 +24,7 @@ function note(nsp, room, present) {
   let changes = pending.get(nsp);
   if (!changes) pending.set(nsp, (changes = new Map()));
   changes.set(room, present);
-  onChange();
+  onChange(present);
 }
 
 function created(nsp, room) {
@@ -115,7 +115,10 @@ function snapshot(only) {
   return reports;
 }
 
-/** Whether changes are recorded (while linked to a hub), and who is told of a new one. */
+/**
+ * Whether changes are recorded (while linked to a hub), and who is told of a new one
+ * (`onNewChange(joined)`).
+ */
 function setReporting(on, onNewChange = () => {}) {
   reporting = on;
   onChange = onNewChange;

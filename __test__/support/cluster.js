@@ -98,10 +98,11 @@ class TestCluster {
     return this.request({ test: "primaryStats" });
   }
 
-  async forkWorker(kind) {
+  /** Forks one more worker (`env`: extra environment, e.g. TEST_HUB_QUESTION_DELAY_MS). */
+  async forkWorker(kind, env = {}) {
     const index = this.workers.length;
     this.workers[index] = undefined;
-    this.primary.send({ test: "fork", kind });
+    this.primary.send({ test: "fork", kind, env });
     await this.waitUntil(() => this.workers[index] && this.workers[index].alive, `worker ${index} ready`);
     return index;
   }

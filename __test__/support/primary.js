@@ -1,7 +1,8 @@
 "use strict";
 // A cluster primary driven by a Jest test over its own IPC channel (the test forks this file).
 // Config (argv[2], JSON): { primary: "native" | "reference", workers: ["native" | "reference", ...],
-//   serialization, adapterOptions }
+//   serialization, adapterOptions, serverOptions, primaryOptions, graceful (workers io.close() on
+//   SIGTERM, then exit, as in a zero-downtime deploy) }
 
 const cluster = require("node:cluster");
 const path = require("node:path");
@@ -22,13 +23,15 @@ cluster.setupPrimary({
 
 const workers = []; // index => cluster worker (index is the test's name for a worker)
 
-function fork(kind) {
+function fork(kind, env = {}) {
   const index = workers.length;
   const worker = cluster.fork({
+    ...env,
     TEST_WORKER_INDEX: String(index),
     TEST_WORKER_KIND: kind,
     TEST_ADAPTER_OPTIONS: JSON.stringify(config.adapterOptions || {}),
     TEST_SERVER_OPTIONS: JSON.stringify(config.serverOptions || {}),
+    TEST_GRACEFUL: config.graceful ? "1" : "",
   });
   workers.push(worker);
   worker.on("message", (message) => {
@@ -42,7 +45,7 @@ process.on("message", (command) => {
   const worker = workers[command.worker];
   switch (command.test) {
     case "fork":
-      fork(command.kind);
+      fork(command.kind, command.env);
       break;
     case "run":
       worker.send(command);

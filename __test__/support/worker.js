@@ -5,6 +5,17 @@
 const http = require("node:http");
 const { Server } = require("socket.io");
 
+// A worker whose link to the hub comes late (its question to the primary is held back), as on a
+// loaded machine: for the tests of what happens before the link is up.
+if (process.env.TEST_HUB_QUESTION_DELAY_MS) {
+  const send = process.send.bind(process);
+  const delay = Number(process.env.TEST_HUB_QUESTION_DELAY_MS);
+  process.send = (message, ...rest) => {
+    if (message && message.kind === "hub?") return setTimeout(() => send(message, ...rest), delay);
+    return send(message, ...rest);
+  };
+}
+
 const index = Number(process.env.TEST_WORKER_INDEX);
 const kind = process.env.TEST_WORKER_KIND;
 const adapterOptions = JSON.parse(process.env.TEST_ADAPTER_OPTIONS);
@@ -50,6 +61,12 @@ process.on("message", async (command) => {
     process.send({ test: "result", id: command.id, error: String((err && err.stack) || err) });
   }
 });
+
+// A graceful stop, as deploy tools do it: SIGTERM, io.close() (socket.io disconnects every client
+// with "server shutting down", a reason it persists sessions for), then exit.
+if (process.env.TEST_GRACEFUL) {
+  process.on("SIGTERM", () => io.close(() => process.exit(0)));
+}
 
 // exclusive: in a cluster, listen(0) would otherwise share one port among all workers, round-robin.
 httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => {

@@ -138,6 +138,9 @@ struct State {
     /// The pid of each cluster worker, as the primary registered it.
     pids: HashMap<WorkerId, u32>,
     links: HashMap<WorkerId, LinkSlot>,
+    /// Frames read from the links during this turn of the hub's runtime, not routed yet (see
+    /// [`Shared::route_inbox`]).
+    inbox: Vec<(WorkerId, RawFrame)>,
 }
 
 /// The hub's end of one worker's link.
@@ -170,6 +173,7 @@ impl Hub {
             recovery: Recovery::new(options.recovery),
             pids: HashMap::new(),
             links: HashMap::new(),
+            inbox: Vec::new(),
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -371,6 +375,22 @@ impl Shared {
             if let Some((nsp, rooms)) = joins {
                 self.pin_for_links(state, &[from], &nsp, &rooms);
             }
+        }
+    }
+
+    /// Routes the frames every link brought during this turn, the rooms that workers report
+    /// first. Two frames read in the same turn were both in the hub's sockets before either was
+    /// routed, so neither caused the other: a worker's new room is then known before routing a
+    /// message that may have been caused by that worker's join (a client told of it, which told
+    /// another worker's client) and reached the hub as fast. (A room reported gone first only
+    /// spares a worker a message it would drop.)
+    fn route_inbox(&self, state: &mut State) {
+        let frames = std::mem::take(&mut state.inbox);
+        let (rooms, others): (Vec<_>, Vec<_>) = frames
+            .into_iter()
+            .partition(|(_, frame)| frame.header.kind == MessageType::RoomsChanged);
+        for (worker, frame) in rooms.into_iter().chain(others) {
+            self.route_link_frame(state, worker, frame);
         }
     }
 
@@ -683,7 +703,7 @@ async fn read_loop(
                 match decoder.next_raw_frame() {
                     Ok(Some(frame)) => match held.as_mut() {
                         Some(held) => held.push(frame),
-                        None => shared.route_link_frame(&mut state, worker, frame),
+                        None => state.inbox.push((worker, frame)),
                     },
                     Ok(None) => break,
                     Err(error) => {
@@ -692,6 +712,13 @@ async fn read_loop(
                     }
                 }
             }
+        }
+        // Let the other links that are readable in this turn read theirs (the first reader
+        // back routes them all: see `route_inbox`).
+        tokio::task::yield_now().await;
+        {
+            let mut state = shared.lock();
+            shared.route_inbox(&mut state);
         }
         // Let the writers run before reading more: the hub's tasks share one thread, and a
         // sender that writes faster than the hub reads must not fill the other workers' queues
