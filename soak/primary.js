@@ -1,0 +1,107 @@
+"use strict";
+
+// The cluster under soak, forked by soak/run.js: this package's setupPrimary() (its hub) and
+// SOAK_WORKERS workers (soak/worker.js), advanced serialization. Besides running the cluster it
+// answers the orchestrator (bench/rpc.js: pid, handles, the hub's stats) and forwards its commands
+// to a worker and the answers back. It stops its workers when asked, when the orchestrator goes
+// away, or on a signal.
+
+const cluster = require("node:cluster");
+const path = require("node:path");
+const { serve, announceReady, isRequest, isResponse, isReady } = require("../bench/rpc");
+
+const ROOT = path.join(__dirname, "..");
+const WORKERS = Number(process.env.SOAK_WORKERS || 4);
+
+const workers = []; // index => cluster.Worker
+let stopping = false;
+
+function log(line) {
+  process.stderr.write(`[soak primary] ${line}\n`);
+}
+
+/** The hub's counters: lib/primary.js's hubInfo(), internal; the instance the package's index.js loaded. */
+function hubStats() {
+  const info = require(path.join(ROOT, "lib", "primary")).hubInfo();
+  return info ? info.stats : null;
+}
+
+function forkWorker(index) {
+  const worker = cluster.fork({ SOAK_WORKER_INDEX: String(index), SOAK_WORKERS: String(WORKERS) });
+  workers[index] = worker;
+  return new Promise((resolve, reject) => {
+    worker.on("message", function onReady(message) {
+      if (!isReady(message)) return;
+      worker.off("message", onReady);
+      resolve({ index, pid: worker.process.pid, port: message.port });
+    });
+    worker.once("exit", (code, signal) => reject(new Error(`worker ${index} exited during start-up (${signal || code})`)));
+  });
+}
+
+function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  for (const worker of workers) if (worker && !worker.isDead()) worker.process.kill("SIGTERM");
+  const done = () => {
+    if (workers.every((w) => !w || w.isDead())) process.exit(code);
+  };
+  cluster.on("exit", done);
+  done();
+  setTimeout(() => {
+    for (const worker of workers) if (worker && !worker.isDead()) worker.process.kill("SIGKILL");
+    process.exit(code);
+  }, 3000).unref();
+}
+
+async function main() {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(1));
+  process.on("disconnect", () => stop(1)); // the orchestrator is gone
+  process.on("uncaughtException", (err) => {
+    log(err.stack || String(err));
+    stop(1);
+  });
+
+  require(ROOT).setupPrimary(); // default options, as an application would call it
+  cluster.setupPrimary({ exec: path.join(__dirname, "worker.js"), serialization: "advanced" });
+  cluster.on("exit", (worker, code, signal) => {
+    if (!stopping) {
+      log(`worker ${worker.id} exited unexpectedly (${signal || `code ${code}`})`);
+      stop(1);
+    }
+  });
+
+  // One after the other: each worker hears every other one's heartbeat.
+  const infos = [];
+  for (let i = 0; i < WORKERS; i++) infos.push(await forkWorker(i));
+
+  process.on("message", (message) => {
+    if (!isRequest(message) || message.to === null) return;
+    const worker = workers[message.to];
+    if (!worker || !worker.isConnected()) {
+      process.send({ _bench: "res", id: message.id, ok: false, error: `worker ${message.to} is not connected` });
+      return;
+    }
+    worker.send({ ...message, to: null });
+  });
+  for (const worker of workers) {
+    worker.on("message", (message) => {
+      if (isResponse(message) && process.connected) process.send(message);
+    });
+  }
+  serve({
+    info: () => ({ pid: process.pid, workers: infos }),
+    hubStats,
+    handles: () => process.getActiveResourcesInfo().length,
+    shutdown: () => {
+      setImmediate(() => stop(0));
+      return true;
+    },
+  });
+  announceReady({ pid: process.pid });
+}
+
+main().catch((err) => {
+  log(err.stack || String(err));
+  stop(1);
+});
