@@ -135,7 +135,7 @@ fn main() {
     program.extend([1, 7, 1, 7, 3, 0, 1, 0, 2, 0, 0]);
     program.extend([0, 9, 0, 2, 0, 1, 70]); // pin [r1, r2] at 6 for 1
     program.extend([0, 11, 17, 64, 0, 0, 1, 2, 64, 1]); // views: reset
-    program.extend([0, 12, 0, 0xff, 70]); // views: many pins
+    program.extend([0, 12, 0, 0, 2, 0, 1, 70]); // views: pins (0xff in place of the count byte folds them)
     program.extend([0, 14, 0, 1, 0, 0, 10, 0, 3, 0, 4]);
     write("switchboard", "program", &program);
     write("switchboard", "no-room-routing", &[&[0u8][..], &program[1..]].concat());
