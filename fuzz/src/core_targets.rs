@@ -392,13 +392,13 @@ pub fn switchboard(data: &[u8]) {
             2 => board.link_opened(worker),
             3 => {
                 board.link_closed(worker);
-                assert_eq!(board.path(worker).is_some_and(|p| p != Path::Gone), false);
+                assert!(!board.path(worker).is_some_and(|p| p != Path::Gone));
             }
             4 => {
                 board.remove_worker(worker);
                 assert_eq!(board.path(worker), None);
             }
-            5 | 6 | 7 => {
+            5..=7 => {
                 let via = if input.bool() { Path::Link } else { Path::Ipc };
                 let header = arbitrary_header(&mut input);
                 if header.check().is_err() {

@@ -21,8 +21,11 @@ pub(crate) struct Reply {
     pub(crate) bytes: Vec<u8>,
     /// The namespace and rooms the worker's sockets join when it applies the reply (a restored
     /// session's), which the hub's room view must hold from then on.
-    pub(crate) joins: Option<(String, Vec<String>)>,
+    pub(crate) joins: Option<Joins>,
 }
+
+/// A namespace and rooms joined in it.
+pub type Joins = (String, Vec<String>);
 
 impl Reply {
     pub(crate) fn new(bytes: Vec<u8>) -> Reply {
@@ -224,7 +227,7 @@ impl RecoveryHarness {
         &mut self,
         frame: &RawFrame,
         now_ms: u64,
-    ) -> Result<(Vec<u8>, Option<(String, Vec<String>)>), String> {
+    ) -> Result<(Vec<u8>, Option<Joins>), String> {
         self.0.restore(frame, now_ms).map(|reply| (reply.bytes, reply.joins))
     }
 
