@@ -70,7 +70,9 @@ function analyze({ samples, durationS, processes, hubBounds }) {
     const rss = series(samples, (s) => (s.procs[key] ? s.procs[key].rssKb / 1024 : NaN), durationS);
     const fds = series(samples, (s) => (s.procs[key] ? s.procs[key].fds : NaN), durationS);
     const handles = series(samples, (s) => (s.procs[key] ? s.procs[key].handles : NaN), durationS);
-    procs[key] = { kind, rssMb: rss, fds, handles };
+    const heapUsedMb = series(samples, (s) => (s.procs[key] ? s.procs[key].heapUsedKb / 1024 : NaN), durationS);
+    const heapTotalMb = series(samples, (s) => (s.procs[key] ? s.procs[key].heapTotalKb / 1024 : NaN), durationS);
+    procs[key] = { kind, rssMb: rss, fds, handles, heapUsedMb, heapTotalMb };
     if (rss && rss.judged && rss.slopePer10Min > RULES.rssSlopeMbPer10Min) {
       failures.push(`${key}: RSS grows ${rss.slopePer10Min.toFixed(1)} MB per 10 min after warm-up (limit ${RULES.rssSlopeMbPer10Min})`);
     }

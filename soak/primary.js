@@ -93,6 +93,7 @@ async function main() {
     info: () => ({ pid: process.pid, workers: infos }),
     hubStats,
     handles: () => process.getActiveResourcesInfo().length,
+    mem: () => ({ handles: process.getActiveResourcesInfo().length, ...process.memoryUsage() }),
     shutdown: () => {
       setImmediate(() => stop(0));
       return true;

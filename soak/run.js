@@ -186,12 +186,20 @@ class Soak {
     const t = Math.round((Date.now() - this.t0) / 1000);
     const procs = {};
     const read = (pid) => ({ pid, rssKb: statusKb(pid, "VmRSS"), fds: fdCount(pid) });
-    procs.primary = { ...read(this.info.pid), handles: await this.primary.call("handles").catch(() => NaN) };
-    await Promise.all(
-      this.info.workers.map(async (w) => {
-        procs[`w${w.index}`] = { ...read(w.pid), handles: await this.workerCall(w.index, "handles").catch(() => NaN) };
-      }),
-    );
+    // handles and V8's heap (heapUsed, external, arrayBuffers: to tell JS heap from native memory)
+    const withMem = (pid, mem) => ({
+      ...read(pid),
+      handles: mem ? mem.handles : NaN,
+      heapUsedKb: mem ? Math.round(mem.heapUsed / 1024) : NaN,
+      heapTotalKb: mem ? Math.round(mem.heapTotal / 1024) : NaN,
+      externalKb: mem ? Math.round(mem.external / 1024) : NaN,
+      arrayBuffersKb: mem ? Math.round(mem.arrayBuffers / 1024) : NaN,
+    });
+    procs.primary = withMem(this.info.pid, await this.primary.call("mem").catch(() => null));
+    const mems = await Promise.all(this.info.workers.map((w) => this.workerCall(w.index, "mem").catch(() => null)));
+    this.info.workers.forEach((w, i) => {
+      procs[`w${w.index}`] = withMem(w.pid, mems[i]);
+    });
     const hub = await this.primary.call("hubStats").catch(() => null);
     const clients = await Promise.all(this.clientProcs.map((c) => c.rpc.call("summary").catch(() => null)));
     const sample = { t, at: new Date().toISOString(), procs, hub, clients };
@@ -201,7 +209,7 @@ class Soak {
   }
 
   printSample({ t, procs, hub, clients }) {
-    const p = (x) => `${mb(x.rssKb)}MB fd ${x.fds} h ${x.handles}`;
+    const p = (x) => `${mb(x.rssKb)}MB (heap ${mb(x.heapUsedKb)}) fd ${x.fds} h ${x.handles}`;
     const workers = Object.keys(procs).filter((k) => k !== "primary").map((k) => `${k} ${p(procs[k])}`).join(" | ");
     const live = clients.filter(Boolean);
     const add = (f) => live.reduce((a, c) => a + f(c), 0);
@@ -299,6 +307,11 @@ function formatReport(report) {
   for (const [key, p] of Object.entries(report.analysis.procs)) {
     const s = (x, fmt) => (x ? `${fmt(x.first)} / ${fmt(x.last)} / ${fmt(x.max)} / ${f1(x.slopePer10Min)}${x.judged ? "" : "*"}` : "-");
     lines.push(`${key.padEnd(8)} | ${s(p.rssMb, f1).padEnd(34)}| ${s(p.fds, int).padEnd(30)}| ${s(p.handles, int)}`);
+  }
+  lines.push("process  | V8 heapUsed MB first / last / max / slope | heapTotal MB first / last / max / slope (not judged)");
+  for (const [key, p] of Object.entries(report.analysis.procs)) {
+    const s = (x) => (x ? `${f1(x.first)} / ${f1(x.last)} / ${f1(x.max)} / ${f1(x.slopePer10Min)}` : "-");
+    lines.push(`${key.padEnd(8)} | ${s(p.heapUsedMb).padEnd(42)}| ${s(p.heapTotalMb)}`);
   }
   if (Object.values(report.analysis.procs).some((p) => p.rssMb && !p.rssMb.judged)) lines.push(`* window after warm-up under ${RULES.minJudgedWindowS} s: growth reported, not judged`);
   const h = report.analysis.hub;
