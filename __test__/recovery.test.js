@@ -41,18 +41,6 @@ async function dropConnection(cluster, client, serverWorker) {
   }
 }
 
-/** Reconnects the client (with its pid and last offset) to worker `index`. */
-async function reconnect(cluster, client, index) {
-  client.io.uri = `http://127.0.0.1:${cluster.workers[index].port}`;
-  client.io.opts.port = String(cluster.workers[index].port);
-  client.io.opts.hostname = "127.0.0.1";
-  const connected = new Promise((resolve, reject) => {
-    client.once("connect", resolve);
-    client.once("connect_error", reject);
-  });
-  client.connect();
-  await connected;
-}
 
 const events = (client, name) => client.received.filter((r) => r.event === name).map((r) => r.args[0]);
 
@@ -80,7 +68,7 @@ describe.each([
     await cluster.run(0, ({ io }) => io.volatile.emit("m", "volatile: not stored"));
     await waitForEvents(other, "m", 5); // everything has gone through the hub
 
-    await reconnect(cluster, client, target);
+    await cluster.reconnect(client, target);
     expect(client.recovered).toBe(true);
     expect(client.id).toBe(id);
     await settle(300);
@@ -140,7 +128,7 @@ describe("our primary (hub) + our workers: packets emitted while the client reco
     });
     await waitForEvents(client, "n", 20);
     await dropConnection(cluster, client, 0);
-    await reconnect(cluster, client, 1);
+    await cluster.reconnect(client, 1);
     expect(client.recovered).toBe(true);
     await emitting;
     await waitForEvents(client, "n", 400, 10000);
@@ -163,7 +151,7 @@ describe("our primary (hub) + our workers: when recovery is not possible", () =>
     await waitForEvents(client, "m", 1);
     await dropConnection(cluster, client, 0);
     await sleep(1200);
-    await reconnect(cluster, client, 1);
+    await cluster.reconnect(client, 1);
     expect(client.recovered).toBe(false);
     expect(client.id).not.toBe(id);
   });
@@ -178,7 +166,7 @@ describe("our primary (hub) + our workers: when recovery is not possible", () =>
       for (let i = 1; i <= 10; i++) io.to("r").emit("m", i); // the log keeps 5
     });
     await settle(200);
-    await reconnect(cluster, client, 1);
+    await cluster.reconnect(client, 1);
     expect(client.recovered).toBe(false);
     expect(client.id).not.toBe(id);
     await settle(200);
@@ -197,7 +185,7 @@ describe("our primary (hub) + mixed workers", () => {
     await cluster.run(1, ({ io }) => io.to("r").emit("m", "missed, from ours"));
     await cluster.run(2, ({ io }) => io.to("r").emit("m", "missed, from a reference worker"));
     await settle(300);
-    await reconnect(cluster, client, 1);
+    await cluster.reconnect(client, 1);
     expect(client.recovered).toBe(true);
     await settle(300);
     expect(events(client, "m")).toEqual(["from ours", "missed, from ours"]);
@@ -214,7 +202,7 @@ describe("the reference's primary + our workers (no hub)", () => {
     await waitForEvents(client, "m", 1);
     await dropConnection(cluster, client, 0);
     await cluster.run(1, ({ io }) => io.to("r").emit("m", 2));
-    await reconnect(cluster, client, 0);
+    await cluster.reconnect(client, 0);
     expect(client.recovered).toBe(false);
     expect(client.id).not.toBe(id);
   });

@@ -21,17 +21,6 @@ function stopFeeding({ state }) {
   return state.sent;
 }
 
-async function reconnect(cluster, client, index) {
-  client.io.uri = `http://127.0.0.1:${cluster.workers[index].port}`;
-  client.io.opts.port = String(cluster.workers[index].port);
-  client.io.opts.hostname = "127.0.0.1";
-  const connected = new Promise((resolve, reject) => {
-    client.once("connect", resolve);
-    client.once("connect_error", reject);
-  });
-  client.connect();
-  await connected;
-}
 
 describe("rolling restart (graceful) with connection state recovery: our primary + 3 of our workers", () => {
   const cluster = new TestCluster({
@@ -83,7 +72,7 @@ describe("rolling restart (graceful) with connection state recovery: our primary
       await Promise.all(gone);
       const since = Date.now();
       // At once, as a client's reconnection would: the replacement may not be linked to the hub yet.
-      await Promise.all(mine.map((c) => reconnect(cluster, c, replacement)));
+      await Promise.all(mine.map((c) => cluster.reconnect(c, replacement)));
       longestGapMs = Math.max(longestGapMs, Date.now() - since);
       await cluster.run(replacement, startFeeding, `r${replacement}`, 10);
       feeding.set(replacement, `r${replacement}`);
@@ -145,7 +134,7 @@ describe("abrupt stop (SIGKILL) with connection state recovery: our primary + 2 
     cluster.signal(0, "SIGKILL");
     await gone;
     await sleep(100); // packets the client misses
-    await reconnect(cluster, client, 1);
+    await cluster.reconnect(client, 1);
     expect(client.recovered).toBe(false);
     expect(client.id).not.toBe(id);
     const before = client.received.filter((r) => r.event === "m").length;

@@ -141,6 +141,19 @@ class TestCluster {
     return socket;
   }
 
+  /** Connects a disconnected client again, to worker `index`, with its session id and offset. */
+  async reconnect(client, index) {
+    client.io.uri = `http://127.0.0.1:${this.workers[index].port}`;
+    client.io.opts.port = String(this.workers[index].port);
+    client.io.opts.hostname = "127.0.0.1";
+    const connected = new Promise((resolve, reject) => {
+      client.once("connect", resolve);
+      client.once("connect_error", reject);
+    });
+    client.connect();
+    await connected;
+  }
+
   /** Disconnects every client and waits until no worker holds a socket any more. */
   async disconnectClients() {
     for (const socket of this.clients) socket.disconnect();
