@@ -3,7 +3,7 @@
 // join; what a bad frame or a worker that stops reading does. (Every feature in every pairing
 // through the hub: see the pairing-*.test.js files.)
 
-const { TestCluster, linkState, settle, waitFor, waitForEvents } = require("./support/cluster");
+const { TestCluster, linkState, settle, sleep, waitFor, waitForEvents } = require("./support/cluster");
 const net = require("node:net");
 const { LinkCodec } = require("../native.js");
 
@@ -109,6 +109,66 @@ describe("our primary + our workers", () => {
     await cluster.waitForServerCount(3);
     await cluster.run(0, ({ io }) => io.emit("from-relinked"));
     await waitForEvents(client, "from-relinked");
+  });
+});
+
+describe("our primary + our workers, with a slow stranger and a worker whose JavaScript is blocked", () => {
+  const cluster = new TestCluster({
+    primary: "native",
+    workers: ["native", "native", "native"],
+    adapterOptions: { heartbeatInterval: 300, heartbeatTimeout: 1000 },
+  });
+
+  beforeAll(async () => {
+    await cluster.start();
+    await cluster.waitForServerCount(3);
+    await waitFor(async () => (await cluster.runAll(linkState)).every((s) => s === "linked"), "links");
+  });
+  afterAll(() => cluster.stop());
+
+  test("a connection that sends its hello one byte a second neither slows nor stops the others", async () => {
+    const { path, stats: before } = await cluster.hubInfo();
+    const client = await cluster.client(1);
+    const slow = net.connect(path);
+    let sent = 0;
+    const drip = setInterval(() => slow.write(Buffer.from("S")) && sent++, 1000);
+    const closed = new Promise((resolve) => slow.on("close", resolve));
+    slow.on("error", () => {});
+    try {
+      for (let i = 0; i < 30; i++) {
+        await cluster.run(0, ({ io }, n) => io.emit("during-drip", n), i);
+        await waitForEvents(client, "during-drip", i + 1, 2000);
+        await sleep(100);
+      }
+      await closed; // refused once its time for a hello is up
+    } finally {
+      clearInterval(drip);
+      slow.destroy();
+    }
+    expect(sent).toBeLessThan(10);
+    const { stats: after } = await cluster.hubInfo();
+    expect(after.rejectedLinks).toBe(before.rejectedLinks + 1);
+    expect(after.links).toBe(3);
+  });
+
+  test("a worker busy for 3 s (a blocked event loop, not a signal) gets everything in order after, the others flow meanwhile", async () => {
+    const busy = await cluster.client(2);
+    const live = await cluster.client(1);
+    const blocked = cluster.run(2, () => {
+      const until = Date.now() + 3000;
+      while (Date.now() < until); // eslint-disable-line no-empty
+      return "done";
+    });
+    await sleep(200);
+    for (let i = 0; i < 100; i++) await cluster.run(0, ({ io }, n) => io.emit("seq", n), i);
+    await waitForEvents(live, "seq", 100, 5000);
+    // Requests do not wait for the busy worker beyond its heartbeat timeout.
+    const answers = await cluster.run(0, ({ io }) => io.serverSideEmitWithAck("ping", 1).catch((err) => err.message));
+    expect(await blocked).toBe("done");
+    await waitForEvents(busy, "seq", 100, 5000);
+    expect(busy.received.filter((r) => r.event === "seq").map((r) => r.args[0])).toEqual([...Array(100).keys()]);
+    expect(answers).toEqual(expect.arrayContaining([{ from: 1, arg: 1 }]));
+    await cluster.waitForServerCount(3);
   });
 });
 
