@@ -151,6 +151,36 @@ describe("our primary + our workers, with a slow stranger and a worker whose Jav
     expect(after.links).toBe(3);
   });
 
+  test("frames near the maximum length go through without stopping the small ones of other workers", async () => {
+    const big = await cluster.client(2);
+    const small = await cluster.client(2);
+    // A frame just under the 64 MiB limit, then two of 1 MiB, in one write of worker 0 (within the
+    // hub's 64 MiB queue bound for worker 2 even if it has not read any of it yet).
+    const sizes = [60, 1, 1].map((mib) => mib * 1024 * 1024);
+    const sending = cluster.run(0, ({ io }, list) => {
+      for (const size of list) io.emit("big", size, Buffer.alloc(size, 7));
+    }, sizes);
+    for (let i = 0; i < 50; i++) await cluster.run(1, ({ io }, n) => io.emit("small", n), i);
+    await sending;
+    await waitForEvents(small, "small", 50, 20000);
+    const got = await waitForEvents(big, "big", 3, 60000);
+    expect(got.map((r) => [r.args[0], r.args[1].byteLength])).toEqual(sizes.map((size) => [size, size]));
+    expect(small.received.filter((r) => r.event === "small").map((r) => r.args[0])).toEqual([...Array(50).keys()]);
+    const { stats } = await cluster.hubInfo();
+    expect(stats.links).toBe(3);
+  }, 90000);
+
+  test("a worker that writes more than 64 MiB in one turn keeps its link (the bound is on what the hub leaves unread)", async () => {
+    const linksBefore = await cluster.run(0, ({ require }) => require("../../lib/hub-link").stats.links);
+    // To a room nobody has: the hub reads it all and routes it to nobody.
+    await cluster.run(0, ({ io }) => {
+      for (let i = 0; i < 3; i++) io.to("nobody-here").emit("big", Buffer.alloc(24 * 1024 * 1024, i));
+    });
+    await sleep(1000);
+    expect(await cluster.run(0, ({ require }) => require("../../lib/hub-link").stats.links)).toBe(linksBefore);
+    expect(await cluster.run(0, linkState)).toBe("linked");
+  }, 30000);
+
   test("a worker busy for 3 s (a blocked event loop, not a signal) gets everything in order after, the others flow meanwhile", async () => {
     const busy = await cluster.client(2);
     const live = await cluster.client(1);

@@ -84,10 +84,11 @@ function flushLink() {
   flushScheduled = false;
   if (!link) return;
   queueRoomChanges(link.codec);
+  // What earlier turns wrote and the hub has not taken yet: a hub that stopped reading (a single
+  // large write may exceed the bound by itself, and is not the hub's fault).
+  if (link.socket.writableLength > MAX_UNWRITTEN_BYTES) return closeLink("the hub does not read what this worker sends");
   const bytes = link.codec.take();
-  if (!bytes) return;
-  link.socket.write(bytes);
-  if (link.socket.writableLength > MAX_UNWRITTEN_BYTES) closeLink("the hub does not read what this worker sends");
+  if (bytes) link.socket.write(bytes);
 }
 
 // A room this worker now has leaves at once, with what was queued before it: whatever follows the
