@@ -37,9 +37,11 @@ const RETRY_DELAY_MS = 1000;
 const HUB_REQUEST_TIMEOUT_MS = 10000;
 const CONNECT_TIMEOUT_MS = 5000;
 const READ_BUFFER_BYTES = 64 * 1024;
-// Bytes written to the link but not taken by the hub yet before the link is given up (the hub
-// reads as fast as it can; this only bounds memory if it cannot).
-const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
+// Bytes written to the link in earlier turns and not taken by the hub yet, before the link is given
+// up. The hub reads as fast as it can: this only bounds memory if it cannot. Four frames of the
+// largest size, so that a worker that just wrote large frames is not taken for one facing a stuck
+// hub while the hub is still reading them.
+const MAX_UNWRITTEN_BYTES = 4 * 64 * 1024 * 1024;
 const SOCKETS_JOIN = 4;
 // How long a restore waits for the link: for our primary's answer to "hub?" (it comes in
 // milliseconds; the reference's primary, PM2 or recluster never answer), then for the link to be
@@ -84,8 +86,7 @@ function flushLink() {
   flushScheduled = false;
   if (!link) return;
   queueRoomChanges(link.codec);
-  // What earlier turns wrote and the hub has not taken yet: a hub that stopped reading (a single
-  // large write may exceed the bound by itself, and is not the hub's fault).
+  // Checked before this turn's write: one turn may write more than the bound by itself.
   if (link.socket.writableLength > MAX_UNWRITTEN_BYTES) return closeLink("the hub does not read what this worker sends");
   const bytes = link.codec.take();
   if (bytes) link.socket.write(bytes);
