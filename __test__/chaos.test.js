@@ -4,6 +4,7 @@
 // (SIGKILL) and replaced every second or so, and another is stopped (SIGSTOP) past the heartbeat
 // timeout, then resumed. CHAOS_SECONDS=60 (or more) for a longer run; 12 s by default.
 
+const fs = require("node:fs");
 const { TestCluster, linkState, sleep, waitFor } = require("./support/cluster");
 
 const SECONDS = Number(process.env.CHAOS_SECONDS || 12);
@@ -145,9 +146,14 @@ describe.each([
     expect(checked).toBeGreaterThan(0);
     expect(failed).toEqual([]);
     expect(late).toBe(0);
-    // The primary is alive and still routing.
+    // The primary is alive and still routing, within its memory bound: what the hub may hold (a
+    // queue of maxQueueBytes, 64 MiB, per worker, and the recovery log's 64 MiB) above the ~60 MB
+    // of a Node process.
     await waitFor(linked, "links of the live workers");
     const { stats } = await cluster.hubInfo();
     expect(stats.links).toBe(live().filter((w) => kindOf.get(w) === "native").length);
+    const rssMb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${cluster.primary.pid}/status`, "utf8"))[1]) / 1024;
+    console.log(`chaos: primary RSS ${rssMb.toFixed(1)} MB, hub queued ${stats.queuedBytes} bytes`);
+    expect(rssMb).toBeLessThan(60 + 64 * (kinds.length + 1));
   }, SECONDS * 1000 + 30000);
 });
