@@ -54,18 +54,44 @@ fn main() {
     ] {
         write("frame", name, &[&prefix[..], &stream].concat());
     }
-    write("frame", "truncated", &[&[0u8, 0, 0, 255][..], &stream[..stream.len() - 2]].concat());
-    write("frame", "too-large", &[0, 0, 0, 255, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
-    write("frame", "bad-header-len", &[0, 0, 0, 255, 0, 0, 0, 5, 0, 0, 0, 9, 1]);
+    write(
+        "frame",
+        "truncated",
+        &[&[0u8, 0, 0, 255][..], &stream[..stream.len() - 2]].concat(),
+    );
+    write(
+        "frame",
+        "too-large",
+        &[0, 0, 0, 255, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0],
+    );
+    write(
+        "frame",
+        "bad-header-len",
+        &[0, 0, 0, 255, 0, 0, 0, 5, 0, 0, 0, 9, 1],
+    );
 
     // (b) header: MessagePack headers, valid and not
     for (i, header) in headers().iter().enumerate() {
-        write("header", &format!("header-{i}"), &rmp_serde::to_vec_named(header).unwrap());
+        write(
+            "header",
+            &format!("header-{i}"),
+            &rmp_serde::to_vec_named(header).unwrap(),
+        );
     }
     let mut no_uid = Header::new(MessageType::Heartbeat, "/", "x");
     no_uid.uid.clear();
-    write("header", "empty-uid", &rmp_serde::to_vec_named(&no_uid).unwrap());
-    write("header", "unknown-type", &[0x83, 0xa1, b't', 0x0e, 0xa1, b'n', 0xa1, b'/', 0xa1, b'u', 0xa1, b'a']);
+    write(
+        "header",
+        "empty-uid",
+        &rmp_serde::to_vec_named(&no_uid).unwrap(),
+    );
+    write(
+        "header",
+        "unknown-type",
+        &[
+            0x83, 0xa1, b't', 0x0e, 0xa1, b'n', 0xa1, b'/', 0xa1, b'u', 0xa1, b'a',
+        ],
+    );
 
     // (c) validate: the reference's messages, one per type
     let messages = [
@@ -84,24 +110,44 @@ fn main() {
         r#"{"source":"_sio_adapter","uid":"a1","nsp":"/","type":13}"#,
     ];
     for (i, message) in messages.iter().enumerate() {
-        write("validate", &format!("type-{}.json", i + 1), message.as_bytes());
+        write(
+            "validate",
+            &format!("type-{}.json", i + 1),
+            message.as_bytes(),
+        );
     }
     // The JS-like value builder: {uid: "a1", nsp: "/", type: 2} spelled in its tags.
-    write("validate", "built-heartbeat", &[7, 3, 1, 5, 2, 2, 5, 1, 3, 3, 7]);
+    write(
+        "validate",
+        "built-heartbeat",
+        &[7, 3, 1, 5, 2, 2, 5, 1, 3, 3, 7],
+    );
 
     // (d) handshake
-    let secret = Secret::from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f").unwrap();
+    let secret =
+        Secret::from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+            .unwrap();
     write("handshake", "good", &hello(&secret, 7));
-    write("handshake", "good-trailing", &[hello(&secret, 1), vec![9, 9]].concat());
+    write(
+        "handshake",
+        "good-trailing",
+        &[hello(&secret, 1), vec![9, 9]].concat(),
+    );
     let mut wrong = hello(&secret, 2);
     wrong[20] ^= 1;
     write("handshake", "wrong-secret", &wrong);
     write("handshake", "short", &hello(&secret, 3)[..20]);
-    write("handshake", "bad-magic", &[b"SIOHUB2\n".as_slice(), &hello(&secret, 3)[8..]].concat());
+    write(
+        "handshake",
+        "bad-magic",
+        &[b"SIOHUB2\n".as_slice(), &hello(&secret, 3)[8..]].concat(),
+    );
 
     // (e) recovery: [5 limit bytes] then steps [nsp][op]...
     let limits = [15u8, 254, 3, 7, 63];
-    let store = |room: u8, payload: &[u8]| [&[0u8, 0, 1, room, 0, 0, payload.len() as u8][..], payload].concat();
+    let store = |room: u8, payload: &[u8]| {
+        [&[0u8, 0, 1, room, 0, 0, payload.len() as u8][..], payload].concat()
+    };
     let persist = [0u8, 2, 0, 50, 0, 0, 1, 0, 2, 9, 9];
     let restore = |after: u8| vec![0u8, 4, 0, after, 0];
     let advance = [0u8, 6, 0, 100];
@@ -117,8 +163,27 @@ fn main() {
     ]
     .concat();
     write("recovery", "session", &session);
-    write("recovery", "raw-requests", &[&limits[..], &[0, 2, 1, 3, 0x91, 0xa1, b'x'], &[0, 4, 1, 2, 0x80, 0x00]].concat());
-    write("recovery", "expired", &[&limits[..], &persist, &[0, 7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0], &restore(0)[..]].concat());
+    write(
+        "recovery",
+        "raw-requests",
+        &[
+            &limits[..],
+            &[0, 2, 1, 3, 0x91, 0xa1, b'x'],
+            &[0, 4, 1, 2, 0x80, 0x00],
+        ]
+        .concat(),
+    );
+    write(
+        "recovery",
+        "expired",
+        &[
+            &limits[..],
+            &persist,
+            &[0, 7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0],
+            &restore(0)[..],
+        ]
+        .concat(),
+    );
 
     // (f) switchboard: [route by room] then steps [worker][op]...
     let mut program = vec![1u8];
@@ -126,7 +191,7 @@ fn main() {
         program.extend([worker, 0]);
     }
     program.extend([0, 1, 1, 1]); // workers 1 and 2 on their links
-    // ROOMS_CHANGED from 1: joined [r1], applied 3, reset
+                                  // ROOMS_CHANGED from 1: joined [r1], applied 3, reset
     program.extend([0, 8, 17, 64, 0, 0, 1, 0, 67, 1]);
     // BROADCAST with acks to [r2] from 3 over IPC, FETCH_SOCKETS to [r1] from 3
     program.extend([2, 5, 0, 2, 5, 0, 2, 0, 1, 1, 0, 0]);
@@ -138,5 +203,9 @@ fn main() {
     program.extend([0, 12, 0, 0, 2, 0, 1, 70]); // views: pins (0xff in place of the count byte folds them)
     program.extend([0, 14, 0, 1, 0, 0, 10, 0, 3, 0, 4]);
     write("switchboard", "program", &program);
-    write("switchboard", "no-room-routing", &[&[0u8][..], &program[1..]].concat());
+    write(
+        "switchboard",
+        "no-room-routing",
+        &[&[0u8][..], &program[1..]].concat(),
+    );
 }

@@ -47,7 +47,11 @@ pub fn frame(data: &[u8]) {
             let end = (pushed + size).min(stream.len());
             decoder.push(&stream[pushed..end]);
             // An empty chunk is pushed as such; then one byte, so the loop moves on.
-            pushed = if size == 0 { (pushed + 1).min(stream.len()) } else { end };
+            pushed = if size == 0 {
+                (pushed + 1).min(stream.len())
+            } else {
+                end
+            };
             if size == 0 {
                 decoder.push(&stream[end..pushed]);
             }
@@ -57,7 +61,9 @@ pub fn frame(data: &[u8]) {
             let method = (methods >> (call % 4 * 2)) & 3;
             call += 1;
             let next = match method {
-                0 => decoder.next_frame().map(|f| f.map(|f| (f.header, f.payload, None))),
+                0 => decoder
+                    .next_frame()
+                    .map(|f| f.map(|f| (f.header, f.payload, None))),
                 1 => decoder
                     .next_raw_frame()
                     .map(|f| f.map(|f| (f.header.clone(), f.payload().to_vec(), Some(f.bytes)))),
@@ -129,7 +135,10 @@ fn assert_poisoned(decoder: &mut FrameDecoder, error: &FrameError, more: &[u8]) 
     assert_eq!(decoder.buffered(), 0);
     assert_eq!(decoder.next_frame().as_ref().err(), Some(error));
     assert_eq!(decoder.next_raw_frame().as_ref().err(), Some(error));
-    assert_eq!(decoder.next_header_and_payload().as_ref().err(), Some(error));
+    assert_eq!(
+        decoder.next_header_and_payload().as_ref().err(),
+        Some(error)
+    );
     let _ = error.to_string();
 }
 
@@ -153,12 +162,16 @@ pub fn header(data: &[u8]) {
         match header.check() {
             Ok(()) => {
                 let bytes = rmp_serde::to_vec_named(&header).expect("a header encodes");
-                let back: Header = rmp_serde::from_slice(&bytes).expect("an encoded header decodes");
+                let back: Header =
+                    rmp_serde::from_slice(&bytes).expect("an encoded header decodes");
                 assert_eq!(back, header);
                 round_trip(&header, data);
             }
             Err(invalid) => {
-                assert!(encode_frame(&header, &[]).is_err(), "encode refuses what check refuses");
+                assert!(
+                    encode_frame(&header, &[]).is_err(),
+                    "encode refuses what check refuses"
+                );
                 let _ = invalid.to_string();
             }
         }
@@ -185,7 +198,10 @@ pub fn validate_message(data: &[u8]) {
 fn validated(result: Result<Header, sio_cluster_core::Invalid>) {
     match result {
         Ok(header) => {
-            assert!(header.check().is_ok(), "validate returns routable headers: {header:?}");
+            assert!(
+                header.check().is_ok(),
+                "validate returns routable headers: {header:?}"
+            );
             round_trip(&header, b"");
         }
         Err(invalid) => {
@@ -210,16 +226,69 @@ pub enum JsValue {
 }
 
 const KEYS: &[&str] = &[
-    "source", "uid", "nsp", "type", "data", "requesterUid", "packet", "opts", "rooms", "except",
-    "flags", "requestId", "close", "sockets", "id", "handshake", "clientCount", "0", "",
+    "source",
+    "uid",
+    "nsp",
+    "type",
+    "data",
+    "requesterUid",
+    "packet",
+    "opts",
+    "rooms",
+    "except",
+    "flags",
+    "requestId",
+    "close",
+    "sockets",
+    "id",
+    "handshake",
+    "clientCount",
+    "0",
+    "",
 ];
 
-const STRINGS: &[&str] = &["_sio_adapter", "/", "a1", "r", "room", "", "event", "__proto__"];
+const STRINGS: &[&str] = &[
+    "_sio_adapter",
+    "/",
+    "a1",
+    "r",
+    "room",
+    "",
+    "event",
+    "__proto__",
+];
 
 const NUMBERS: &[f64] = &[
-    0.0, -0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 101.0,
-    0.5, -1.0, 1e21, 1e-7, 123456789012345680000.0, 9007199254740993.0, f64::NAN, f64::INFINITY,
-    f64::NEG_INFINITY, f64::MAX, f64::MIN_POSITIVE, 5e-324, 1.7976931348623157e308,
+    0.0,
+    -0.0,
+    1.0,
+    2.0,
+    3.0,
+    4.0,
+    5.0,
+    6.0,
+    7.0,
+    8.0,
+    9.0,
+    10.0,
+    11.0,
+    12.0,
+    13.0,
+    14.0,
+    101.0,
+    0.5,
+    -1.0,
+    1e21,
+    1e-7,
+    123456789012345680000.0,
+    9007199254740993.0,
+    f64::NAN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::MAX,
+    f64::MIN_POSITIVE,
+    5e-324,
+    1.7976931348623157e308,
 ];
 
 impl JsValue {
@@ -246,7 +315,9 @@ impl JsValue {
             }
             9 | 10 if nested => {
                 let len = input.below(8);
-                let items = (0..len).map(|_| JsValue::build(input, depth + 1, budget)).collect();
+                let items = (0..len)
+                    .map(|_| JsValue::build(input, depth + 1, budget))
+                    .collect();
                 let holes = if tag & 0x80 != 0 { input.u32() } else { 0 };
                 JsValue::Array(items, holes)
             }
@@ -306,9 +377,11 @@ impl View for &JsValue {
 
     fn length(&self) -> Option<u32> {
         match self {
-            JsValue::Array(items, holes) => {
-                Some((items.len() as u32).saturating_add(*holes).min(u32::MAX - 1))
-            }
+            JsValue::Array(items, holes) => Some(
+                (items.len() as u32)
+                    .saturating_add(*holes)
+                    .min(u32::MAX - 1),
+            ),
             _ => None,
         }
     }
@@ -331,7 +404,9 @@ const NSPS: &[&str] = &["/", "/chat", ""];
 const UIDS: &[&str] = &["a", "b", "c", "d", "e"];
 const ROOMS: &[&str] = &["r1", "r2", "r3", "sid", ""];
 /// Every type a header can carry.
-const KINDS: &[u8] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 101, 102, 103, 104, 105];
+const KINDS: &[u8] = &[
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 101, 102, 103, 104, 105,
+];
 
 fn rooms(input: &mut Input) -> Vec<String> {
     let n = input.below(5);
@@ -361,9 +436,21 @@ pub fn arbitrary_header(input: &mut Input) -> Header {
         rooms: if flags & 4 != 0 { rooms(input) } else { vec![] },
         except: if flags & 8 != 0 { rooms(input) } else { vec![] },
         store: flags & 16 != 0,
-        offset: if flags & 32 != 0 { small_option(input) } else { None },
-        joined: if flags & 64 != 0 { rooms(input) } else { vec![] },
-        left: if flags & 128 != 0 { rooms(input) } else { vec![] },
+        offset: if flags & 32 != 0 {
+            small_option(input)
+        } else {
+            None
+        },
+        joined: if flags & 64 != 0 {
+            rooms(input)
+        } else {
+            vec![]
+        },
+        left: if flags & 128 != 0 {
+            rooms(input)
+        } else {
+            vec![]
+        },
         applied: small_option(input),
         reset: input.bool(),
         ..Header::new(kind, nsp, uid)
@@ -446,7 +533,9 @@ pub fn switchboard(data: &[u8]) {
                 // (Once per input: 10 000 pins cost a millisecond.)
                 let rooms = if input.byte() == 0xff && !folded_once {
                     folded_once = true;
-                    (0..=10_000 + input.below(4)).map(|i| format!("p{i}")).collect()
+                    (0..=10_000 + input.below(4))
+                        .map(|i| format!("p{i}"))
+                        .collect()
                 } else {
                     rooms(&mut input)
                 };
@@ -480,8 +569,16 @@ pub fn switchboard(data: &[u8]) {
 
 fn check_recipients(board: &Switchboard, recipients: &Recipients, from: u32, header: &Header) {
     let mut seen = HashSet::new();
-    for worker in recipients.links.iter().chain(&recipients.ipc).chain(&recipients.skipped) {
-        assert!(seen.insert(*worker), "worker {worker} listed twice: {recipients:?}");
+    for worker in recipients
+        .links
+        .iter()
+        .chain(&recipients.ipc)
+        .chain(&recipients.skipped)
+    {
+        assert!(
+            seen.insert(*worker),
+            "worker {worker} listed twice: {recipients:?}"
+        );
     }
     for worker in &recipients.links {
         assert_eq!(board.path(*worker), Some(Path::Link));
@@ -490,6 +587,9 @@ fn check_recipients(board: &Switchboard, recipients: &Recipients, from: u32, hea
         assert_eq!(board.path(*worker), Some(Path::Ipc));
     }
     if !header.kind.is_response() {
-        assert!(!seen.contains(&from), "a message to all skips its sender: {recipients:?}");
+        assert!(
+            !seen.contains(&from),
+            "a message to all skips its sender: {recipients:?}"
+        );
     }
 }

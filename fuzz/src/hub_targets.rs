@@ -25,7 +25,10 @@ use crate::input::Input;
 /// Polls a future once: reading from a slice never waits, so it must be ready.
 fn ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("pending on an in-memory reader"),
     }
@@ -48,7 +51,11 @@ pub fn handshake(data: &[u8]) {
         Ok(worker) => {
             assert!(expected, "accepted a bad hello");
             assert_eq!(worker, u32::from_be_bytes(data[40..44].try_into().unwrap()));
-            assert_eq!(reader.len(), data.len() - 44, "reads the hello and nothing more");
+            assert_eq!(
+                reader.len(),
+                data.len() - 44,
+                "reads the hello and nothing more"
+            );
         }
         Err(reason) => assert!(!expected, "refused a good hello: {reason}"),
     }
@@ -152,14 +159,21 @@ pub fn recovery(data: &[u8]) {
                 let (relayed, ack) = recovery.store(&frame, now).expect("a broadcast stores");
                 let relayed = decode_one(&relayed).expect("the relayed frame decodes");
                 let ack = decode_one(&ack).expect("the acknowledgement decodes");
-                let offset = relayed.header.offset.expect("the relayed frame has its offset");
+                let offset = relayed
+                    .header
+                    .offset
+                    .expect("the relayed frame has its offset");
                 assert_eq!(offset, last_offset + 1);
                 last_offset = offset;
                 assert!(!relayed.header.store);
                 assert_eq!(relayed.payload(), payload);
                 assert_eq!(
                     relayed.header,
-                    Header { store: false, offset: Some(offset), ..header.clone() }
+                    Header {
+                        store: false,
+                        offset: Some(offset),
+                        ..header.clone()
+                    }
                 );
                 assert_eq!(ack.header.kind, MessageType::OffsetAssigned);
                 assert_eq!(ack.header.offset, Some(offset));
@@ -182,7 +196,10 @@ pub fn recovery(data: &[u8]) {
                     })
                     .unwrap()
                 };
-                let frame = link_frame(Header::new(MessageType::PersistSession, nsp, "w1"), &payload);
+                let frame = link_frame(
+                    Header::new(MessageType::PersistSession, nsp, "w1"),
+                    &payload,
+                );
                 let _ = recovery.persist(&frame, now);
             }
             4 | 5 => {
@@ -196,7 +213,9 @@ pub fn recovery(data: &[u8]) {
                     let pid = input.string(PIDS);
                     rmp_serde::to_vec_named(&Restore { pid: &pid, after }).unwrap()
                 };
-                let after = rmp_serde::from_slice::<RestoreAfter>(&payload).ok().map(|r| r.after);
+                let after = rmp_serde::from_slice::<RestoreAfter>(&payload)
+                    .ok()
+                    .map(|r| r.after);
                 let request = Header {
                     request_id: Some("q7".into()),
                     ..Header::new(MessageType::RestoreSession, nsp, "w2")
@@ -229,7 +248,10 @@ fn check_restore_reply(
 ) {
     let reply = decode_one(reply).expect("a restore reply decodes");
     assert_eq!(reply.header.kind, MessageType::RestoreSessionResponse);
-    assert_eq!(reply.header.requester_uid.as_deref(), Some(request.uid.as_str()));
+    assert_eq!(
+        reply.header.requester_uid.as_deref(),
+        Some(request.uid.as_str())
+    );
     assert_eq!(reply.header.request_id, request.request_id);
     assert_eq!(reply.header.nsp, request.nsp);
     let response: RestoreResponse =

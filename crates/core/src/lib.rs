@@ -18,7 +18,9 @@ pub mod view;
 mod fields;
 mod js_number;
 
-pub use frame::{encode_frame, encode_frame_into, Frame, FrameDecoder, FrameError, RawFrame, MAX_FRAME_LEN};
+pub use frame::{
+    encode_frame, encode_frame_into, Frame, FrameDecoder, FrameError, RawFrame, MAX_FRAME_LEN,
+};
 pub use header::Header;
 pub use message::{MessageType, MESSAGE_SOURCE};
 pub use queue::{OutQueue, Overflow};

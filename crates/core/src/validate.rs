@@ -97,10 +97,14 @@ fn body<V: View>(kind: MessageType, message: &V) -> Result<Body, Invalid> {
         // They carry nothing the reference reads: `data` is ignored.
         InitialHeartbeat | Heartbeat | AdapterClose => Ok(Body::default()),
         // Never valid on IPC (`message_type` only admits the reference's codes).
-        PersistSession | RestoreSession | RestoreSessionResponse | OffsetAssigned
-        | RoomsChanged => Err(
-            Invalid::new(format!("{} is not an adapter message", kind.name())),
-        ),
+        PersistSession
+        | RestoreSession
+        | RestoreSessionResponse
+        | OffsetAssigned
+        | RoomsChanged => Err(Invalid::new(format!(
+            "{} is not an adapter message",
+            kind.name()
+        ))),
         Broadcast => broadcast(&data()?),
         SocketsJoin => sockets_rooms(&data()?),
         // The rooms left matter to no route: the worker reports the rooms it no longer has.
@@ -170,7 +174,6 @@ fn sockets_rooms<V: View>(data: &V) -> Result<Body, Invalid> {
     let joined = room_list(data, "data.rooms")?;
     Ok(Body { joined, ..body })
 }
-
 
 fn disconnect_sockets<V: View>(data: &V) -> Result<Body, Invalid> {
     let body = opts(data)?;

@@ -21,7 +21,7 @@ pub use handshake::{hello, Secret, ACCEPTED, SECRET_LEN};
 // Entry points of the fuzz targets in `fuzz/` and their corpus replay test; not the hub's API.
 #[doc(hidden)]
 pub use handshake::check_hello;
-#[doc(hidden)]
-pub use recovery::RecoveryHarness;
 pub use hub::{Hub, HubEvent, HubOptions, HubStats};
 pub use link::{Link, LinkEvent};
+#[doc(hidden)]
+pub use recovery::RecoveryHarness;

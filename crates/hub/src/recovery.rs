@@ -214,7 +214,11 @@ impl RecoveryHarness {
     }
 
     /// A broadcast to store: the frame to relay and the sender's acknowledgement.
-    pub fn store(&mut self, frame: &RawFrame, now_ms: u64) -> Result<(Vec<u8>, Vec<u8>), FrameError> {
+    pub fn store(
+        &mut self,
+        frame: &RawFrame,
+        now_ms: u64,
+    ) -> Result<(Vec<u8>, Vec<u8>), FrameError> {
         self.0.store(frame, now_ms)
     }
 
@@ -228,7 +232,9 @@ impl RecoveryHarness {
         frame: &RawFrame,
         now_ms: u64,
     ) -> Result<(Vec<u8>, Option<Joins>), String> {
-        self.0.restore(frame, now_ms).map(|reply| (reply.bytes, reply.joins))
+        self.0
+            .restore(frame, now_ms)
+            .map(|reply| (reply.bytes, reply.joins))
     }
 
     /// Packets in the log, their payload bytes, sessions held.
