@@ -10,29 +10,10 @@ mod input;
 #[path = "../../../fuzz/src/core_targets.rs"]
 mod core_targets;
 
-use std::fs;
-use std::path::PathBuf;
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
 
-/// Runs `target` over every file of fuzz/corpus/<name>/ and returns how many there were.
-fn replay(name: &str, target: fn(&[u8])) -> usize {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(name);
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    for path in &files {
-        let bytes = fs::read(path).unwrap();
-        // A panic names the file, to run it again under the AFL binary or a debugger.
-        eprintln!("replaying {}", path.display());
-        target(&bytes);
-    }
-    assert!(!files.is_empty(), "no corpus in {}", dir.display());
-    files.len()
-}
+use replay::replay;
 
 #[test]
 fn frame_corpus() {
