@@ -20,6 +20,7 @@
 
 const { io } = require("socket.io-client");
 const { serve, announceReady } = require("../bench/rpc");
+const { prng } = require("../bench/stats");
 
 const MAX_EVENTS = 50; // problems kept with details, per process
 
@@ -48,17 +49,6 @@ const totals = {
 
 function note(event) {
   if (totals.events.length < MAX_EVENTS) totals.events.push({ at: new Date().toISOString(), proc: cfg.proc, ...event });
-}
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const pick = (list) => list[Math.floor(random() * list.length)];
@@ -292,7 +282,7 @@ serve({
   /** { proc, seed, ports, clients, rooms, churn: { ms, recover, renew, rooms } }: connects every client. */
   async connect(args) {
     cfg = args;
-    random = mulberry32(args.seed);
+    random = prng(args.seed);
     for (let i = 0; i < args.clients; i++) connect(i, args.ports[(args.proc + i) % args.ports.length]);
     const deadline = Date.now() + 30000;
     while (slots.some((c) => !c.socket.connected || c.busy)) {
