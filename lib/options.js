@@ -18,6 +18,7 @@ function normalizeOptions(opts) {
   if (typeof opts !== "object" || Array.isArray(opts)) {
     throw new TypeError(`socket.io-cluster-adapter-native: options must be an object, got ${describe(opts)}`);
   }
+  rejectUnknown(opts, Object.keys(DEFAULTS), "");
   const options = { ...DEFAULTS };
   for (const name of Object.keys(DEFAULTS)) {
     const value = opts[name];
@@ -39,13 +40,20 @@ const PRIMARY_DEFAULTS = Object.freeze({
   maxQueueBytes: 64 * 1024 * 1024,
   // Bounds of the hub's packet log and session store (connection state recovery).
   recovery: Object.freeze({ maxPackets: 100000, maxBytes: 64 * 1024 * 1024, maxSessions: 100000 }),
+  // Bridge to the other machines through Redis: off unless given.
+  redis: null,
 });
+
+// As @socket.io/redis-adapter's createShardedAdapter.
+const REDIS_DEFAULTS = Object.freeze({ channelPrefix: "socket.io", subscriptionMode: "dynamic" });
+const SUBSCRIPTION_MODES = ["static", "dynamic", "dynamic-private"];
 
 function normalizePrimaryOptions(opts) {
   if (opts === undefined || opts === null) return { ...PRIMARY_DEFAULTS };
   if (typeof opts !== "object" || Array.isArray(opts)) {
     throw new TypeError(`socket.io-cluster-adapter-native: setupPrimary options must be an object, got ${describe(opts)}`);
   }
+  rejectUnknown(opts, Object.keys(PRIMARY_DEFAULTS), "");
   const options = { ...PRIMARY_DEFAULTS };
   for (const name of ["hub", "routeByRoom"]) {
     if (opts[name] === undefined) continue;
@@ -59,12 +67,76 @@ function normalizePrimaryOptions(opts) {
     if (opts.recovery === null || typeof opts.recovery !== "object" || Array.isArray(opts.recovery)) {
       throw new TypeError(`socket.io-cluster-adapter-native: option "recovery" must be an object, got ${describe(opts.recovery)}`);
     }
+    rejectUnknown(opts.recovery, Object.keys(PRIMARY_DEFAULTS.recovery), "recovery.");
     options.recovery = { ...PRIMARY_DEFAULTS.recovery };
     for (const name of Object.keys(PRIMARY_DEFAULTS.recovery)) {
       if (opts.recovery[name] !== undefined) options.recovery[name] = positiveInteger(`recovery.${name}`, opts.recovery[name]);
     }
   }
+  if (opts.redis !== undefined && opts.redis !== null) {
+    options.redis = normalizeRedisOptions(opts.redis);
+    if (!options.hub) throw new TypeError('socket.io-cluster-adapter-native: option "redis" needs the hub (option "hub" is false)');
+  }
   return options;
+}
+
+/** `{ url }` (one server) or `{ nodes: [...] }` (a Cluster), with the sharded adapter's options. */
+function normalizeRedisOptions(redis) {
+  if (typeof redis !== "object" || Array.isArray(redis)) {
+    throw new TypeError(`socket.io-cluster-adapter-native: option "redis" must be an object, got ${describe(redis)}`);
+  }
+  rejectUnknown(redis, ["url", "nodes", ...Object.keys(REDIS_DEFAULTS)], "redis.");
+  const options = { ...REDIS_DEFAULTS };
+  if ((redis.url === undefined) === (redis.nodes === undefined)) {
+    throw new TypeError('socket.io-cluster-adapter-native: option "redis" needs exactly one of "url" (one server) or "nodes" (a Cluster)');
+  }
+  if (redis.url !== undefined) {
+    options.nodes = [redisUrl("redis.url", redis.url)];
+    options.cluster = false;
+  } else {
+    if (!Array.isArray(redis.nodes) || redis.nodes.length === 0) {
+      throw new TypeError(`socket.io-cluster-adapter-native: option "redis.nodes" must be a non-empty array of URLs, got ${describe(redis.nodes)}`);
+    }
+    options.nodes = redis.nodes.map((node, i) => redisUrl(`redis.nodes[${i}]`, node));
+    options.cluster = true;
+  }
+  if (redis.channelPrefix !== undefined) {
+    if (typeof redis.channelPrefix !== "string" || redis.channelPrefix === "") {
+      throw new TypeError(`socket.io-cluster-adapter-native: option "redis.channelPrefix" must be a non-empty string, got ${describe(redis.channelPrefix)}`);
+    }
+    options.channelPrefix = redis.channelPrefix;
+  }
+  if (redis.subscriptionMode !== undefined) {
+    if (!SUBSCRIPTION_MODES.includes(redis.subscriptionMode)) {
+      throw new TypeError(
+        `socket.io-cluster-adapter-native: option "redis.subscriptionMode" must be one of ${SUBSCRIPTION_MODES.join(", ")}, got ${describe(redis.subscriptionMode)}`,
+      );
+    }
+    options.subscriptionMode = redis.subscriptionMode;
+  }
+  return options;
+}
+
+function redisUrl(name, value) {
+  let url;
+  try {
+    url = typeof value === "string" ? new URL(value) : null;
+  } catch {
+    url = null;
+  }
+  if (!url || !["redis:", "rediss:"].includes(url.protocol)) {
+    throw new TypeError(`socket.io-cluster-adapter-native: option "${name}" must be a redis:// URL, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** A misspelt option would otherwise be ignored silently (and leave e.g. a machine alone). */
+function rejectUnknown(opts, known, prefix) {
+  for (const name of Object.keys(opts)) {
+    if (!known.includes(name)) {
+      throw new TypeError(`socket.io-cluster-adapter-native: unknown option "${prefix}${name}" (known: ${known.join(", ")})`);
+    }
+  }
 }
 
 function positiveInteger(name, value) {

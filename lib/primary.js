@@ -45,6 +45,12 @@ function startHub(options) {
       recoveryMaxBytes: options.recovery.maxBytes,
       recoveryMaxSessions: options.recovery.maxSessions,
       routeByRoom: options.routeByRoom,
+      ...(options.redis && {
+        redisNodes: options.redis.nodes,
+        redisCluster: options.redis.cluster,
+        redisChannelPrefix: options.redis.channelPrefix,
+        redisSubscriptionMode: options.redis.subscriptionMode,
+      }),
     },
     onHubEvent,
   );
@@ -102,7 +108,7 @@ function startHub(options) {
 
   function handleMessage(worker, message) {
     if (isAdapterMessage(message)) {
-      const payload = hub.hasLinks ? encodePayload(message) : undefined;
+      const payload = hub.needsPayload ? encodePayload(message) : undefined;
       const route = hub.routeIpc(worker.id, message, payload);
       if (route.action !== "ipc") return drop(worker, message, route.reason);
       stats.relayed++;
@@ -176,7 +182,7 @@ function startIpcRelay() {
 
 /**
  * Relays adapter messages between the workers of this primary. Call it once, in the primary.
- * Options: `hub` (default true), `maxQueueBytes` (default 64 MiB).
+ * Options: see PrimaryOptions in index.d.ts (checked by lib/options.js).
  */
 function setupPrimary(opts) {
   const options = normalizePrimaryOptions(opts);

@@ -6,7 +6,8 @@ use napi::bindgen_prelude::{Buffer, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Unknown;
 use napi_derive::napi;
-use sio_cluster_core::validate;
+use sio_cluster_core::{validate, SubscriptionMode};
+use sio_cluster_hub::redis_bridge::RedisOptions;
 use sio_cluster_hub::{Hub, HubEvent, HubOptions};
 
 use crate::js_view::JsView;
@@ -23,6 +24,13 @@ pub struct NativeHubOptions {
     pub recovery_max_sessions: Option<f64>,
     /// Send a message addressed to rooms only to the workers holding one of them (default true).
     pub route_by_room: Option<bool>,
+    /// Bridge to the other machines through Redis: the server's URL, or some nodes of a Cluster
+    /// (`redis_cluster`). Checked by lib/options.js.
+    pub redis_nodes: Option<Vec<String>>,
+    pub redis_cluster: Option<bool>,
+    pub redis_channel_prefix: Option<String>,
+    /// "static", "dynamic" or "dynamic-private".
+    pub redis_subscription_mode: Option<String>,
 }
 
 #[napi(object)]
@@ -92,6 +100,13 @@ pub struct HubStatsJs {
     pub skipped: f64,
     /// Answers the hub sent in the name of skipped workers.
     pub answered: f64,
+    pub redis_connected: bool,
+    pub redis_published: f64,
+    pub redis_received: f64,
+    pub redis_dropped: f64,
+    pub redis_bad: f64,
+    pub redis_echoes: f64,
+    pub redis_channels: f64,
 }
 
 #[napi]
@@ -129,6 +144,22 @@ impl NativeHub {
             if let Some(route_by_room) = options.route_by_room {
                 hub_options.route_by_room = route_by_room;
             }
+            if let Some(nodes) = options.redis_nodes {
+                let mut redis = RedisOptions {
+                    nodes,
+                    cluster: options.redis_cluster.unwrap_or(false),
+                    ..RedisOptions::default()
+                };
+                if let Some(prefix) = options.redis_channel_prefix {
+                    redis.channel_prefix = prefix;
+                }
+                if let Some(mode) = options.redis_subscription_mode {
+                    redis.mode = SubscriptionMode::parse(&mode).ok_or_else(|| {
+                        napi::Error::from_reason(format!("unknown subscription mode {mode:?}"))
+                    })?;
+                }
+                hub_options.redis = Some(redis);
+            }
         }
         let callback = on_event
             .build_threadsafe_function()
@@ -160,8 +191,8 @@ impl NativeHub {
     }
 
     #[napi(getter)]
-    pub fn has_links(&self) -> bool {
-        self.hub.as_ref().is_some_and(Hub::has_links)
+    pub fn needs_payload(&self) -> bool {
+        self.hub.as_ref().is_some_and(Hub::needs_payload)
     }
 
     #[napi(catch_unwind)]
@@ -228,6 +259,13 @@ impl NativeHub {
             sessions: s.sessions as f64,
             skipped: s.skipped as f64,
             answered: s.answered as f64,
+            redis_connected: s.redis_connected,
+            redis_published: s.redis_published as f64,
+            redis_received: s.redis_received as f64,
+            redis_dropped: s.redis_dropped as f64,
+            redis_bad: s.redis_bad as f64,
+            redis_echoes: s.redis_echoes as f64,
+            redis_channels: s.redis_channels as f64,
         })
     }
 

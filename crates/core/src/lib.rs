@@ -9,8 +9,10 @@ pub mod header;
 pub mod message;
 pub mod queue;
 pub mod recovery;
+pub mod redis_wire;
 pub mod rooms;
 pub mod routing;
+pub mod subscriptions;
 pub mod switchboard;
 pub mod validate;
 pub mod view;
@@ -27,8 +29,10 @@ pub use queue::{OutQueue, Overflow};
 pub use recovery::{
     LogEntry, PacketLog, Page, RecoveryLimits, RestoreError, Session, SessionStore,
 };
+pub use redis_wire::{decode_message, encode_message, Channels, Inbound, SubscriptionMode};
 pub use rooms::{Pin, RoomViews, IPC_PIN};
 pub use routing::{Route, Router, WorkerId};
-pub use switchboard::{Path, Recipients, Switchboard};
+pub use subscriptions::{Changes, Subscriptions};
+pub use switchboard::{Path, Recipients, Switchboard, REMOTE};
 pub use validate::{validate, Invalid};
 pub use view::{Kind, View};

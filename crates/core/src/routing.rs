@@ -72,6 +72,17 @@ impl Router {
         uids
     }
 
+    /// `(uid, nsp)` of the adapters whose owner passes `keep`.
+    pub fn adapters_where(
+        &self,
+        keep: impl Fn(WorkerId) -> bool,
+    ) -> impl Iterator<Item = (&str, &str)> {
+        self.owners
+            .iter()
+            .filter(move |(_, (owner, _))| keep(*owner))
+            .map(|(uid, (_, nsp))| (uid.as_str(), nsp.as_str()))
+    }
+
     pub fn known_uids(&self) -> usize {
         self.owners.len()
     }

@@ -24,7 +24,13 @@ pub enum Path {
     Ipc,
     Link,
     Gone,
+    /// The other machines, through Redis: one pseudo-worker, [`REMOTE`].
+    Remote,
 }
+
+/// The pseudo-worker that stands for every server of the other machines (cluster worker ids
+/// start at 1 and count up, so they never reach it).
+pub const REMOTE: WorkerId = WorkerId::MAX;
 
 /// The recipients of one message, split by the path that reaches them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,6 +39,8 @@ pub struct Recipients {
     pub ipc: Vec<WorkerId>,
     /// Workers left out because they hold none of the message's rooms.
     pub skipped: Vec<WorkerId>,
+    /// Published to Redis for the other machines.
+    pub remote: bool,
 }
 
 impl Recipients {
@@ -40,12 +48,13 @@ impl Recipients {
         match path {
             Path::Link => self.links.push(worker),
             Path::Ipc => self.ipc.push(worker),
+            Path::Remote => self.remote = true,
             Path::Gone => {}
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.links.is_empty() && self.ipc.is_empty()
+        self.links.is_empty() && self.ipc.is_empty() && !self.remote
     }
 }
 
@@ -81,6 +90,31 @@ impl Switchboard {
     /// A worker of the cluster, reached over IPC until it switches. Known workers keep their path.
     pub fn add_worker(&mut self, worker: WorkerId) {
         self.paths.entry(worker).or_insert(Path::Ipc);
+    }
+
+    /// Other machines are reached through Redis: they get what every worker gets, and the
+    /// responses to their adapters.
+    pub fn add_remote(&mut self) {
+        self.paths.insert(REMOTE, Path::Remote);
+    }
+
+    /// The adapters of this machine's workers, as `(uid, nsp)`.
+    pub fn local_adapters(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.router.adapters_where(|owner| owner != REMOTE)
+    }
+
+    /// Whether `uid` is an adapter of this machine (a message from Redis with it is our own echo).
+    pub fn is_local_adapter(&self, uid: &str) -> bool {
+        self.router.owner(uid).is_some_and(|owner| owner != REMOTE)
+    }
+
+    /// Whether the hub knows the whole room set of every linked worker with an adapter in `nsp`.
+    pub fn views_settled(&self, nsp: &str) -> bool {
+        self.paths.iter().all(|(&worker, &path)| {
+            path != Path::Link
+                || self.router.adapters(worker, nsp).is_empty()
+                || self.rooms.is_known(worker, nsp)
+        })
     }
 
     pub fn path(&self, worker: WorkerId) -> Option<Path> {

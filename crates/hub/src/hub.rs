@@ -17,12 +17,13 @@
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use sio_cluster_core::{
-    encode_frame, FrameDecoder, Header, MessageType, OutQueue, Path, RawFrame, Recipients,
-    RecoveryLimits, Switchboard, WorkerId, IPC_PIN,
+    decode_message, encode_frame, encode_message, Channels, FrameDecoder, Header, Inbound,
+    MessageType, OutQueue, Path, RawFrame, Recipients, RecoveryLimits, Subscriptions, Switchboard,
+    WorkerId, IPC_PIN, REMOTE,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -32,6 +33,7 @@ use tokio::sync::{oneshot, Notify};
 
 use crate::handshake::{check_hello, Secret, ACCEPTED};
 use crate::recovery::{Recovery, Reply};
+use crate::redis_bridge::{RedisBridge, RedisHandler, RedisOptions};
 use crate::socket_dir::SocketDir;
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct HubOptions {
     /// Send a message addressed to rooms only to the workers holding one of them (and answer
     /// requests for the others); off, every worker but the sender gets every message.
     pub route_by_room: bool,
+    /// Bridge this machine to the others through Redis (sharded Pub/Sub).
+    pub redis: Option<RedisOptions>,
 }
 
 impl Default for HubOptions {
@@ -57,6 +61,7 @@ impl Default for HubOptions {
             parent_dir: std::env::temp_dir(),
             recovery: RecoveryLimits::default(),
             route_by_room: true,
+            redis: None,
         }
     }
 }
@@ -95,6 +100,15 @@ pub struct HubStats {
     pub skipped: u64,
     /// Answers the hub sent in the name of skipped workers.
     pub answered: u64,
+    /// Redis: connected now, messages published and received, publishes dropped (Redis away),
+    /// received messages that were not valid, our own messages heard back, channels subscribed.
+    pub redis_connected: bool,
+    pub redis_published: u64,
+    pub redis_received: u64,
+    pub redis_dropped: u64,
+    pub redis_bad: u64,
+    pub redis_echoes: u64,
+    pub redis_channels: u64,
 }
 
 /// Bytes written per system call at most, when many small frames are queued.
@@ -117,6 +131,7 @@ struct Shared {
     counters: Counters,
     next_link_id: AtomicU64,
     started: Instant,
+    redis: OnceLock<RedisBridge>,
 }
 
 #[derive(Default)]
@@ -141,6 +156,8 @@ struct State {
     /// Frames read from the links during this turn of the hub's runtime, not routed yet (see
     /// [`Shared::route_inbox`]).
     inbox: Vec<(WorkerId, RawFrame)>,
+    /// The Redis channels this machine subscribes (with a Redis bridge).
+    subscriptions: Option<Subscriptions>,
 }
 
 /// The hub's end of one worker's link.
@@ -168,12 +185,18 @@ impl Hub {
         };
         dir.restrict_socket()?;
         let secret = Secret::random()?;
+        let mut board = Switchboard::with_route_by_room(options.route_by_room);
+        let subscriptions = options.redis.as_ref().map(|redis| {
+            board.add_remote();
+            Subscriptions::new(Channels::new(redis.channel_prefix.clone(), redis.mode))
+        });
         let state = State {
-            board: Switchboard::with_route_by_room(options.route_by_room),
+            board,
             recovery: Recovery::new(options.recovery),
             pids: HashMap::new(),
             links: HashMap::new(),
             inbox: Vec::new(),
+            subscriptions,
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -182,7 +205,16 @@ impl Hub {
             counters: Counters::default(),
             next_link_id: AtomicU64::new(1),
             started: Instant::now(),
+            redis: OnceLock::new(),
         });
+        if let Some(redis) = shared.options.redis.clone() {
+            let handler = Arc::new(RemoteHandler {
+                shared: Arc::downgrade(&shared),
+            });
+            let bridge = RedisBridge::start(runtime, redis, handler);
+            let _ = shared.redis.set(bridge);
+            runtime.spawn(reconcile_loop(Arc::downgrade(&shared)));
+        }
         let accept_task = runtime.spawn(accept_loop(listener, shared.clone(), secret.clone()));
         Ok(Hub {
             shared,
@@ -208,9 +240,10 @@ impl Hub {
         state.board.add_worker(worker);
     }
 
-    /// Whether any worker is reached over its link (then IPC messages need their payload bytes).
-    pub fn has_links(&self) -> bool {
-        !self.shared.lock().links.is_empty()
+    /// Whether IPC messages must come with their payload bytes: a worker is linked, or Redis
+    /// carries them to other machines.
+    pub fn needs_payload(&self) -> bool {
+        self.shared.redis.get().is_some() || !self.shared.lock().links.is_empty()
     }
 
     /// Routes a message that arrived over IPC from `from`. Recipients on links get it as a frame
@@ -223,7 +256,11 @@ impl Hub {
         payload: &[u8],
     ) -> Result<Vec<WorkerId>, String> {
         let mut state = self.shared.lock();
+        self.shared.note_adapter(&mut state, header);
         let recipients = state.board.route(from, Path::Ipc, header)?;
+        if recipients.remote {
+            self.shared.publish(&mut state, header, payload);
+        }
         if !recipients.links.is_empty() {
             let frame = encode_frame(header, payload).map_err(|e| e.to_string())?;
             let frame: Arc<[u8]> = frame.into();
@@ -284,6 +321,7 @@ impl Hub {
             sessions: state.recovery.sessions() as u64,
             skipped: c.skipped.load(Ordering::Relaxed),
             answered: c.answered.load(Ordering::Relaxed),
+            ..self.shared.redis_stats(&state)
         }
     }
 }
@@ -291,6 +329,7 @@ impl Hub {
 impl Drop for Hub {
     fn drop(&mut self) {
         self.accept_task.abort();
+        self.shared.leave_redis();
         let mut state = self.shared.lock();
         for (_, slot) in state.links.drain() {
             slot.shutdown.notify_one();
@@ -360,7 +399,9 @@ impl Shared {
         self.counters
             .bytes_in
             .fetch_add(frame.bytes.len() as u64, Ordering::Relaxed);
+        self.note_adapter(state, &frame.header);
         if frame.header.kind == MessageType::RoomsChanged {
+            self.note_rooms(state, &frame.header.nsp, &frame.header.joined);
             return state.board.rooms_changed(from, &frame.header);
         }
         let (frame, reply) = self.recovery_step(state, from, frame);
@@ -374,6 +415,7 @@ impl Shared {
             // A restored session's sockets join its rooms when the worker applies the reply.
             if let Some((nsp, rooms)) = joins {
                 self.pin_for_links(state, &[from], &nsp, &rooms);
+                self.note_rooms(state, &nsp, &rooms);
             }
         }
     }
@@ -404,6 +446,9 @@ impl Shared {
                 ))
             }
         };
+        if recipients.remote {
+            self.publish(state, &frame.header, frame.payload());
+        }
         // Answers and pins go with the queued frames; the order between what IPC workers get
         // and the answers a requester gets does not matter, they are different workers.
         let mut frame = frame;
@@ -436,6 +481,7 @@ impl Shared {
         recipients: &Recipients,
     ) {
         if header.kind == MessageType::SocketsJoin && !header.joined.is_empty() {
+            self.note_rooms(state, &header.nsp, &header.joined);
             self.pin_for_links(state, &recipients.links, &header.nsp, &header.joined);
             // socket.io-adapter publishes a join before it applies it to the sender's own
             // sockets, so the sender's report of the rooms it joined comes after anything it sends
@@ -454,14 +500,15 @@ impl Shared {
             .skipped
             .fetch_add(recipients.skipped.len() as u64, Ordering::Relaxed);
         let answers = state.board.answers(header, &recipients.skipped);
-        let (links, ipc) = match state.board.path(from) {
-            Some(Path::Link) => (vec![from], vec![]),
-            Some(Path::Ipc) => (vec![], vec![from]),
+        let (links, ipc, remote) = match state.board.path(from) {
+            Some(Path::Link) => (vec![from], vec![], false),
+            Some(Path::Ipc) => (vec![], vec![from], false),
+            Some(Path::Remote) => (vec![], vec![], true),
             Some(Path::Gone) | None => return,
         };
         for answer in answers {
             self.counters.answered.fetch_add(1, Ordering::Relaxed);
-            self.send_made(state, &answer.header, &answer.payload, &links, &ipc);
+            self.send_made(state, &answer.header, &answer.payload, &links, &ipc, remote);
         }
     }
 
@@ -526,8 +573,10 @@ impl Shared {
     fn announce_closed(&self, state: &mut State, worker: WorkerId, orphans: Vec<(String, String)>) {
         for (uid, nsp) in orphans {
             let header = Header::new(MessageType::AdapterClose, nsp, uid);
-            let Recipients { links, ipc, .. } = state.board.others(worker);
-            self.send_made(state, &header, &[], &links, &ipc);
+            let Recipients {
+                links, ipc, remote, ..
+            } = state.board.others(worker);
+            self.send_made(state, &header, &[], &links, &ipc, remote);
         }
     }
 
@@ -540,7 +589,11 @@ impl Shared {
         payload: &[u8],
         links: &[WorkerId],
         ipc: &[WorkerId],
+        remote: bool,
     ) {
+        if remote {
+            self.publish(state, header, payload);
+        }
         let Ok(bytes) = encode_frame(header, payload) else {
             return self.log(format!("cannot encode a {}", header.kind.name()));
         };
@@ -554,6 +607,191 @@ impl Shared {
                 });
             }
         }
+    }
+}
+
+/// The Redis half of the hub: what crosses to the other machines and what comes back.
+impl Shared {
+    /// Publishes a message for the other machines (dropped, and counted, while Redis is away).
+    fn publish(&self, state: &mut State, header: &Header, payload: &[u8]) {
+        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &state.subscriptions) else {
+            return;
+        };
+        let Some(channel) = subscriptions.channels().publish_channel(header) else {
+            return;
+        };
+        bridge.publish(channel, encode_message(header, payload));
+    }
+
+    /// A local adapter sent something: make sure its channels are subscribed before anything
+    /// it sends is published (the bridge runs commands in order).
+    fn note_adapter(&self, state: &mut State, header: &Header) {
+        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &mut state.subscriptions)
+        else {
+            return;
+        };
+        bridge.subscribe(subscriptions.note_adapter(&header.uid, &header.nsp));
+    }
+
+    fn note_rooms(&self, state: &mut State, nsp: &str, rooms: &[String]) {
+        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &mut state.subscriptions)
+        else {
+            return;
+        };
+        if !rooms.is_empty() {
+            bridge.subscribe(subscriptions.note_rooms(nsp, rooms));
+        }
+    }
+
+    /// A message from another machine: routed to this machine's workers as if from a worker
+    /// ([`REMOTE`]), so routing by room and the answers for skipped workers apply as usual.
+    fn route_remote(&self, channel: &str, message: &[u8]) {
+        let mut state = self.lock();
+        let Some(subscriptions) = &state.subscriptions else {
+            return;
+        };
+        let requester = match subscriptions
+            .channels()
+            .classify(channel, |c| subscriptions.is_response_channel(c))
+        {
+            Some(Inbound::Responses { uid, .. }) => Some(uid),
+            Some(Inbound::Namespace { .. }) => None,
+            None => return self.bad_remote(format!("a message on an unknown channel {channel}")),
+        };
+        let (header, payload) = match decode_message(message, requester.as_deref()) {
+            Ok(decoded) => decoded,
+            Err(invalid) => return self.bad_remote(format!("{invalid} (on {channel})")),
+        };
+        if state.board.is_local_adapter(&header.uid) {
+            // Redis sends our own publishes back to us.
+            if let Some(bridge) = self.redis.get() {
+                bridge.counters.echoes.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        let recipients = match state.board.route(REMOTE, Path::Remote, &header) {
+            Ok(recipients) => recipients,
+            Err(reason) => {
+                return self.log(format!(
+                    "drop {} from Redis ({}): {reason}",
+                    header.kind.name(),
+                    header.uid
+                ))
+            }
+        };
+        let Ok(bytes) = encode_frame(&header, &payload) else {
+            return self.bad_remote(format!("cannot frame a {}", header.kind.name()));
+        };
+        if !recipients.links.is_empty() {
+            let bytes: Arc<[u8]> = bytes.as_slice().into();
+            self.queue_for_links(&mut state, &recipients.links, &bytes);
+        }
+        self.after_routing(&mut state, REMOTE, &header, &recipients);
+        if !recipients.ipc.is_empty() {
+            if let Some(frame) = decode_one(&bytes) {
+                (self.sink)(HubEvent::Deliver {
+                    to: recipients.ipc,
+                    frame: Arc::new(frame),
+                });
+            }
+        }
+    }
+
+    fn bad_remote(&self, reason: String) {
+        if let Some(bridge) = self.redis.get() {
+            bridge.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
+        }
+        self.log(format!("drop a message from Redis: {reason}"));
+    }
+
+    /// The hub closes: its adapters are gone for the other machines at once (not after their
+    /// heartbeat timeout).
+    fn leave_redis(&self) {
+        let Some(bridge) = self.redis.get() else {
+            return;
+        };
+        let mut state = self.lock();
+        let adapters: Vec<(String, String)> = state
+            .board
+            .local_adapters()
+            .map(|(uid, nsp)| (uid.to_string(), nsp.to_string()))
+            .collect();
+        for (uid, nsp) in adapters {
+            let header = Header::new(MessageType::AdapterClose, nsp, uid);
+            self.publish(&mut state, &header, &[]);
+        }
+        drop(state);
+        bridge.flush(Duration::from_millis(500));
+    }
+
+    fn redis_stats(&self, state: &State) -> HubStats {
+        let Some(bridge) = self.redis.get() else {
+            return HubStats::default();
+        };
+        let c = &bridge.counters;
+        HubStats {
+            redis_connected: bridge.is_connected(),
+            redis_published: c.published.load(Ordering::Relaxed),
+            redis_received: c.received.load(Ordering::Relaxed),
+            redis_dropped: c.dropped.load(Ordering::Relaxed),
+            redis_bad: c.bad_messages.load(Ordering::Relaxed),
+            redis_echoes: c.echoes.load(Ordering::Relaxed),
+            redis_channels: state.subscriptions.as_ref().map_or(0, |s| s.len() as u64),
+            ..HubStats::default()
+        }
+    }
+}
+
+struct RemoteHandler {
+    shared: Weak<Shared>,
+}
+
+impl RedisHandler for RemoteHandler {
+    fn on_message(&self, channel: &str, message: &[u8]) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.route_remote(channel, message);
+        }
+    }
+
+    fn channels(&self) -> Vec<String> {
+        self.shared.upgrade().map_or_else(Vec::new, |shared| {
+            shared
+                .lock()
+                .subscriptions
+                .as_ref()
+                .map_or_else(Vec::new, Subscriptions::all)
+        })
+    }
+
+    fn log(&self, message: String) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.log(message);
+        }
+    }
+}
+
+/// Leaves the channels nothing here needs any more (adapters closed, rooms emptied), and
+/// subscribes what an adapter or room known only from the board needs.
+async fn reconcile_loop(shared: Weak<Shared>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let mut state = shared.lock();
+        let State {
+            board,
+            subscriptions,
+            ..
+        } = &mut *state;
+        let (Some(bridge), Some(subscriptions)) = (shared.redis.get(), subscriptions.as_mut())
+        else {
+            return;
+        };
+        let changes = subscriptions.reconcile(board);
+        bridge.subscribe(changes.subscribe);
+        bridge.unsubscribe(changes.unsubscribe);
     }
 }
 

@@ -15,6 +15,7 @@ mod handshake;
 mod hub;
 mod link;
 mod recovery;
+pub mod redis_bridge;
 mod socket_dir;
 
 pub use handshake::{hello, Secret, ACCEPTED, SECRET_LEN};

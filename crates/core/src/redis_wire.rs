@@ -1,0 +1,407 @@
+//! The wire of `@socket.io/redis-adapter` 8.3's sharded adapter, which a hub speaks on Redis for
+//! its whole machine: channel names, the channel a message is published on, and the conversion
+//! between a hub frame (header + MessagePack payload of `data`) and a Redis message (the whole
+//! `ClusterMessage`, JSON or MessagePack).
+//!
+//! Encoding. redis-adapter writes JSON unless the message holds binary, and reads either (a first
+//! byte `{` means JSON). The hub always writes MessagePack: its payload is already MessagePack, so
+//! the message is a map written around it without decoding it, and it is smaller than JSON.
+
+use rmpv::Value;
+
+use crate::header::Header;
+use crate::message::MessageType;
+use crate::validate::{validate, Invalid};
+use crate::view::{Kind, View};
+
+/// Which broadcasts go to a channel of their own room, as redis-adapter's `subscriptionMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionMode {
+    /// Everything on the namespace's channel.
+    Static,
+    /// A broadcast to exactly one room (not a socket id) on that room's channel (the default).
+    Dynamic,
+    /// As `Dynamic`, socket ids included.
+    DynamicPrivate,
+}
+
+impl SubscriptionMode {
+    pub fn parse(name: &str) -> Option<SubscriptionMode> {
+        match name {
+            "static" => Some(SubscriptionMode::Static),
+            "dynamic" => Some(SubscriptionMode::Dynamic),
+            "dynamic-private" => Some(SubscriptionMode::DynamicPrivate),
+            _ => None,
+        }
+    }
+
+    /// Whether a server subscribes the channel of `room` when it has it. redis-adapter's
+    /// `dynamic` skips its own sockets' ids; publishers skip every string of 20 UTF-16 units
+    /// (`looksLikeASocketId`), so subscribing by that same test loses nothing.
+    pub fn subscribes_room(self, room: &str) -> bool {
+        match self {
+            SubscriptionMode::Static => false,
+            SubscriptionMode::Dynamic => !looks_like_a_socket_id(room),
+            SubscriptionMode::DynamicPrivate => true,
+        }
+    }
+}
+
+fn looks_like_a_socket_id(room: &str) -> bool {
+    room.encode_utf16().count() == 20
+}
+
+/// Channel names under one prefix (`socket.io` by default).
+#[derive(Debug, Clone)]
+pub struct Channels {
+    prefix: String,
+    mode: SubscriptionMode,
+}
+
+/// Where a Redis message was received, as far as routing cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// The namespace's channel or one of its rooms' channels.
+    Namespace { nsp: String },
+    /// The response channel of adapter `uid`.
+    Responses { nsp: String, uid: String },
+}
+
+impl Channels {
+    pub fn new(prefix: impl Into<String>, mode: SubscriptionMode) -> Channels {
+        Channels {
+            prefix: prefix.into(),
+            mode,
+        }
+    }
+
+    pub fn mode(&self) -> SubscriptionMode {
+        self.mode
+    }
+
+    /// `<prefix>#<nsp>#`: every message of the namespace.
+    pub fn namespace(&self, nsp: &str) -> String {
+        format!("{}#{}#", self.prefix, nsp)
+    }
+
+    /// `<prefix>#<nsp>#<uid>#`: the responses to adapter `uid`.
+    pub fn responses(&self, nsp: &str, uid: &str) -> String {
+        format!("{}#{}#{}#", self.prefix, nsp, uid)
+    }
+
+    /// `<prefix>#<nsp>#<room>#`: single-room broadcasts, in the dynamic modes.
+    pub fn room(&self, nsp: &str, room: &str) -> String {
+        self.responses(nsp, room)
+    }
+
+    /// The channel redis-adapter's `computeChannel` / `doPublishResponse` would publish on.
+    pub fn publish_channel(&self, header: &Header) -> Option<String> {
+        if header.kind.is_response() {
+            let requester = header.requester_uid.as_deref()?;
+            return Some(self.responses(&header.nsp, requester));
+        }
+        // A broadcast with acks cannot use a room's channel: the requester counts answers from
+        // every server of the namespace.
+        let single_room = header.kind == MessageType::Broadcast
+            && header.request_id.is_none()
+            && header.rooms.len() == 1
+            && self.mode.subscribes_room(&header.rooms[0]);
+        Some(if single_room {
+            self.room(&header.nsp, &header.rooms[0])
+        } else {
+            self.namespace(&header.nsp)
+        })
+    }
+
+    /// Tells a response channel from the namespace's (and rooms') channels. The hub knows which
+    /// response channels it subscribed: `is_response_channel` says whether `uid` is one of them
+    /// (a room named like an adapter uid cannot be told apart by its name alone).
+    pub fn classify(
+        &self,
+        channel: &str,
+        is_response_channel: impl Fn(&str) -> bool,
+    ) -> Option<Inbound> {
+        let rest = channel.strip_prefix(&self.prefix)?.strip_prefix('#')?;
+        let rest = rest.strip_suffix('#')?;
+        // Namespaces start with '/' and may hold '#'; rooms and uids may too: match the channel
+        // against the response channel it would be for each split point.
+        if is_response_channel(channel) {
+            let (nsp, uid) = rest.split_once('#')?;
+            return Some(Inbound::Responses {
+                nsp: nsp.to_string(),
+                uid: uid.to_string(),
+            });
+        }
+        let nsp = rest.split_once('#').map_or(rest, |(nsp, _)| nsp);
+        Some(Inbound::Namespace {
+            nsp: nsp.to_string(),
+        })
+    }
+}
+
+/// A Redis message for `header` and its payload (the MessagePack of `data`, or empty).
+/// `requesterUid` and the hub's own fields are left out: the channel addresses a response.
+pub fn encode_message(header: &Header, payload: &[u8]) -> Vec<u8> {
+    let fields = 3 + u32::from(!payload.is_empty());
+    let mut out = Vec::with_capacity(payload.len() + header.uid.len() + header.nsp.len() + 32);
+    // Writing to a Vec cannot fail.
+    let _ = rmp::encode::write_map_len(&mut out, fields);
+    let _ = rmp::encode::write_str(&mut out, "uid");
+    let _ = rmp::encode::write_str(&mut out, &header.uid);
+    let _ = rmp::encode::write_str(&mut out, "nsp");
+    let _ = rmp::encode::write_str(&mut out, &header.nsp);
+    let _ = rmp::encode::write_str(&mut out, "type");
+    let _ = rmp::encode::write_uint(&mut out, u64::from(header.kind.code()));
+    if !payload.is_empty() {
+        let _ = rmp::encode::write_str(&mut out, "data");
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// Reads a Redis message: its routing header (validated as any message from another process)
+/// and the MessagePack of its `data`. `requester` is the adapter whose response channel it came
+/// on, if any: redis-adapter's responses name their requester by channel only.
+pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
+    let mut value = if bytes.first() == Some(&b'{') {
+        let json: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
+        json_to_msgpack(json)
+    } else {
+        let mut reader = bytes;
+        let value = rmpv::decode::read_value(&mut reader)
+            .map_err(|e| Invalid::new(format!("not MessagePack: {e}")))?;
+        if !reader.is_empty() {
+            return Err(Invalid::new("trailing bytes after the message"));
+        }
+        value
+    };
+    let Value::Map(entries) = &mut value else {
+        return Err(Invalid::new("message must be a map"));
+    };
+    entries.retain(|(key, _)| key.as_str() != Some("requesterUid"));
+    if let Some(requester) = requester {
+        entries.push(("requesterUid".into(), requester.into()));
+    }
+    let header = validate(&&value)?;
+    let data = value
+        .as_map()
+        .and_then(|entries| entries.iter().find(|(key, _)| key.as_str() == Some("data")))
+        .map(|(_, data)| data);
+    let payload = match data {
+        None => Vec::new(),
+        Some(data) => {
+            let mut out = Vec::new();
+            rmpv::encode::write_value(&mut out, data)
+                .map_err(|e| Invalid::new(format!("cannot re-encode data: {e}")))?;
+            out
+        }
+    };
+    Ok((header, payload))
+}
+
+fn json_to_msgpack(json: serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(b) => Value::Boolean(b),
+        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Value::from(u),
+            (None, Some(i)) => Value::from(i),
+            _ => Value::F64(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::from(s),
+        serde_json::Value::Array(items) => {
+            Value::Array(items.into_iter().map(json_to_msgpack).collect())
+        }
+        serde_json::Value::Object(map) => Value::Map(
+            map.into_iter()
+                .map(|(key, value)| (Value::from(key), json_to_msgpack(value)))
+                .collect(),
+        ),
+    }
+}
+
+/// MessagePack values seen as JS values: what notepack.io / msgpackr decode them to.
+impl View for &Value {
+    fn kind(&self) -> Kind {
+        match self {
+            Value::Nil => Kind::Null,
+            Value::Boolean(_) => Kind::Bool,
+            Value::Integer(_) | Value::F32(_) | Value::F64(_) => Kind::Number,
+            Value::String(s) if s.as_str().is_some() => Kind::String,
+            Value::String(_) => Kind::Other,
+            Value::Binary(_) => Kind::Binary,
+            Value::Array(_) => Kind::Array,
+            Value::Map(_) => Kind::Object,
+            Value::Ext(..) => Kind::Other,
+        }
+    }
+
+    fn field(&self, key: &str) -> Option<Self> {
+        let entries = self.as_map()?;
+        let (_, value) = entries.iter().find(|(k, _)| k.as_str() == Some(key))?;
+        // msgpackr and notepack write `undefined` as fixext 0: a field that is not there.
+        match value {
+            Value::Ext(0, data) if data.as_slice() == [0] => None,
+            value => Some(value),
+        }
+    }
+
+    fn string(&self) -> Option<String> {
+        self.as_str().map(str::to_owned)
+    }
+
+    fn number(&self) -> Option<f64> {
+        match self {
+            Value::Integer(i) => i.as_f64(),
+            Value::F32(f) => Some(f64::from(*f)),
+            Value::F64(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    fn boolean(&self) -> Option<bool> {
+        self.as_bool()
+    }
+
+    fn length(&self) -> Option<u32> {
+        let len = self.as_array()?.len();
+        Some(u32::try_from(len).unwrap_or(u32::MAX))
+    }
+
+    fn element(&self, index: u32) -> Option<Self> {
+        self.as_array()?.get(usize::try_from(index).ok()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channels(mode: SubscriptionMode) -> Channels {
+        Channels::new("socket.io", mode)
+    }
+
+    fn broadcast(rooms: &[&str], request_id: Option<&str>) -> Header {
+        Header {
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            request_id: request_id.map(Into::into),
+            ..Header::new(MessageType::Broadcast, "/chat", "abc")
+        }
+    }
+
+    #[test]
+    fn channels_follow_redis_adapter() {
+        let dynamic = channels(SubscriptionMode::Dynamic);
+        assert_eq!(dynamic.namespace("/"), "socket.io#/#");
+        assert_eq!(dynamic.responses("/", "u1"), "socket.io#/#u1#");
+        let publish = |c: &Channels, h: &Header| c.publish_channel(h).unwrap();
+        assert_eq!(
+            publish(&dynamic, &broadcast(&["r"], None)),
+            "socket.io#/chat#r#"
+        );
+        assert_eq!(
+            publish(&dynamic, &broadcast(&["r", "s"], None)),
+            "socket.io#/chat#"
+        );
+        assert_eq!(
+            publish(&dynamic, &broadcast(&["r"], Some("1"))),
+            "socket.io#/chat#"
+        );
+        let socket_id = "abcdefghij0123456789";
+        assert_eq!(
+            publish(&dynamic, &broadcast(&[socket_id], None)),
+            "socket.io#/chat#"
+        );
+        let private = channels(SubscriptionMode::DynamicPrivate);
+        assert_eq!(
+            publish(&private, &broadcast(&[socket_id], None)),
+            format!("socket.io#/chat#{socket_id}#")
+        );
+        let fixed = channels(SubscriptionMode::Static);
+        assert_eq!(
+            publish(&fixed, &broadcast(&["r"], None)),
+            "socket.io#/chat#"
+        );
+        let response = Header {
+            request_id: Some("1".into()),
+            requester_uid: Some("req".into()),
+            ..Header::new(MessageType::FetchSocketsResponse, "/chat", "abc")
+        };
+        assert_eq!(publish(&dynamic, &response), "socket.io#/chat#req#");
+    }
+
+    #[test]
+    fn classify_by_known_response_channels() {
+        let c = channels(SubscriptionMode::Dynamic);
+        let known = |channel: &str| channel == "socket.io#/a#b#u1#";
+        assert_eq!(
+            c.classify("socket.io#/a#b#u1#", known),
+            Some(Inbound::Responses {
+                nsp: "/a".into(),
+                uid: "b#u1".into()
+            })
+        );
+        assert_eq!(
+            c.classify("socket.io#/a#room#", known),
+            Some(Inbound::Namespace { nsp: "/a".into() })
+        );
+        assert_eq!(c.classify("other#/a#", known), None);
+    }
+
+    #[test]
+    fn encode_then_decode() {
+        let header = broadcast(&["r"], None);
+        let payload = {
+            let mut out = Vec::new();
+            let data = Value::Map(vec![
+                (
+                    "opts".into(),
+                    Value::Map(vec![
+                        ("rooms".into(), Value::Array(vec!["r".into()])),
+                        ("except".into(), Value::Array(vec![])),
+                    ]),
+                ),
+                (
+                    "packet".into(),
+                    Value::Map(vec![
+                        ("type".into(), Value::from(2)),
+                        (
+                            "data".into(),
+                            Value::Array(vec![Value::Binary(vec![1, 2, 3])]),
+                        ),
+                    ]),
+                ),
+            ]);
+            rmpv::encode::write_value(&mut out, &data).unwrap();
+            out
+        };
+        let bytes = encode_message(&header, &payload);
+        let (back, back_payload) = decode_message(&bytes, None).unwrap();
+        assert_eq!(back.kind, MessageType::Broadcast);
+        assert_eq!(back.rooms, vec!["r".to_string()]);
+        assert_eq!(back.uid, "abc");
+        assert_eq!(back_payload, payload);
+    }
+
+    #[test]
+    fn json_messages_and_responses() {
+        let json = br#"{"uid":"x","nsp":"/","type":8,"data":{"requestId":"7","sockets":[]}}"#;
+        assert!(
+            decode_message(json, None).is_err(),
+            "a response needs its requester"
+        );
+        let (header, payload) = decode_message(json, Some("me")).unwrap();
+        assert_eq!(header.requester_uid.as_deref(), Some("me"));
+        assert_eq!(header.request_id.as_deref(), Some("7"));
+        let data = rmpv::decode::read_value(&mut payload.as_slice()).unwrap();
+        assert_eq!(data.as_map().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        for bytes in [&b""[..], b"{", b"\xc1", b"\x93\x01\x02\x03", b"\xa3abc\x00"] {
+            assert!(decode_message(bytes, None).is_err(), "{bytes:?}");
+        }
+    }
+}

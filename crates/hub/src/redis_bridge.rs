@@ -1,0 +1,476 @@
+//! The hub's one Redis client (standalone or Cluster), speaking `@socket.io/redis-adapter`'s
+//! sharded Pub/Sub for the whole machine.
+//!
+//! One task owns the connection and runs commands in the order the hub issued them: a subscribe
+//! is confirmed before any later publish is sent, so a local adapter hears the responses to its
+//! first request. Publishes run concurrently on the multiplexed connection (in order on each node).
+//!
+//! While Redis is away, publishes are dropped (as redis-adapter's are lost), never queued without
+//! bound: what waits for the connection is bounded by `max_pending_bytes`. Subscriptions are the
+//! hub's own set ([`sio_cluster_core::Subscriptions`]), subscribed again after every reconnection,
+//! channel by channel (on a Cluster each may live on another node).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ProtocolVersion, PushInfo, PushKind, RedisResult, Value};
+use sio_cluster_core::SubscriptionMode;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// `redis://host:port` of the server, or of some nodes of a Cluster.
+    pub nodes: Vec<String>,
+    pub cluster: bool,
+    pub channel_prefix: String,
+    pub mode: SubscriptionMode,
+    /// Bytes of publishes waiting for Redis, beyond which new ones are dropped.
+    pub max_pending_bytes: usize,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            nodes: vec![],
+            cluster: false,
+            channel_prefix: "socket.io".into(),
+            mode: SubscriptionMode::Dynamic,
+            max_pending_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// What the bridge tells the hub.
+pub trait RedisHandler: Send + Sync + 'static {
+    /// A message arrived on `channel`.
+    fn on_message(&self, channel: &str, message: &[u8]);
+    /// Every channel the hub wants subscribed now (after a (re)connection).
+    fn channels(&self) -> Vec<String>;
+    fn log(&self, message: String);
+}
+
+enum Command {
+    Publish {
+        channel: String,
+        message: Vec<u8>,
+    },
+    Subscribe(Vec<String>),
+    Unsubscribe(Vec<String>),
+    /// Answered once every command before it ran.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+#[derive(Debug, Default)]
+pub struct RedisCounters {
+    pub published: AtomicU64,
+    pub received: AtomicU64,
+    /// Publishes dropped: Redis away, too much waiting, or a failed SPUBLISH.
+    pub dropped: AtomicU64,
+    pub bad_messages: AtomicU64,
+    pub echoes: AtomicU64,
+}
+
+/// The hub's handle on the bridge task.
+pub struct RedisBridge {
+    commands: mpsc::UnboundedSender<Command>,
+    pending_bytes: Arc<AtomicUsize>,
+    connected: Arc<AtomicBool>,
+    max_pending_bytes: usize,
+    pub counters: Arc<RedisCounters>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RedisBridge {
+    pub fn start(
+        runtime: &tokio::runtime::Handle,
+        options: RedisOptions,
+        handler: Arc<dyn RedisHandler>,
+    ) -> RedisBridge {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let pending_bytes = Arc::new(AtomicUsize::new(0));
+        let connected = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(RedisCounters::default());
+        let worker = Worker {
+            options: options.clone(),
+            handler,
+            pending_bytes: pending_bytes.clone(),
+            connected: connected.clone(),
+            counters: counters.clone(),
+            resubscribe: Arc::new(AtomicBool::new(false)),
+        };
+        let task = runtime.spawn(worker.run(receiver));
+        RedisBridge {
+            commands,
+            pending_bytes,
+            connected,
+            max_pending_bytes: options.max_pending_bytes,
+            counters,
+            task,
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Queues a publish, or drops it (returns false) while Redis is away or too much is waiting.
+    pub fn publish(&self, channel: String, message: Vec<u8>) -> bool {
+        let len = message.len();
+        let pending = self.pending_bytes.load(Ordering::Relaxed);
+        if !self.is_connected() || pending + len > self.max_pending_bytes {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        self.pending_bytes.fetch_add(len, Ordering::Relaxed);
+        let sent = self
+            .commands
+            .send(Command::Publish { channel, message })
+            .is_ok();
+        if !sent {
+            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    pub fn subscribe(&self, channels: Vec<String>) {
+        if !channels.is_empty() {
+            let _ = self.commands.send(Command::Subscribe(channels));
+        }
+    }
+
+    pub fn unsubscribe(&self, channels: Vec<String>) {
+        if !channels.is_empty() {
+            let _ = self.commands.send(Command::Unsubscribe(channels));
+        }
+    }
+
+    /// Waits (at most `timeout`) until everything queued so far was sent: called from the
+    /// primary's thread when the hub closes, never from the runtime.
+    pub fn flush(&self, timeout: Duration) {
+        let (done, wait) = std::sync::mpsc::channel();
+        if self.commands.send(Command::Flush(done)).is_ok() && self.is_connected() {
+            let _ = wait.recv_timeout(timeout);
+        }
+    }
+}
+
+impl Drop for RedisBridge {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Connection {
+    async fn run(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        match self {
+            Connection::Single(connection) => cmd.query_async(connection).await,
+            Connection::Cluster(connection) => cmd.query_async(connection).await,
+        }
+    }
+}
+
+struct Worker {
+    options: RedisOptions,
+    handler: Arc<dyn RedisHandler>,
+    pending_bytes: Arc<AtomicUsize>,
+    connected: Arc<AtomicBool>,
+    counters: Arc<RedisCounters>,
+    /// Set when a connection dropped: subscribe every channel again once Redis answers.
+    resubscribe: Arc<AtomicBool>,
+}
+
+/// Commands taken from the queue per round.
+const BATCH: usize = 1024;
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+const CHECK_EVERY: Duration = Duration::from_millis(500);
+
+impl Worker {
+    async fn run(self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut connection = self.connect(&mut commands).await;
+        self.resubscribe_all(&mut connection).await;
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut check = tokio::time::interval(CHECK_EVERY);
+        loop {
+            tokio::select! {
+                received = commands.recv_many(&mut batch, BATCH) => {
+                    if received == 0 {
+                        return; // the hub is gone
+                    }
+                    self.execute(&mut connection, &mut batch).await;
+                }
+                _ = check.tick() => {
+                    if self.resubscribe.load(Ordering::Relaxed) {
+                        self.resubscribe_all(&mut connection).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Connects, retrying with backoff while Redis is unreachable; meanwhile publishes are
+    /// dropped and subscriptions wait in the hub's set.
+    async fn connect(&self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Connection {
+        let mut delay = RETRY_MIN;
+        loop {
+            match self.try_connect().await {
+                Ok(connection) => {
+                    self.handler.log(format!(
+                        "connected to Redis {}{}",
+                        self.options.nodes.join(", "),
+                        if self.options.cluster {
+                            " (Cluster)"
+                        } else {
+                            ""
+                        }
+                    ));
+                    return connection;
+                }
+                Err(error) => self.handler.log(format!(
+                    "cannot connect to Redis {}: {error}; retrying in {} ms",
+                    self.options.nodes.join(", "),
+                    delay.as_millis()
+                )),
+            }
+            let sleep = tokio::time::sleep(delay);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = &mut sleep => break,
+                    command = commands.recv() => match command {
+                        Some(command) => self.discard(command),
+                        None => std::future::pending::<()>().await,
+                    },
+                }
+            }
+            delay = (delay * 2).min(RETRY_MAX);
+        }
+    }
+
+    fn discard(&self, command: Command) {
+        match command {
+            Command::Publish { message, .. } => {
+                self.pending_bytes
+                    .fetch_sub(message.len(), Ordering::Relaxed);
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Command::Flush(done) => {
+                let _ = done.send(());
+            }
+            // The hub's set keeps them: subscribed at connection.
+            Command::Subscribe(_) | Command::Unsubscribe(_) => {}
+        }
+    }
+
+    async fn try_connect(&self) -> RedisResult<Connection> {
+        let push = push_handler(
+            self.handler.clone(),
+            self.connected.clone(),
+            self.resubscribe.clone(),
+            self.counters.clone(),
+        );
+        if self.options.cluster {
+            let client = ClusterClientBuilder::new(self.options.nodes.clone())
+                .use_protocol(ProtocolVersion::RESP3)
+                .push_sender(push)
+                .connection_timeout(Duration::from_secs(2))
+                .response_timeout(Duration::from_secs(5))
+                .build()?;
+            Ok(Connection::Cluster(client.get_async_connection().await?))
+        } else {
+            let url = self.options.nodes.first().cloned().unwrap_or_default();
+            let info = redis::IntoConnectionInfo::into_connection_info(url.as_str())?;
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3);
+            let client = redis::Client::open(info.set_redis_settings(settings))?;
+            let config = ConnectionManagerConfig::new()
+                .set_push_sender(push)
+                .set_connection_timeout(Some(Duration::from_secs(2)))
+                .set_response_timeout(Some(Duration::from_secs(5)))
+                .set_max_delay(RETRY_MAX);
+            Ok(Connection::Single(
+                client.get_connection_manager_with_config(config).await?,
+            ))
+        }
+    }
+
+    async fn execute(&self, connection: &mut Connection, batch: &mut Vec<Command>) {
+        let mut publishes = Vec::new();
+        for command in batch.drain(..) {
+            match command {
+                Command::Publish { channel, message } => publishes.push((channel, message)),
+                other => {
+                    // Everything before it first: a subscribe must not overtake a publish, nor
+                    // a publish a subscribe.
+                    self.publish_all(connection, std::mem::take(&mut publishes))
+                        .await;
+                    self.control(connection, other).await;
+                }
+            }
+        }
+        self.publish_all(connection, publishes).await;
+    }
+
+    async fn publish_all(&self, connection: &Connection, publishes: Vec<(String, Vec<u8>)>) {
+        if publishes.is_empty() {
+            return;
+        }
+        let sends = publishes.into_iter().map(|(channel, message)| {
+            let mut connection = connection.clone();
+            async move {
+                let len = message.len();
+                let mut cmd = redis::cmd("SPUBLISH");
+                cmd.arg(&channel).arg(message);
+                let result = connection.run(&cmd).await;
+                (channel, len, result)
+            }
+        });
+        for (channel, len, result) in futures_util::future::join_all(sends).await {
+            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
+            match result {
+                Ok(_) => {
+                    self.counters.published.fetch_add(1, Ordering::Relaxed);
+                    self.connected.store(true, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.lost(format!("SPUBLISH {channel} failed: {error}"));
+                }
+            }
+        }
+    }
+
+    async fn control(&self, connection: &mut Connection, command: Command) {
+        match command {
+            Command::Subscribe(channels) => {
+                self.each(connection, true, channels).await;
+            }
+            Command::Unsubscribe(channels) => {
+                self.each(connection, false, channels).await;
+            }
+            Command::Flush(done) => {
+                let _ = done.send(());
+            }
+            Command::Publish { .. } => unreachable!("publishes are batched"),
+        }
+    }
+
+    /// SSUBSCRIBE (or SUNSUBSCRIBE) each channel on its own (each may live on another node of a
+    /// Cluster), concurrently. Returns whether all succeeded.
+    async fn each(&self, connection: &Connection, subscribe: bool, channels: Vec<String>) -> bool {
+        let runs = channels.into_iter().map(|channel| {
+            let mut connection = connection.clone();
+            async move {
+                let result = connection.subscription(subscribe, &channel).await;
+                (channel, result)
+            }
+        });
+        let mut all = true;
+        for (channel, result) in futures_util::future::join_all(runs).await {
+            if let Err(error) = result {
+                all = false;
+                let name = if subscribe {
+                    "SSUBSCRIBE"
+                } else {
+                    "SUNSUBSCRIBE"
+                };
+                self.lost(format!("{name} {channel} failed: {error}"));
+            }
+        }
+        all
+    }
+
+    /// After a connection dropped (or at start): once Redis answers, subscribe the hub's whole
+    /// set again (the client replays its own too; ours is the one that is right after a slot
+    /// moved), then let publishes through.
+    async fn resubscribe_all(&self, connection: &mut Connection) {
+        self.resubscribe.store(false, Ordering::Relaxed);
+        if let Err(error) = connection.run(&redis::cmd("PING")).await {
+            self.resubscribe.store(true, Ordering::Relaxed);
+            return self.lost(format!("Redis does not answer: {error}"));
+        }
+        let channels = self.handler.channels();
+        let count = channels.len();
+        if self.each(connection, true, channels).await {
+            if !self.connected.swap(true, Ordering::Relaxed) {
+                self.handler
+                    .log(format!("Redis answers: {count} channels subscribed"));
+            }
+        } else {
+            self.resubscribe.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A command failed: the connection may be down; subscribe everything again once it is back.
+    fn lost(&self, message: String) {
+        if self.connected.swap(false, Ordering::Relaxed) {
+            self.handler.log(message);
+        }
+        self.resubscribe.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Connection {
+    /// One channel per command: on a Cluster each may live on another node, and on one server a
+    /// command with one channel is answered by exactly one confirmation (redis-rs has no
+    /// SSUBSCRIBE for a single server's connection, but takes that confirmation as the reply).
+    async fn subscription(&mut self, subscribe: bool, channel: &str) -> RedisResult<()> {
+        let name = if subscribe {
+            "SSUBSCRIBE"
+        } else {
+            "SUNSUBSCRIBE"
+        };
+        match self {
+            Connection::Single(c) => redis::cmd(name).arg(channel).exec_async(c).await,
+            // The Cluster connection's own methods route by slot and track what to replay.
+            Connection::Cluster(c) if subscribe => c.ssubscribe(channel).await,
+            Connection::Cluster(c) => c.sunsubscribe(channel).await,
+        }
+    }
+}
+
+/// Pushes from Redis: messages go to the hub at once (on the connection's task: no hop).
+fn push_handler(
+    handler: Arc<dyn RedisHandler>,
+    connected: Arc<AtomicBool>,
+    resubscribe: Arc<AtomicBool>,
+    counters: Arc<RedisCounters>,
+) -> impl Fn(PushInfo) -> Result<(), ()> + Send + Sync + 'static {
+    move |push: PushInfo| {
+        match push.kind {
+            PushKind::SMessage => {
+                if let [Value::BulkString(channel), Value::BulkString(message), ..] =
+                    push.data.as_slice()
+                {
+                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    match std::str::from_utf8(channel) {
+                        Ok(channel) => handler.on_message(channel, message),
+                        Err(_) => {
+                            counters.bad_messages.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            PushKind::Disconnection => {
+                if connected.swap(false, Ordering::Relaxed) {
+                    handler.log("connection to Redis lost: cross-machine messages are dropped until it is back".into());
+                }
+                resubscribe.store(true, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
