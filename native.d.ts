@@ -51,7 +51,7 @@ export declare class NativeHub {
   constructor(options: NativeHubOptions | undefined | null, onEvent: (arg: HubEventJs) => void)
   get path(): string
   get secret(): string
-  get hasLinks(): boolean
+  get needsPayload(): boolean
   allow(worker: number, pid: number): void
   /**
    * Validates a message that worker `from` sent over IPC and routes it: linked recipients get
@@ -116,6 +116,13 @@ export interface HubStatsJs {
   skipped: number
   /** Answers the hub sent in the name of skipped workers. */
   answered: number
+  redisConnected: boolean
+  redisPublished: number
+  redisReceived: number
+  redisDropped: number
+  redisBad: number
+  redisEchoes: number
+  redisChannels: number
 }
 
 /** The verdict on one message that arrived over IPC. */
@@ -148,6 +155,15 @@ export interface NativeHubOptions {
   recoveryMaxSessions?: number
   /** Send a message addressed to rooms only to the workers holding one of them (default true). */
   routeByRoom?: boolean
+  /**
+   * Bridge to the other machines through Redis: the server's URL, or some nodes of a Cluster
+   * (`redis_cluster`). Checked by lib/options.js.
+   */
+  redisNodes?: Array<string>
+  redisCluster?: boolean
+  redisChannelPrefix?: string
+  /** "static", "dynamic" or "dynamic-private". */
+  redisSubscriptionMode?: string
 }
 
 /** An adapter (one per namespace per worker) that lived in a worker which is gone. */
