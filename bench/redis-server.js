@@ -92,4 +92,4 @@ async function startRedis() {
   throw lastError;
 }
 
-module.exports = { findOnPath, startRedis };
+module.exports = { findOnPath, freePort, waitForPong, startRedis };

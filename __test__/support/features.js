@@ -4,9 +4,9 @@
 
 const { TestCluster, settle, waitForEvents } = require("./cluster");
 
-function describeFeatures(title, config) {
+/** `cluster`: what runs the workers (a TestCluster of `config`, or a Fleet of several machines). */
+function describeFeatures(title, config, cluster = new TestCluster(config)) {
   describe(title, () => {
-    const cluster = new TestCluster(config);
     const n = config.workers.length;
     const binary = (config.serialization || "advanced") === "advanced";
     const senders = [...Array(n).keys()];

@@ -1,7 +1,8 @@
 "use strict";
 // A cluster primary driven by a Jest test over its own IPC channel (the test forks this file).
-// Config (argv[2], JSON): { primary: "native" | "reference", workers: ["native" | "reference", ...],
-//   serialization, adapterOptions, serverOptions, primaryOptions, graceful (workers io.close() on
+// Config (argv[2], JSON): { primary: "native" | "reference" | "none",
+//   workers: ["native" | "reference" | "redis-sharded", ...], redisUrl (for "redis-sharded"),
+//   indexBase, serialization, adapterOptions, serverOptions, primaryOptions, graceful (workers io.close() on
 //   SIGTERM, then exit, as in a zero-downtime deploy) }
 
 const cluster = require("node:cluster");
@@ -11,9 +12,9 @@ const config = JSON.parse(process.argv[2]);
 
 if (config.primary === "native") {
   require("../..").setupPrimary(config.primaryOptions);
-} else {
+} else if (config.primary === "reference") {
   require("@socket.io/cluster-adapter").setupPrimary();
-}
+} // "none": workers that need no relay (e.g. @socket.io/redis-adapter's)
 
 cluster.setupPrimary({
   exec: path.join(__dirname, "worker.js"),
@@ -27,11 +28,13 @@ function fork(kind, env = {}) {
   const index = workers.length;
   const worker = cluster.fork({
     ...env,
-    TEST_WORKER_INDEX: String(index),
+    // A machine of a Fleet numbers its workers after the previous machines'.
+    TEST_WORKER_INDEX: String((config.indexBase || 0) + index),
     TEST_WORKER_KIND: kind,
     TEST_ADAPTER_OPTIONS: JSON.stringify(config.adapterOptions || {}),
     TEST_SERVER_OPTIONS: JSON.stringify(config.serverOptions || {}),
     TEST_GRACEFUL: config.graceful ? "1" : "",
+    TEST_REDIS_URL: config.redisUrl || "",
   });
   workers.push(worker);
   worker.on("message", (message) => {

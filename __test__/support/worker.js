@@ -20,55 +20,71 @@ const index = Number(process.env.TEST_WORKER_INDEX);
 const kind = process.env.TEST_WORKER_KIND;
 const adapterOptions = JSON.parse(process.env.TEST_ADAPTER_OPTIONS);
 const serverOptions = JSON.parse(process.env.TEST_SERVER_OPTIONS);
-const { createAdapter } = kind === "native" ? require("../..") : require("@socket.io/cluster-adapter");
 
-const httpServer = http.createServer();
-const io = new Server(httpServer, { ...serverOptions, adapter: createAdapter(adapterOptions) });
-const state = { index, kind, serverSideEvents: [] };
+/** The adapter of this worker's kind; "redis-sharded" is a plain @socket.io/redis-adapter server. */
+async function makeAdapter() {
+  if (kind === "native") return require("../..").createAdapter(adapterOptions);
+  if (kind === "reference") return require("@socket.io/cluster-adapter").createAdapter(adapterOptions);
+  const { createClient } = require("redis");
+  const { createShardedAdapter } = require("@socket.io/redis-adapter");
+  const pubClient = createClient({ url: process.env.TEST_REDIS_URL });
+  const subClient = pubClient.duplicate();
+  for (const client of [pubClient, subClient]) client.on("error", () => {}); // reconnects by itself
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  return createShardedAdapter(pubClient, subClient, adapterOptions);
+}
 
-function onConnection(socket) {
-  socket.data.worker = index;
-  socket.on("join", (rooms, cb) => {
-    socket.join(rooms);
-    if (typeof cb === "function") cb(index);
+async function main() {
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { ...serverOptions, adapter: await makeAdapter() });
+  const state = { index, kind, serverSideEvents: [] };
+
+  function onConnection(socket) {
+    socket.data.worker = index;
+    socket.on("join", (rooms, cb) => {
+      socket.join(rooms);
+      if (typeof cb === "function") cb(index);
+    });
+  }
+  io.on("connection", onConnection);
+  io.of("/chat").on("connection", onConnection);
+  // serverSideEmit handlers: record what arrives; answer "ping" with an ack (unless told not to).
+  io.on("hello", (...args) => state.serverSideEvents.push(args));
+  io.on("ping", (arg, cb) => {
+    if (!state.silent) cb({ from: index, arg });
+  });
+
+  // Results cross the IPC channel; what cannot be cloned (functions, sockets...) comes back as null.
+  function serialize(value) {
+    try {
+      return value === undefined ? null : structuredClone(value);
+    } catch {
+      return null;
+    }
+  }
+
+  process.on("message", async (command) => {
+    if (!command || command.test !== "run") return;
+    try {
+      // Test-only: the function's source comes from the test file.
+      const fn = new Function(`return (${command.code})`)();
+      const value = await fn({ io, state, index, require }, ...command.args);
+      process.send({ test: "result", id: command.id, value: serialize(value) });
+    } catch (err) {
+      process.send({ test: "result", id: command.id, error: String((err && err.stack) || err) });
+    }
+  });
+
+  // A graceful stop, as deploy tools do it: SIGTERM, io.close() (socket.io disconnects every client
+  // with "server shutting down", a reason it persists sessions for), then exit.
+  if (process.env.TEST_GRACEFUL) {
+    process.on("SIGTERM", () => io.close(() => process.exit(0)));
+  }
+
+  // exclusive: in a cluster, listen(0) would otherwise share one port among all workers, round-robin.
+  httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => {
+    process.send({ test: "ready", port: httpServer.address().port, pid: process.pid, kind });
   });
 }
-io.on("connection", onConnection);
-io.of("/chat").on("connection", onConnection);
-// serverSideEmit handlers: record what arrives; answer "ping" with an ack (unless told not to).
-io.on("hello", (...args) => state.serverSideEvents.push(args));
-io.on("ping", (arg, cb) => {
-  if (!state.silent) cb({ from: index, arg });
-});
 
-// Results cross the IPC channel; what cannot be cloned (functions, sockets...) comes back as null.
-function serialize(value) {
-  try {
-    return value === undefined ? null : structuredClone(value);
-  } catch {
-    return null;
-  }
-}
-
-process.on("message", async (command) => {
-  if (!command || command.test !== "run") return;
-  try {
-    // Test-only: the function's source comes from the test file.
-    const fn = new Function(`return (${command.code})`)();
-    const value = await fn({ io, state, index, require }, ...command.args);
-    process.send({ test: "result", id: command.id, value: serialize(value) });
-  } catch (err) {
-    process.send({ test: "result", id: command.id, error: String((err && err.stack) || err) });
-  }
-});
-
-// A graceful stop, as deploy tools do it: SIGTERM, io.close() (socket.io disconnects every client
-// with "server shutting down", a reason it persists sessions for), then exit.
-if (process.env.TEST_GRACEFUL) {
-  process.on("SIGTERM", () => io.close(() => process.exit(0)));
-}
-
-// exclusive: in a cluster, listen(0) would otherwise share one port among all workers, round-robin.
-httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => {
-  process.send({ test: "ready", port: httpServer.address().port, pid: process.pid, kind });
-});
+main();

@@ -1,0 +1,96 @@
+"use strict";
+// Several "machines" on one box: each a real cluster (its own primary process and workers), joined
+// through one Redis. A Fleet numbers every worker of every machine in one sequence and offers the
+// TestCluster interface over it, so the feature suite runs unchanged across machines.
+
+const { TestCluster, sleep } = require("./cluster");
+const { startRedis, startRedisCluster } = require("./redis");
+
+class Fleet {
+  /**
+   * `machines`: one TestCluster config per machine, without the Redis address (a Redis, or a Redis
+   * Cluster with `{ cluster: true }`, is started first and given to every machine).
+   */
+  constructor(machines, { cluster = false, redisOptions = {} } = {}) {
+    this.specs = machines;
+    this.cluster = cluster;
+    this.redisOptions = redisOptions;
+    this.machines = [];
+    this.config = { workers: machines.flatMap((m) => m.workers), serialization: "advanced" };
+  }
+
+  /** The config of a machine, with the address of this fleet's Redis. */
+  withRedis(spec) {
+    const address = this.cluster ? { nodes: this.redis.urls } : { url: this.redis.url };
+    const config = { ...spec, redisUrl: this.cluster ? this.redis.urls[0] : this.redis.url };
+    if (spec.primary === "native") {
+      config.primaryOptions = { ...spec.primaryOptions, redis: { ...address, ...this.redisOptions } };
+    }
+    return config;
+  }
+
+  /** Worker `index` of the fleet as [its machine, its index there]. */
+  locate(index) {
+    let local = index;
+    for (const machine of this.machines) {
+      if (local < machine.workers.length) return [machine, local];
+      local -= machine.workers.length;
+    }
+    throw new Error(`no worker ${index} in the fleet`);
+  }
+
+  get workers() {
+    return this.machines.flatMap((m) => m.workers);
+  }
+
+  async start() {
+    this.redis = this.cluster ? await startRedisCluster(3) : await startRedis();
+    let indexBase = 0;
+    this.machines = this.specs.map((spec) => {
+      const machine = new TestCluster({ ...this.withRedis(spec), indexBase });
+      indexBase += spec.workers.length;
+      return machine;
+    });
+    for (const machine of this.machines) await machine.start();
+  }
+
+  run(index, fn, ...args) {
+    const [machine, local] = this.locate(index);
+    return machine.run(local, fn, ...args);
+  }
+
+  runAll(fn, ...args) {
+    return Promise.all(this.aliveIndexes().map((i) => this.run(i, fn, ...args)));
+  }
+
+  aliveIndexes() {
+    return this.workers.map((w, i) => (w && w.alive ? i : -1)).filter((i) => i >= 0);
+  }
+
+  client(index, opts) {
+    const [machine, local] = this.locate(index);
+    return machine.client(local, opts);
+  }
+
+  /** Waits until every live worker counts `count` servers in namespace `nsp`. */
+  async waitForServerCount(count, nsp = "/", timeout = 20000) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const counts = await this.runAll(({ io }, name) => io.of(name).adapter.serverCount(), nsp);
+      if (counts.every((c) => c === count)) return;
+      if (Date.now() > deadline) throw new Error(`server counts ${counts} never all reached ${count}`);
+      await sleep(100);
+    }
+  }
+
+  async disconnectClients() {
+    await Promise.all(this.machines.map((m) => m.disconnectClients()));
+  }
+
+  async stop() {
+    await Promise.all(this.machines.map((m) => m.stop()));
+    if (this.redis) await this.redis.stop();
+  }
+}
+
+module.exports = { Fleet };
