@@ -11,3 +11,8 @@ describeWithRedis("several machines, one Redis", () => {
   const fleet = new Fleet([machine, machine]);
   describeFeatures("2 machines x 2 workers (ours), Redis standalone", fleet.config, fleet);
 });
+
+describeWithRedis("several machines, a Redis Cluster of 3 masters", () => {
+  const fleet = new Fleet([machine, machine], { cluster: { replicas: 0 } });
+  describeFeatures("2 machines x 2 workers (ours), Redis Cluster", fleet.config, fleet);
+});

@@ -170,7 +170,7 @@ class TestCluster {
   async stop() {
     for (const socket of this.clients) socket.disconnect();
     this.clients.clear();
-    if (!this.primary || this.primary.exitCode !== null) return;
+    if (!this.primary || this.primary.exitCode !== null || this.primary.signalCode !== null) return;
     const exited = new Promise((resolve) => this.primary.once("exit", resolve));
     this.primary.send({ test: "stop" });
     const timer = setTimeout(() => this.primary.kill("SIGKILL"), 3000);

@@ -9,7 +9,8 @@ const { startRedis, startRedisCluster } = require("./redis");
 class Fleet {
   /**
    * `machines`: one TestCluster config per machine, without the Redis address (a Redis, or a Redis
-   * Cluster with `{ cluster: true }`, is started first and given to every machine).
+   * Cluster of 3 masters with `{ cluster: { replicas } }`, is started first and given to every
+   * machine).
    */
   constructor(machines, { cluster = false, redisOptions = {} } = {}) {
     this.specs = machines;
@@ -44,7 +45,7 @@ class Fleet {
   }
 
   async start() {
-    this.redis = this.cluster ? await startRedisCluster(3) : await startRedis();
+    this.redis = this.cluster ? await startRedisCluster(3, this.cluster.replicas || 0) : await startRedis();
     let indexBase = 0;
     this.machines = this.specs.map((spec) => {
       const machine = new TestCluster({ ...this.withRedis(spec), indexBase });

@@ -31,6 +31,7 @@ async function startRedis({ port, extraArgs = [], dir } = {}) {
     pid: child.pid,
     /** Stops it (SIGKILL: as a crash, nothing flushed) and waits until it is gone. */
     async stop() {
+      server.alive = false;
       if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, "SIGKILL");
       await exited;
     },
@@ -48,26 +49,39 @@ function cli(port, ...args) {
   return execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8" });
 }
 
-/** A Redis Cluster of `masters` nodes (no replicas), ready when every node says cluster_state:ok. */
-async function startRedisCluster(masters = 3) {
+/**
+ * A Redis Cluster of `masters` masters with `replicas` replicas each, ready when every node says
+ * cluster_state:ok.
+ */
+async function startRedisCluster(masters = 3, replicas = 0) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sio-redis-cluster-"));
   const nodes = [];
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       nodes.push(
         await startRedis({
           dir,
-          extraArgs: ["--cluster-enabled", "yes", "--cluster-config-file", `nodes-${i}.conf`, "--cluster-node-timeout", "2000"],
+          extraArgs: ["--cluster-enabled", "yes", "--cluster-config-file", `nodes-${i}.conf`, "--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0"],
         }),
       );
     }
     execFileSync(
       "redis-cli",
-      ["--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"],
+      ["--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", String(replicas), "--cluster-yes"],
       { stdio: "ignore" },
     );
     const deadline = Date.now() + 15000;
-    while (!nodes.every((n) => cli(n.port, "cluster", "info").includes("cluster_state:ok"))) {
+    // A replica whose first sync did not finish is no candidate for a failover.
+    const synced = (n) => !cli(n.port, "info", "replication").includes("role:slave") || cli(n.port, "info", "replication").includes("master_link_status:up");
+    const ready = (n) =>
+      cli(n.port, "cluster", "info").includes("cluster_state:ok") &&
+      synced(n) &&
+      cli(n.port, "cluster", "nodes")
+        .trim()
+        .split("\n")
+        .filter((line) => line.split(" ")[2].split(",").includes("slave")).length ===
+        masters * replicas;
+    while (!nodes.every(ready)) {
       if (Date.now() > deadline) throw new Error("the Redis Cluster never reached cluster_state:ok");
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -77,12 +91,30 @@ async function startRedisCluster(masters = 3) {
   }
   return {
     nodes,
-    urls: nodes.map((n) => n.url),
+    // The masters are given: a client finds the rest (and the replicas once promoted) itself.
+    urls: nodes.slice(0, masters).map((n) => n.url),
     async stop() {
       await Promise.all(nodes.map((n) => n.stop()));
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The node (of `nodes`) that serves the slot of `channel` now (null while none does). */
+function ownerOf(nodes, channel) {
+  const live = nodes.filter((n) => n.alive !== false);
+  const slot = Number(cli(live[0].port, "cluster", "keyslot", channel).trim());
+  for (const line of cli(live[0].port, "cluster", "nodes").trim().split("\n")) {
+    const [, address, flags, , , , , , ...ranges] = line.split(" ");
+    if (!flags.includes("master") || flags.includes("fail")) continue;
+    const port = Number(address.split("@")[0].split(":")[1]);
+    const owns = ranges.some((range) => {
+      const [from, to = from] = range.split("-").map(Number);
+      return slot >= from && slot <= to;
+    });
+    if (owns) return nodes.find((n) => n.port === port);
+  }
+  return null;
 }
 
 /** `PUBSUB SHARDNUMSUB channel` on one server. */
@@ -91,4 +123,4 @@ function shardNumSub(port, channel) {
   return Number(lines[1]);
 }
 
-module.exports = { available, INSTALL, describeWithRedis, startRedis, startRedisCluster, shardNumSub, cli };
+module.exports = { available, INSTALL, describeWithRedis, startRedis, startRedisCluster, ownerOf, shardNumSub, cli };

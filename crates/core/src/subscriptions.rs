@@ -60,6 +60,10 @@ impl Subscriptions {
         all
     }
 
+    pub fn contains(&self, channel: &str) -> bool {
+        self.current.contains(channel)
+    }
+
     pub fn len(&self) -> usize {
         self.current.len()
     }

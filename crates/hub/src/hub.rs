@@ -763,6 +763,16 @@ impl RedisHandler for RemoteHandler {
         })
     }
 
+    fn wants(&self, channel: &str) -> bool {
+        self.shared.upgrade().is_some_and(|shared| {
+            shared
+                .lock()
+                .subscriptions
+                .as_ref()
+                .is_some_and(|s| s.contains(channel))
+        })
+    }
+
     fn log(&self, message: String) {
         if let Some(shared) = self.shared.upgrade() {
             shared.log(message);

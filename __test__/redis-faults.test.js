@@ -1,0 +1,132 @@
+"use strict";
+// Several machines when Redis fails: a server restarted mid-traffic, a Cluster master failing over
+// to its replica, a machine that stops cleanly or dies. Local traffic never depends on Redis;
+// cross-machine messages sent while Redis is away are dropped (not queued), requests to the other
+// machine end at requestsTimeout, and the hub subscribes everything again once Redis is back.
+const { Fleet } = require("./support/fleet");
+const { describeWithRedis, startRedis, ownerOf } = require("./support/redis");
+const { settle, waitFor, waitForEvents } = require("./support/cluster");
+
+const adapterOptions = { heartbeatInterval: 300, heartbeatTimeout: 1500, requestsTimeout: 1500 };
+const machine = { primary: "native", workers: ["native", "native"], adapterOptions };
+const count = (socket, event) => socket.received.filter((r) => r.event === event).length;
+
+/** Waits until a broadcast from worker `from` reaches `client` again (the link through Redis works). */
+async function waitForCrossing(fleet, from, client) {
+  let attempt = 0;
+  await waitFor(
+    async () => {
+      const event = `probe-${attempt++}`;
+      await fleet.run(from, ({ io }, e) => io.emit(e), event);
+      await settle(100);
+      return count(client, event) === 1;
+    },
+    "a broadcast crossing machines again",
+    20000,
+  );
+}
+
+const redisStats = async (machine) => (await machine.hubInfo()).stats;
+
+describeWithRedis("several machines: Redis restarted", () => {
+  const fleet = new Fleet([machine, machine]);
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(4);
+  });
+  afterAll(() => fleet.stop());
+
+  test("local traffic goes on while Redis is away; cross-machine traffic resumes after a restart", async () => {
+    const [a, b] = fleet.machines;
+    const onA = await fleet.client(1);
+    const onB = await fleet.client(2);
+    await waitForCrossing(fleet, 0, onB);
+
+    await fleet.redis.stop();
+    await waitFor(async () => !(await redisStats(a)).redisConnected, "machine A to see Redis gone");
+    const droppedBefore = (await redisStats(a)).redisDropped;
+    for (let i = 0; i < 20; i++) await fleet.run(0, ({ io }) => io.emit("while-away"));
+    await settle(300);
+    expect(count(onA, "while-away")).toBe(20); // the other worker of machine A: through the hub only
+    expect(count(onB, "while-away")).toBe(0);
+    expect((await redisStats(a)).redisDropped).toBeGreaterThanOrEqual(droppedBefore + 20);
+    // A request to the other machine's servers ends at requestsTimeout, with what arrived.
+    const started = Date.now();
+    const outcome = await fleet.run(0, async ({ io }) => {
+      try {
+        return { sockets: (await io.fetchSockets()).length };
+      } catch (err) {
+        return { error: err.message };
+      }
+    });
+    expect(Date.now() - started).toBeLessThan(10000);
+    expect(outcome.error || outcome.sockets === 1).toBeTruthy();
+
+    fleet.redis = await startRedis({ port: fleet.redis.port });
+    await waitFor(
+      async () => (await redisStats(a)).redisConnected && (await redisStats(b)).redisConnected,
+      "both hubs to reconnect",
+      20000,
+    );
+    await waitForCrossing(fleet, 0, onB);
+    await waitForCrossing(fleet, 3, onA);
+    // Rooms and response channels were subscribed again too.
+    await fleet.run(2, ({ io }, id) => io.in(id).socketsJoin("after-restart"), onA.id);
+    await settle(300);
+    await fleet.run(3, ({ io }) => io.to("after-restart").emit("room-after-restart"));
+    expect((await waitForEvents(onA, "room-after-restart")).length).toBe(1);
+    await fleet.waitForServerCount(4);
+    const ids = await fleet.run(3, async ({ io }) => (await io.fetchSockets()).map((s) => s.id).sort());
+    expect(ids).toEqual([onA.id, onB.id].sort());
+    expect((await redisStats(a)).redisBad).toBe(0);
+  });
+});
+
+describeWithRedis("several machines: machines leaving", () => {
+  const fleet = new Fleet([machine, machine, machine]);
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(6);
+  });
+  afterAll(() => fleet.stop());
+
+  test("a machine that stops is gone at once; one that dies, after heartbeatTimeout", async () => {
+    const [, b, c] = fleet.machines;
+    await b.stop(); // its workers exit and the hub tells the others before the primary goes
+    const survivors = [0, 1, 4, 5];
+    const counts = () => Promise.all(survivors.map((i) => fleet.run(i, ({ io }) => io.of("/").adapter.serverCount())));
+    expect(await counts()).toEqual([4, 4, 4, 4]);
+
+    c.primary.kill("SIGKILL"); // its workers lose their primary and exit; nobody says anything
+    await waitFor(async () => (await Promise.all([0, 1].map((i) => fleet.run(i, ({ io }) => io.of("/").adapter.serverCount())))).every((n) => n === 2), "machine C to time out", 10000);
+  });
+});
+
+describeWithRedis("several machines: a Redis Cluster master fails over", () => {
+  const fleet = new Fleet([machine, machine], { cluster: { replicas: 1 } });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(4);
+  }, 60000);
+  afterAll(() => fleet.stop());
+
+  test("the hubs follow the namespace's channel to the promoted replica", async () => {
+    const onA = await fleet.client(1);
+    const onB = await fleet.client(2);
+    await waitForCrossing(fleet, 0, onB);
+    const owner = ownerOf(fleet.redis.nodes, "socket.io#/#");
+    await owner.stop();
+    await waitFor(
+      () => ![null, owner].includes(ownerOf(fleet.redis.nodes, "socket.io#/#")),
+      "a replica to take over",
+      30000,
+    );
+    await waitForCrossing(fleet, 0, onB);
+    await waitForCrossing(fleet, 3, onA);
+    // Away longer than heartbeatTimeout, each machine forgot the other's servers until their
+    // next heartbeat.
+    await fleet.waitForServerCount(4);
+    const ids = await fleet.run(3, async ({ io }) => (await io.fetchSockets()).map((s) => s.id).sort());
+    expect(ids).toEqual([onA.id, onB.id].sort());
+  }, 60000);
+});
