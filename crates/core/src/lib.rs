@@ -28,7 +28,7 @@ pub use recovery::{
     LogEntry, PacketLog, Page, RecoveryLimits, RestoreError, Session, SessionStore,
 };
 pub use rooms::{Pin, RoomViews, IPC_PIN};
-pub use routing::{Route, Router, WorkerId};
+pub use routing::{Route, Router, WorkerId, PRIMARY};
 pub use switchboard::{Path, Recipients, Switchboard};
 pub use validate::{validate, Invalid};
 pub use view::{Kind, View};

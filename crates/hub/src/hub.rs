@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use sio_cluster_core::{
     encode_frame, FrameDecoder, Header, MessageType, OutQueue, Path, RawFrame, Recipients,
-    RecoveryLimits, Switchboard, WorkerId, IPC_PIN,
+    RecoveryLimits, Switchboard, WorkerId, IPC_PIN, PRIMARY,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -232,6 +232,40 @@ impl Hub {
         }
         self.shared
             .after_routing(&mut state, from, header, &recipients);
+        Ok(recipients.ipc)
+    }
+
+    /// Routes a message the primary made itself (the Emitter's), from no worker, as a worker's
+    /// message is routed (by room too): recipients on links get it as a frame built from `header`
+    /// and `payload`; the returned workers are to be sent it over IPC by the caller. A broadcast
+    /// with `header.store` first gets its place in the recovery log, as a worker's stored
+    /// broadcast does, even if no worker receives it now: a disconnected member of its rooms
+    /// gets it when it recovers.
+    pub fn inject(&self, header: &Header, payload: &[u8]) -> Result<Vec<WorkerId>, String> {
+        header.check().map_err(|invalid| invalid.reason)?;
+        if header.store && header.kind != MessageType::Broadcast {
+            return Err(format!(
+                "only a BROADCAST is stored, not a {}",
+                header.kind.name()
+            ));
+        }
+        let mut state = self.shared.lock();
+        let recipients = state.board.route_from_primary(header)?;
+        let mut bytes = encode_frame(header, payload).map_err(|e| e.to_string())?;
+        if header.store {
+            let frame = decode_one(&bytes).ok_or("cannot re-read an injected frame")?;
+            let now = self.shared.now_ms();
+            (bytes, _) = state
+                .recovery
+                .store(&frame, now)
+                .map_err(|e| e.to_string())?;
+        }
+        if !recipients.links.is_empty() {
+            self.shared
+                .queue_for_links(&mut state, &recipients.links, &bytes.into());
+        }
+        self.shared
+            .after_routing(&mut state, PRIMARY, header, &recipients);
         Ok(recipients.ipc)
     }
 
