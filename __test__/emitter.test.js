@@ -305,6 +305,8 @@ describe.each([
     const got = await cluster.runAll(({ state }) => state.serverSideEvents.map(([b]) => [Buffer.isBuffer(b), [...b]]));
     expect(got).toEqual([[[true, [7]]], [[true, [7]]]]);
     expect(await serverCounts(cluster)).toEqual([2, 2]);
+    const invalid = cluster.runPrimary(({ pkg }) => new pkg.Emitter().to([{ not: "a room" }]).emit("m"));
+    await expect(invalid).rejects.toThrow(/invalid adapter message: .*data\.opts\.rooms/);
   });
 });
 

@@ -149,7 +149,7 @@ function startIpcRelay() {
   // No log here: nothing is stored (as for the workers' own broadcasts without a hub).
   inject = (message) => {
     const verdict = inspectMessage(message);
-    if (!verdict.valid) throw new Error(verdict.reason);
+    if (!verdict.valid) throw new Error(`invalid adapter message: ${verdict.reason}`); // as the hub's inject says it
     for (const worker of Object.values(cluster.workers)) sendTo(worker, message);
   };
 
