@@ -59,3 +59,67 @@ export interface PrimaryOptions {
 
 /** Relays adapter messages between the workers of this primary. Call it in the primary process. */
 export declare function setupPrimary(opts?: Partial<PrimaryOptions>): void;
+
+/** An events map: event names to listener signatures (as socket.io's). */
+export interface EventsMap {
+  [event: string]: any;
+}
+
+/** Any event name, any arguments. */
+export interface DefaultEventsMap {
+  [event: string]: (...args: any[]) => void;
+}
+
+export type EventNames<Map extends EventsMap> = keyof Map & (string | symbol);
+export type EventParams<Map extends EventsMap, Ev extends EventNames<Map>> = Parameters<Map[Ev]>;
+
+/**
+ * Emits from the cluster's primary, with @socket.io/redis-emitter's API: to the clients of every
+ * worker, through the hub (or the IPC relay). Create it in the primary, after `setupPrimary()`
+ * (it throws otherwise).
+ *
+ * @example
+ * setupPrimary();
+ * const emitter = new Emitter();
+ * emitter.to("room1").emit("news", { text: "hi" });
+ */
+export declare class Emitter<EmitEvents extends EventsMap = DefaultEventsMap> {
+  readonly nsp: string;
+  /** @param nsp - the namespace (default "/"); see also `of()`. */
+  constructor(nsp?: string);
+  /** An emitter for another namespace. */
+  of(nsp: string): Emitter<EmitEvents>;
+  /** Emits to every client of the namespace. Throws for a reserved event name. */
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): true;
+  /** Targets a room (or rooms) when emitting. */
+  to(room: string | string[]): BroadcastOperator<EmitEvents>;
+  /** Same as `to()`. */
+  in(room: string | string[]): BroadcastOperator<EmitEvents>;
+  /** Excludes a room (or rooms) when emitting. */
+  except(room: string | string[]): BroadcastOperator<EmitEvents>;
+  /** The packet may be lost if a client is not ready to receive it; it is not stored for recovery. */
+  get volatile(): BroadcastOperator<EmitEvents>;
+  /** Sets the compress flag. */
+  compress(compress: boolean): BroadcastOperator<EmitEvents>;
+  /** Makes the matching sockets join the rooms. */
+  socketsJoin(rooms: string | string[]): void;
+  /** Makes the matching sockets leave the rooms. */
+  socketsLeave(rooms: string | string[]): void;
+  /** Disconnects the matching sockets; `close`: also close their underlying connection. */
+  disconnectSockets(close?: boolean): void;
+  /** Emits to the servers' namespace handlers (`io.on(ev, ...)`) of every worker; no acknowledgements. */
+  serverSideEmit(ev: string, ...args: any[]): void;
+}
+
+/** Rooms, exceptions and flags of one emission (made by an Emitter); each modifier returns a new one. */
+export interface BroadcastOperator<EmitEvents extends EventsMap> {
+  to(room: string | string[]): BroadcastOperator<EmitEvents>;
+  in(room: string | string[]): BroadcastOperator<EmitEvents>;
+  except(room: string | string[]): BroadcastOperator<EmitEvents>;
+  compress(compress: boolean): BroadcastOperator<EmitEvents>;
+  readonly volatile: BroadcastOperator<EmitEvents>;
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): true;
+  socketsJoin(rooms: string | string[]): void;
+  socketsLeave(rooms: string | string[]): void;
+  disconnectSockets(close?: boolean): void;
+}

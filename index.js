@@ -2,7 +2,9 @@
 
 const { createAdapter, NodeClusterAdapter } = require("./lib/adapter");
 const { setupPrimary } = require("./lib/primary");
+const { Emitter } = require("./lib/emitter");
 
 exports.createAdapter = createAdapter;
 exports.setupPrimary = setupPrimary;
 exports.NodeClusterAdapter = NodeClusterAdapter;
+exports.Emitter = Emitter;

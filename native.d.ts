@@ -58,6 +58,12 @@ export declare class NativeHub {
    * a frame of it (hence `payload`, its serialized `data`, when any worker is linked).
    */
   routeIpc(from: number, message: unknown, payload?: Buffer | undefined | null): IpcRoute
+  /**
+   * Routes a message the primary made itself (the Emitter's), from no worker; `store`: a
+   * broadcast gets its place in the recovery log first. Returns the workers to send it to over
+   * IPC; throws if the message is invalid or expects answers.
+   */
+  inject(message: unknown, payload: Buffer, store: boolean): Array<number>
   switch(worker: number): boolean
   removeWorker(worker: number): void
   stats(): HubStatsJs

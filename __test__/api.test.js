@@ -3,21 +3,22 @@
 
 const { execFileSync } = require("node:child_process");
 const path = require("node:path");
-const { createAdapter, setupPrimary, NodeClusterAdapter } = require("..");
+const { createAdapter, setupPrimary, NodeClusterAdapter, Emitter } = require("..");
 
 describe("exports", () => {
-  test("CommonJS and ESM imports expose createAdapter, setupPrimary and NodeClusterAdapter", () => {
+  test("CommonJS and ESM imports expose createAdapter, setupPrimary, NodeClusterAdapter and Emitter", () => {
     expect(typeof createAdapter).toBe("function");
     expect(typeof setupPrimary).toBe("function");
     expect(typeof NodeClusterAdapter).toBe("function");
+    expect(typeof Emitter).toBe("function");
     const script =
-      'import { createAdapter, setupPrimary, NodeClusterAdapter } from "socket.io-cluster-adapter-native";' +
-      "console.log([createAdapter, setupPrimary, NodeClusterAdapter].map((f) => typeof f).join());";
+      'import { createAdapter, setupPrimary, NodeClusterAdapter, Emitter } from "socket.io-cluster-adapter-native";' +
+      "console.log([createAdapter, setupPrimary, NodeClusterAdapter, Emitter].map((f) => typeof f).join());";
     const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
       cwd: path.join(__dirname, ".."),
       encoding: "utf8",
     });
-    expect(out.trim()).toBe("function,function,function");
+    expect(out.trim()).toBe("function,function,function,function");
   });
 });
 

@@ -158,6 +158,7 @@ test("npm run demo: node examples/demo/run.js ends by itself, nothing lost", asy
   expect(demo.output).toMatch(/^RESULT: OK, nothing lost$/m);
   expect(demo.output).toMatch(/^ {2}chat +(\d+)\/\1 delivered, [1-9]\d* crossed workers, 0 lost, 0 duplicated$/m);
   expect(demo.output).toMatch(/^ {2}acks +48\/48 received/m);
+  expect(demo.output).toMatch(/^ {2}announcement +24\/24 clients \(emitted by the primary\)$/m);
   // both workers hold clients, and each worker's fetchSockets() sees all of them
   const both = "\\([1-9]\\d* on worker 1, [1-9]\\d* on worker 2\\)";
   expect(demo.output).toMatch(new RegExp(`worker 1 saw 24/24 ${both}; worker 2 saw 24/24 ${both}`));

@@ -2,7 +2,7 @@
 // Connection state recovery across the cluster (socket.io >= 4.6 `connectionStateRecovery`):
 // sessions and missed packets are kept by our primary's hub, so a client recovers on any worker.
 
-const { TestCluster, linkState, settle, sleep, waitFor, waitForEvents } = require("./support/cluster");
+const { TestCluster, dropConnection, linkState, settle, sleep, waitFor, waitForEvents } = require("./support/cluster");
 
 
 function startCluster(config) {
@@ -23,24 +23,6 @@ function startCluster(config) {
   afterEach(() => cluster.disconnectClients());
   return cluster;
 }
-
-/** Drops the client's connection (the server sees "transport close", a recoverable reason). */
-async function dropConnection(cluster, client, serverWorker) {
-  const sessionsBefore = (await cluster.hubInfo())?.stats.sessions;
-  const gone = new Promise((resolve) => client.once("disconnect", resolve));
-  client.io.engine.close();
-  await gone;
-  // Wait until the old server has persisted the session (it notices the close asynchronously).
-  if (sessionsBefore !== undefined) {
-    await waitFor(async () => (await cluster.hubInfo()).stats.sessions > sessionsBefore, "session persisted");
-  } else {
-    await waitFor(
-      async () => (await cluster.run(serverWorker, ({ io }, id) => io.of("/").sockets.has(id), client.id)) === false,
-      "server noticed the disconnection",
-    );
-  }
-}
-
 
 const events = (client, name) => client.received.filter((r) => r.event === name).map((r) => r.args[0]);
 

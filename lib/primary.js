@@ -20,6 +20,8 @@ const ADAPTER_CLOSE = 13;
 const stats = { relayed: 0, bridged: 0, dropped: 0 };
 let started = false;
 let activeHub = null;
+// Sends a message the primary made itself (the Emitter's) to every worker it concerns.
+let inject = null;
 
 function ignoreError() {}
 
@@ -123,6 +125,8 @@ function startHub(options) {
     }
   }
 
+  inject = (message, store) => sendToIds(hub.inject(message, encodePayload(message), store), message);
+
   cluster.on("message", onMessage);
   cluster.on("exit", (worker) => hub.removeWorker(worker.id));
   removeOnExit(hub);
@@ -148,6 +152,12 @@ function removeOnExit(hub) {
 /** The relay over IPC only. */
 function startIpcRelay() {
   const router = new PrimaryRouter();
+  // No log here: nothing is stored (as for the workers' own broadcasts without a hub).
+  inject = (message) => {
+    const verdict = inspectMessage(message);
+    if (!verdict.valid) throw new Error(`invalid adapter message: ${verdict.reason}`); // as the hub's inject says it
+    for (const worker of Object.values(cluster.workers)) sendTo(worker, message);
+  };
 
   cluster.on("message", (worker, message) => {
     if (!isAdapterMessage(message)) return;
@@ -202,10 +212,24 @@ function setupPrimary(opts) {
   startIpcRelay();
 }
 
+/**
+ * How the Emitter sends: `inject(message, store)` routes an adapter message from no worker
+ * (`store`: give a broadcast its place in the hub's recovery log). Throws where it cannot work.
+ */
+function primaryInjector() {
+  if (!cluster.isPrimary) {
+    throw new Error("socket.io-cluster-adapter-native: the Emitter works in the cluster's primary process only");
+  }
+  if (!inject) {
+    throw new Error("socket.io-cluster-adapter-native: call setupPrimary() of this package before creating an Emitter");
+  }
+  return inject;
+}
+
 /** The hub's address and counters, for diagnostics and tests (null without a hub). */
 function hubInfo() {
   if (!activeHub) return null;
   return { path: activeHub.path, secret: activeHub.secret, stats: activeHub.stats() };
 }
 
-module.exports = { setupPrimary, stats, hubInfo };
+module.exports = { setupPrimary, stats, hubInfo, primaryInjector };

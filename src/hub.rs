@@ -230,6 +230,19 @@ impl NativeHub {
         })
     }
 
+    /// Routes a message the primary made itself (the Emitter's), from no worker; `store`: a
+    /// broadcast gets its place in the recovery log first. Returns the workers to send it to over
+    /// IPC; throws if the message is invalid or expects answers.
+    #[napi(catch_unwind)]
+    pub fn inject(&self, message: Unknown, payload: Buffer, store: bool) -> napi::Result<Vec<u32>> {
+        let hub = self.hub()?;
+        let header = validate(&JsView::new(message))
+            .map_err(|invalid| napi::Error::from_reason(invalid.to_string()))?;
+        let header = sio_cluster_core::Header { store, ..header };
+        hub.inject(&header, &payload)
+            .map_err(napi::Error::from_reason)
+    }
+
     #[napi(catch_unwind)]
     pub fn switch(&self, worker: u32) -> napi::Result<bool> {
         Ok(self.hub()?.switch(worker))

@@ -73,6 +73,11 @@ class TestCluster {
     return this.request({ test: "run", worker: index, code: fn.toString(), args });
   }
 
+  /** Runs `fn({ require, pkg }, ...args)` in the primary (`pkg`: this package), returns its result. */
+  runPrimary(fn, ...args) {
+    return this.request({ test: "primary", code: fn.toString(), args });
+  }
+
   runAll(fn, ...args) {
     return Promise.all(this.aliveIndexes().map((i) => this.run(i, fn, ...args)));
   }
@@ -209,6 +214,23 @@ async function waitFor(predicate, what, timeout = 10000) {
   }
 }
 
+/** Drops the client's connection (the server sees "transport close", a recoverable reason). */
+async function dropConnection(cluster, client, serverWorker) {
+  const sessionsBefore = (await cluster.hubInfo())?.stats.sessions;
+  const gone = new Promise((resolve) => client.once("disconnect", resolve));
+  client.io.engine.close();
+  await gone;
+  // Wait until the old server has persisted the session (it notices the close asynchronously).
+  if (sessionsBefore !== undefined) {
+    await waitFor(async () => (await cluster.hubInfo()).stats.sessions > sessionsBefore, "session persisted");
+  } else {
+    await waitFor(
+      async () => (await cluster.run(serverWorker, ({ io }, id) => io.of("/").sockets.has(id), client.id)) === false,
+      "server noticed the disconnection",
+    );
+  }
+}
+
 /** Run in a worker: the state of its hub link ("ipc", "linking", "switching", "linked"). */
 const linkState = ({ require }) => require("../../lib/hub-link").state;
 
@@ -217,4 +239,4 @@ function settle(ms = 300) {
   return sleep(ms);
 }
 
-module.exports = { TestCluster, sleep, settle, waitFor, waitForEvents, linkState };
+module.exports = { TestCluster, dropConnection, sleep, settle, waitFor, waitForEvents, linkState };

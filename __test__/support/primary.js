@@ -65,12 +65,35 @@ process.on("message", (command) => {
     case "primaryStats":
       process.send({ test: "result", id: command.id, value: require("../../lib/primary").stats });
       break;
+    case "primary": // runs a function here, e.g. to emit with the Emitter (see emitter.test.js)
+      runHere(command);
+      break;
     case "stop":
       for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
       setTimeout(() => process.exit(0), 50);
       break;
   }
 });
+
+// Test-only: the function's source comes from the test file. Called with { require } (this
+// package as "socket.io-cluster-adapter-native" resolves from here as "../..").
+async function runHere(command) {
+  try {
+    const fn = new Function(`return (${command.code})`)();
+    const value = await fn({ require, pkg: require("../..") }, ...command.args);
+    process.send({ test: "result", id: command.id, value: cloneable(value) });
+  } catch (err) {
+    process.send({ test: "result", id: command.id, error: String((err && err.stack) || err) });
+  }
+}
+
+function cloneable(value) {
+  try {
+    return value === undefined ? null : structuredClone(value);
+  } catch {
+    return null;
+  }
+}
 
 process.on("disconnect", () => {
   for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");

@@ -1,6 +1,6 @@
 // Compiled (not run) by types.test.js: the package's types as a user writes against them.
 import { Server } from "socket.io";
-import { createAdapter, setupPrimary, NodeClusterAdapter } from "socket.io-cluster-adapter-native";
+import { createAdapter, setupPrimary, NodeClusterAdapter, Emitter } from "socket.io-cluster-adapter-native";
 import type { ClusterAdapterOptions, PrimaryOptions } from "socket.io-cluster-adapter-native";
 
 const options: Partial<ClusterAdapterOptions> = { requestsTimeout: 5000, heartbeatInterval: 5000, heartbeatTimeout: 10000 };
@@ -15,3 +15,18 @@ setupPrimary();
 
 // @ts-expect-error: options are numbers
 createAdapter({ requestsTimeout: "5000" });
+
+// The Emitter, untyped and with an events map.
+const emitter = new Emitter();
+const sent: true = emitter.to(["a", "b"]).except("c").volatile.compress(false).emit("any", 1, Buffer.from([2]));
+emitter.of("/admin").in("r").socketsJoin(["x"]);
+emitter.socketsLeave("x");
+emitter.in("r").disconnectSockets(true);
+emitter.serverSideEmit("reload", { version: 2 });
+interface News {
+  news: (text: string, at: number) => void;
+}
+const typed = new Emitter<News>();
+typed.to("r").emit("news", "hi", Date.now());
+// @ts-expect-error: wrong argument type for "news"
+typed.emit("news", 1, 2);

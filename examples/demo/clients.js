@@ -1,6 +1,7 @@
 // The demo's clients: CLIENTS socket.io clients in a process of their own, talking to the cluster
 // through its one port. They join rooms, chat across workers, answer a broadcast with acks and
-// ask every worker for fetchSockets(); this process prints what crossed which worker, checks that
+// ask every worker for fetchSockets(); at the end the primary announces that the demo is over, with
+// its Emitter (run by run.js only); this process prints what crossed which worker, checks that
 // nothing was lost, and exits with 0 (all good) or 1.
 //
 //   node examples/demo/clients.js [url]     (run.js forks it; point it at `run.js --serve` too)
@@ -52,9 +53,12 @@ function connectClient(i) {
     reconnectionDelay: 100,
     timeout: 5000,
   });
-  const client = { i, socket, worker: null, room: null, chats: [], pings: 0 };
+  const client = { i, socket, worker: null, room: null, chats: [], pings: 0, announcements: [] };
   socket.on("chat", (m) => {
     if (m.run === RUN) client.chats.push(m);
+  });
+  socket.on("announcement", (m) => {
+    if (m.run === RUN) client.announcements.push(m.text);
   });
   socket.on("ping", (from, ack) => {
     client.pings++;
@@ -202,12 +206,29 @@ async function main() {
     if (wrong.length) problems.push(`fetchSockets on worker ${w}: ${wrong.length} sockets with a wrong id, worker or rooms`);
   }
 
-  // 6. Summary
+  // 6. Emit from the primary: run.js's Emitter announces the end to every client of every worker
+  log();
+  log(`Emit from the primary: new Emitter().emit("announcement", ...) in the primary, asked by this process`);
+  let announced = null;
+  if (process.send) {
+    process.send({ demo: "announce", run: RUN });
+    await waitFor(() => clients.every((c) => c.announcements.length > 0), 5000);
+    await sleep(100); // late duplicates, if any, would show up here
+    announced = clients.filter((c) => c.announcements.length === 1);
+    const text = announced.length ? announced[0].announcements[0] : "-";
+    log(`  "${text}" reached ${announced.length}/${CLIENTS} clients once (${perWorker(announced, workers)})`);
+    if (announced.length !== CLIENTS) problems.push(`the primary's announcement reached ${announced.length} clients once, expected ${CLIENTS}`);
+  } else {
+    log("  (only when run.js runs this process)");
+  }
+
+  // 7. Summary
   const ackGot = ackResults.reduce((n, r) => n + r.got, 0);
   log();
   log("Summary");
   log(`  chat          ${deliveries.length}/${expected.size} delivered, ${crossed.length} crossed workers, ${missing.length} lost, ${duplicates} duplicated`);
   log(`  acks          ${ackGot}/${CLIENTS * workers.length} received (${workers.length} broadcasts x ${CLIENTS} clients)`);
+  if (announced) log(`  announcement  ${announced.length}/${CLIENTS} clients (emitted by the primary)`);
   log(`  fetchSockets  ${fetchResults.map((r) => `worker ${r.worker} saw ${r.sockets.length}/${CLIENTS} (${r.sockets.length ? perWorker(r.sockets, workers) : "-"})`).join("; ")}`);
 
   for (const c of clients) c.socket.disconnect();

@@ -5,6 +5,8 @@
 //                             HTTP request of a session to the worker that holds the session
 //   WORKERS workers (2)     : socket.io servers with our createAdapter()        -> worker.js
 //   1 client process        : CLIENTS socket.io-client clients (24)             -> clients.js
+//                             at the end, this process announces "the demo is over" to every
+//                             client of every worker with our Emitter
 //
 //   node examples/demo/run.js            run the clients once, print what crossed which worker,
 //                                        exit 0 if nothing was lost (1 otherwise)
@@ -18,7 +20,7 @@ const http = require("node:http");
 const path = require("node:path");
 const { fork } = require("node:child_process");
 const { setupMaster } = require("@socket.io/sticky");
-const { setupPrimary } = require("socket.io-cluster-adapter-native");
+const { setupPrimary, Emitter } = require("socket.io-cluster-adapter-native");
 
 const SERVE = process.argv.includes("--serve");
 const WORKERS = Number(process.env.WORKERS) || 2;
@@ -32,6 +34,7 @@ setupMaster(httpServer, {
   loadBalancingMethod: "round-robin",
 });
 setupPrimary();
+const emitter = new Emitter(); // emits from this process to the clients of every worker
 cluster.setupPrimary({
   exec: path.join(__dirname, "worker.js"),
   serialization: "advanced", // Buffers in packets, and @socket.io/sticky's forwarded request chunks
@@ -126,6 +129,9 @@ function onClusterReady() {
   console.log();
   clientsProcess = fork(path.join(__dirname, "clients.js"), [httpServer.url], {
     env: { ...process.env, CLIENTS: String(CLIENTS) },
+  });
+  clientsProcess.on("message", (message) => {
+    if (message && message.demo === "announce") emitter.emit("announcement", { text: "the demo is over", run: message.run });
   });
   clientsProcess.on("exit", (code, signal) => {
     if (stopping) return;

@@ -24,14 +24,14 @@ pub use frame::{
     encode_frame, encode_frame_into, Frame, FrameDecoder, FrameError, RawFrame, MAX_FRAME_LEN,
 };
 pub use header::Header;
-pub use message::{MessageType, MESSAGE_SOURCE};
+pub use message::{MessageType, EMITTER_UID, MESSAGE_SOURCE};
 pub use queue::{OutQueue, Overflow};
 pub use recovery::{
     LogEntry, PacketLog, Page, RecoveryLimits, RestoreError, Session, SessionStore,
 };
 pub use redis_wire::{decode_message, encode_message, Channels, Inbound, SubscriptionMode};
 pub use rooms::{Pin, RoomViews, IPC_PIN};
-pub use routing::{Route, Router, WorkerId};
+pub use routing::{Route, Router, WorkerId, PRIMARY};
 pub use subscriptions::{Changes, Subscriptions};
 pub use switchboard::{Path, Recipients, Switchboard, REMOTE};
 pub use validate::{validate, Invalid};

@@ -7,6 +7,10 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 /// IPC channel (e.g. `@socket.io/sticky`) send their own messages over it.
 pub const MESSAGE_SOURCE: &str = "_sio_adapter";
 
+/// The uid of messages that no server sends (socket.io-adapter's `EMITTER_UID`): servers do not
+/// count it as a server. The primary's Emitter sends with it.
+pub const EMITTER_UID: &str = "emitter";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum MessageType {

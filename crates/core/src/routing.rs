@@ -11,6 +11,11 @@ use crate::message::MessageType;
 /// A worker's id, as `cluster.worker.id`.
 pub type WorkerId = u32;
 
+/// Stands for the primary where a sender's id is expected, for messages it makes itself (the
+/// Emitter's): `node:cluster` numbers its workers from 1, so no worker has this id, and nothing
+/// addressed to it reaches anyone.
+pub const PRIMARY: WorkerId = 0;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     ToWorker(WorkerId),

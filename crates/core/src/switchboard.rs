@@ -17,7 +17,7 @@ use crate::frame::Frame;
 use crate::header::Header;
 use crate::message::MessageType;
 use crate::rooms::{Pin, RoomViews};
-use crate::routing::{Route, Router, WorkerId};
+use crate::routing::{Route, Router, WorkerId, PRIMARY};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {
@@ -143,22 +143,7 @@ impl Switchboard {
                 }
                 Some(path) => recipients.add(worker, path),
             },
-            Route::AllExcept(sender) => {
-                let by_room = self.route_by_room && addressed_to_rooms(header);
-                for (&worker, &path) in &self.paths {
-                    if worker == sender {
-                        continue;
-                    }
-                    if by_room
-                        && path == Path::Link
-                        && !self.rooms.reaches(worker, &header.nsp, &header.rooms)
-                    {
-                        recipients.skipped.push(worker);
-                    } else {
-                        recipients.add(worker, path);
-                    }
-                }
-            }
+            Route::AllExcept(sender) => recipients = self.fan_out(sender, header),
             Route::Drop(reason) => return Err(reason),
         }
         if header.kind == MessageType::AdapterClose {
@@ -166,6 +151,49 @@ impl Switchboard {
             self.rooms.adapter_closed(from, &header.nsp);
         }
         Ok(recipients)
+    }
+
+    /// Who receives a message the primary made itself (the Emitter's): every worker it concerns,
+    /// exactly as for a worker's message, but nothing is learnt from it (its uid is no server's)
+    /// and nobody is left out as its sender. Only messages that expect no answer: nobody would
+    /// receive them.
+    pub fn route_from_primary(&self, header: &Header) -> Result<Recipients, String> {
+        let unanswered = header.request_id.is_none()
+            && matches!(
+                header.kind,
+                MessageType::Broadcast
+                    | MessageType::SocketsJoin
+                    | MessageType::SocketsLeave
+                    | MessageType::DisconnectSockets
+                    | MessageType::ServerSideEmit
+            );
+        if !unanswered {
+            return Err(format!(
+                "the primary cannot send this {}: only messages that expect no answer",
+                header.kind.name()
+            ));
+        }
+        Ok(self.fan_out(PRIMARY, header))
+    }
+
+    /// Every reachable worker but `sender`, less those routing by room leaves out.
+    fn fan_out(&self, sender: WorkerId, header: &Header) -> Recipients {
+        let mut recipients = Recipients::default();
+        let by_room = self.route_by_room && addressed_to_rooms(header);
+        for (&worker, &path) in &self.paths {
+            if worker == sender {
+                continue;
+            }
+            if by_room
+                && path == Path::Link
+                && !self.rooms.reaches(worker, &header.nsp, &header.rooms)
+            {
+                recipients.skipped.push(worker);
+            } else {
+                recipients.add(worker, path);
+            }
+        }
+        recipients
     }
 
     /// The answers the skipped workers' adapters would have sent to `request`, for its sender.
@@ -288,7 +316,8 @@ mod tests {
             Recipients {
                 links: vec![2],
                 ipc: vec![3],
-                skipped: vec![]
+                skipped: vec![],
+                remote: false,
             }
         );
     }
@@ -316,7 +345,8 @@ mod tests {
             Recipients {
                 links: vec![1],
                 ipc: vec![],
-                skipped: vec![]
+                skipped: vec![],
+                remote: false,
             }
         );
     }
@@ -337,7 +367,8 @@ mod tests {
             Recipients {
                 links: vec![],
                 ipc: vec![3],
-                skipped: vec![]
+                skipped: vec![],
+                remote: false,
             }
         );
         let err = board
@@ -358,7 +389,8 @@ mod tests {
             Recipients {
                 links: vec![],
                 ipc: vec![2, 3],
-                skipped: vec![]
+                skipped: vec![],
+                remote: false,
             }
         );
     }
@@ -383,7 +415,8 @@ mod tests {
             Recipients {
                 links: vec![],
                 ipc: vec![2],
-                skipped: vec![]
+                skipped: vec![],
+                remote: false,
             }
         );
     }
@@ -434,7 +467,8 @@ mod tests {
             Recipients {
                 links: vec![3],
                 ipc: vec![4],
-                skipped: vec![2]
+                skipped: vec![2],
+                remote: false,
             }
         );
         let to = board
@@ -495,6 +529,46 @@ mod tests {
     }
 
     #[test]
+    fn a_message_of_the_primary_reaches_every_worker_it_concerns_and_teaches_nothing() {
+        let mut board = board_by_room(true);
+        let to_r1 = to_rooms(MessageType::Broadcast, "emitter", &["r1"]);
+        let to_r1 = Header {
+            request_id: None,
+            ..to_r1
+        };
+        let expected = Recipients {
+            links: vec![1, 3],
+            ipc: vec![4],
+            skipped: vec![2],
+            remote: false,
+        };
+        assert_eq!(board.route_from_primary(&to_r1).unwrap(), expected);
+        let to_all = Header::new(MessageType::ServerSideEmit, "/", "emitter");
+        let to = board.route_from_primary(&to_all).unwrap();
+        assert_eq!((to.links, to.ipc), (vec![1, 2, 3], vec![4]));
+        assert_eq!(board.router.owner("emitter"), None);
+        // Its answers would have nowhere to go.
+        for kind in [MessageType::FetchSockets, MessageType::Broadcast] {
+            let request = to_rooms(kind, "emitter", &["r1"]);
+            assert!(board.route_from_primary(&request).is_err());
+        }
+        let err = board
+            .route_from_primary(&Header::new(MessageType::Heartbeat, "/", "emitter"))
+            .unwrap_err();
+        assert!(err.contains("HEARTBEAT"), "{err}");
+        // Routing it changed nothing for the workers' own messages.
+        assert_eq!(
+            broadcast_from_1(&mut board, "r1"),
+            Recipients {
+                links: vec![3],
+                ipc: vec![4],
+                skipped: vec![2],
+                remote: false,
+            }
+        );
+    }
+
+    #[test]
     fn without_routing_by_room_everyone_gets_everything() {
         let mut board = board_by_room(false);
         let to = broadcast_from_1(&mut board, "r1");
@@ -503,7 +577,8 @@ mod tests {
             Recipients {
                 links: vec![2, 3],
                 ipc: vec![4],
-                skipped: vec![]
+                skipped: vec![],
+                remote: false,
             }
         );
         assert!(!board.rooms().is_known(2, "/"));

@@ -14,7 +14,8 @@
 //!   emits [`HubEvent::Flushed`] after every `Deliver` queued for it; the worker holds what its
 //!   link brings until it receives that marker over IPC.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use sio_cluster_core::{
     decode_message, encode_frame, encode_message, Channels, FrameDecoder, Header, Inbound,
     MessageType, OutQueue, Path, RawFrame, Recipients, RecoveryLimits, Subscriptions, Switchboard,
-    WorkerId, IPC_PIN, REMOTE,
+    WorkerId, IPC_PIN, PRIMARY, REMOTE,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -158,6 +159,10 @@ struct State {
     inbox: Vec<(WorkerId, RawFrame)>,
     /// The Redis channels this machine subscribes (with a Redis bridge).
     subscriptions: Option<Subscriptions>,
+    /// Messages of the primary's Emitter published on a channel this machine subscribes, whose
+    /// copy Redis will send back (their uid, "emitter", is no local adapter's, which tells the
+    /// workers' echoes apart): hashes of their bytes, oldest first.
+    echoes: VecDeque<u64>,
 }
 
 /// The hub's end of one worker's link.
@@ -197,6 +202,7 @@ impl Hub {
             links: HashMap::new(),
             inbox: Vec::new(),
             subscriptions,
+            echoes: VecDeque::new(),
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -269,6 +275,44 @@ impl Hub {
         }
         self.shared
             .after_routing(&mut state, from, header, &recipients);
+        Ok(recipients.ipc)
+    }
+
+    /// Routes a message the primary made itself (the Emitter's), from no worker, as a worker's
+    /// message is routed (by room too): recipients on links get it as a frame built from `header`
+    /// and `payload`; the returned workers are to be sent it over IPC by the caller. A broadcast
+    /// with `header.store` first gets its place in the recovery log, as a worker's stored
+    /// broadcast does, even if no worker receives it now: a disconnected member of its rooms
+    /// gets it when it recovers.
+    pub fn inject(&self, header: &Header, payload: &[u8]) -> Result<Vec<WorkerId>, String> {
+        header.check().map_err(|invalid| invalid.reason)?;
+        if header.store && header.kind != MessageType::Broadcast {
+            return Err(format!(
+                "only a BROADCAST is stored, not a {}",
+                header.kind.name()
+            ));
+        }
+        let mut state = self.shared.lock();
+        let recipients = state.board.route_from_primary(header)?;
+        if recipients.remote {
+            // The message as made, without the offset of this machine's log.
+            self.shared.publish(&mut state, header, payload);
+        }
+        let mut bytes = encode_frame(header, payload).map_err(|e| e.to_string())?;
+        if header.store {
+            let frame = decode_one(&bytes).ok_or("cannot re-read an injected frame")?;
+            let now = self.shared.now_ms();
+            (bytes, _) = state
+                .recovery
+                .store(&frame, now)
+                .map_err(|e| e.to_string())?;
+        }
+        if !recipients.links.is_empty() {
+            self.shared
+                .queue_for_links(&mut state, &recipients.links, &bytes.into());
+        }
+        self.shared
+            .after_routing(&mut state, PRIMARY, header, &recipients);
         Ok(recipients.ipc)
     }
 
@@ -620,7 +664,14 @@ impl Shared {
         let Some(channel) = subscriptions.channels().publish_channel(header) else {
             return;
         };
-        bridge.publish(channel, encode_message(header, payload));
+        let message = encode_message(header, payload);
+        if header.uid == sio_cluster_core::EMITTER_UID && subscriptions.contains(&channel) {
+            state.echoes.push_back(hash_of(&message));
+            if state.echoes.len() > MAX_ECHOES {
+                state.echoes.pop_front();
+            }
+        }
+        bridge.publish(channel, message);
     }
 
     /// A local adapter sent something: make sure its channels are subscribed before anything
@@ -658,6 +709,18 @@ impl Shared {
             Some(Inbound::Namespace { .. }) => None,
             None => return self.bad_remote(format!("a message on an unknown channel {channel}")),
         };
+        if !state.echoes.is_empty() {
+            let hash = hash_of(message);
+            if let Some(at) = state.echoes.iter().position(|&echo| echo == hash) {
+                // The Emitter's own message, back from Redis (byte for byte: identical bytes from
+                // another machine's Emitter would be the same message anyway).
+                state.echoes.remove(at);
+                if let Some(bridge) = self.redis.get() {
+                    bridge.counters.echoes.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
+        }
         let (header, payload) = match decode_message(message, requester.as_deref()) {
             Ok(decoded) => decoded,
             Err(invalid) => return self.bad_remote(format!("{invalid} (on {channel})")),
@@ -803,6 +866,16 @@ async fn reconcile_loop(shared: Weak<Shared>) {
         bridge.subscribe(changes.subscribe);
         bridge.unsubscribe(changes.unsubscribe);
     }
+}
+
+/// Emitter messages awaited back from Redis at most (one lost by Redis leaves its entry until it
+/// is pushed out).
+const MAX_ECHOES: usize = 1024;
+
+fn hash_of(bytes: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn decode_one(bytes: &[u8]) -> Option<RawFrame> {

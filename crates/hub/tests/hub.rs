@@ -869,3 +869,61 @@ async fn the_sender_of_a_join_holds_its_rooms_until_it_reports_after_it() {
     let applied = w2.applied;
     assert!(!reached_after_left(&hub, &mut w1, &mut w2, "own", applied).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_of_the_primary_is_routed_by_room_stored_and_its_joins_pinned() {
+    let (hub, _events, mut w1, mut w2) = room_cluster().await;
+    synced(&w2, &mut w1).await;
+    let to_rooms = |kind, rooms: &[&str]| Header {
+        rooms: names(rooms),
+        ..Header::new(kind, "/", "emitter")
+    };
+
+    // A stored broadcast to "r1": worker 2 (known to hold only "r2") is skipped, worker 1 (rooms
+    // unknown) gets it with its offset, worker 3 over IPC (returned to the caller).
+    let stored = Header {
+        store: true,
+        ..to_rooms(MessageType::Broadcast, &["r1"])
+    };
+    assert_eq!(hub.inject(&stored, b"packet").unwrap(), vec![3]);
+    let got = w1.take(1).await;
+    assert_eq!(got[0].header.uid, "emitter");
+    assert_eq!(got[0].header.offset, Some(1));
+    assert!(!got[0].header.store);
+    assert_eq!(got[0].payload, b"packet");
+    let stats = hub.stats();
+    assert_eq!((stats.skipped, stats.log_packets), (1, 1));
+
+    // Everyone joins "j": a broadcast to "j" right after reaches worker 2 too.
+    let join = Header {
+        joined: names(&["j"]),
+        ..to_rooms(MessageType::SocketsJoin, &[])
+    };
+    assert_eq!(hub.inject(&join, b"join").unwrap(), vec![3]);
+    hub.inject(&to_rooms(MessageType::Broadcast, &["j"]), b"to j")
+        .unwrap();
+    let got = w2.take(2).await;
+    assert_eq!(got[1].payload, b"to j");
+    assert_eq!(got[1].header.offset, None, "not stored unless asked");
+    assert_eq!(w1.take(2).await.len(), 2);
+
+    // Nothing that expects answers, nothing stored but a broadcast, and "emitter" is no adapter.
+    let request = Header {
+        request_id: Some("q".into()),
+        ..to_rooms(MessageType::FetchSockets, &["r1"])
+    };
+    assert!(hub.inject(&request, &[]).is_err());
+    let stored_join = Header {
+        store: true,
+        ..join
+    };
+    assert!(hub.inject(&stored_join, &[]).is_err());
+    let answer = Header {
+        request_id: Some("q".into()),
+        requester_uid: Some("emitter".into()),
+        ..Header::new(MessageType::FetchSocketsResponse, "/", "uid-3")
+    };
+    let refused = hub.route_ipc(3, &answer, &[]).unwrap_err();
+    assert!(refused.contains("unknown requester"), "{refused}");
+    assert_eq!(hub.stats().log_packets, 1);
+}
