@@ -4,7 +4,7 @@
 // `napi prepublish` lists them when publishing), or where a .node already loads (a developer's
 // build), it does nothing, so installing with --ignore-scripts, or under an npm allowScripts that
 // leaves this script out, changes nothing there. Elsewhere it compiles the addon from the Rust
-// sources shipped in the package, with cargo.
+// sources shipped in the package, with cargo; `node scripts/install.js --build` does so anywhere.
 
 const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -76,4 +76,4 @@ function build() {
   }
 }
 
-if (!platformPackageInstalled() && !loads()) build();
+if (process.argv.includes("--build") || (!platformPackageInstalled() && !loads())) build();
