@@ -293,14 +293,18 @@ function bareEnv(dir) {
 function install(target, mainTgz, platformTgz, dir) {
   const app = path.join(dir, "app");
   fs.mkdirSync(app);
-  fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "prebuilt-proof", private: true }));
+  // The platform package comes in as the main package's optionalDependency, as from the registry:
+  // the override only says where its tarball is.
+  const overrides = { [`${pkg.name}-${target.suffix}`]: `file:${platformTgz}` };
+  fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "prebuilt-proof", private: true, overrides }));
   const env = bareEnv(dir);
   const npmCli = path.join(path.dirname(fs.realpathSync(process.execPath)), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js");
   const npm = fs.existsSync(npmCli) ? [process.execPath, npmCli] : ["npm"];
-  // --os/--cpu/--libc: npm picks the optional platform package for the target, as it would on it.
+  // --os/--cpu/--libc: npm picks the optional platform package for the target, as it would on it
+  // (and skips the others, not published from here).
   const libc = target.abi === "musl" ? "musl" : "glibc";
   run(npm[0], [...npm.slice(1), "install", "--no-audit", "--no-fund", `--os=${target.platform}`, `--cpu=${target.arch}`, `--libc=${libc}`,
-    mainTgz, platformTgz, "socket.io@4.8", "socket.io-client@4.8"], { cwd: app, env });
+    mainTgz, "socket.io@4.8", "socket.io-client@4.8"], { cwd: app, env });
   const ours = path.join(app, "node_modules", pkg.name);
   const built = fs.readdirSync(ours).filter((f) => f.endsWith(".node"));
   if (built.length) throw new Error(`the install script built ${built.join(", ")}: it should have found the platform package`);
