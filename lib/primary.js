@@ -208,6 +208,8 @@ function setupPrimary(opts) {
     } catch (err) {
       debug("cannot start the hub, relaying over IPC only: %s", err.message);
     }
+  } else if (options.hub) {
+    debug("no hub on Windows (it needs Unix domain sockets): relaying over IPC only");
   }
   startIpcRelay();
 }

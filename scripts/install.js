@@ -1,13 +1,28 @@
 "use strict";
-// npm "install" hook: use a prebuilt binary when one matches this platform (the optional
-// socket.io-cluster-adapter-native-<platform> package, or a .node file already here); otherwise
-// compile the addon from the Rust sources shipped in the package, with cargo.
+// npm "install" hook, a fallback only. Where npm installed a platform package of prebuilt binaries
+// (socket.io-cluster-adapter-native-<platform>, an optionalDependency npm picks by os, cpu and libc;
+// `napi prepublish` lists them when publishing), or where a .node already loads (a developer's
+// build), it does nothing, so installing with --ignore-scripts, or under an npm allowScripts that
+// leaves this script out, changes nothing there. Elsewhere it compiles the addon from the Rust
+// sources shipped in the package, with cargo; `node scripts/install.js --build` does so anywhere.
 
 const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
 
 const root = path.join(__dirname, "..");
+const { optionalDependencies = {} } = require("../package.json");
+
+function platformPackageInstalled() {
+  return Object.keys(optionalDependencies).some((name) => {
+    try {
+      require.resolve(`${name}/package.json`, { paths: [root] });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
 
 function loads() {
   const probe = spawnSync(process.execPath, ["-e", "require('./native.js')"], { cwd: root, stdio: "ignore" });
@@ -61,4 +76,4 @@ function build() {
   }
 }
 
-if (!loads()) build();
+if (process.argv.includes("--build") || (!platformPackageInstalled() && !loads())) build();
