@@ -200,12 +200,17 @@ function setupPrimary(opts) {
     debug("setupPrimary() was already called: ignored");
     return;
   }
+  if (options.redis && process.platform === "win32") {
+    // Without it the machine would run alone, silently: say so at once.
+    throw new Error("socket.io-cluster-adapter-native: option \"redis\" needs the hub, which needs Unix domain sockets (not on Windows)");
+  }
   started = true;
   if (options.hub && process.platform !== "win32") {
     try {
       startHub(options);
       return;
     } catch (err) {
+      if (options.redis) throw err; // relaying over IPC only would leave the machine alone
       debug("cannot start the hub, relaying over IPC only: %s", err.message);
     }
   } else if (options.hub) {
