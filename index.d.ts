@@ -55,7 +55,29 @@ export interface PrimaryOptions {
     /** @default 100000 */
     maxSessions: number;
   }>;
+  /**
+   * Several machines: the hub bridges this machine to the others through Redis (>= 7, sharded
+   * Pub/Sub, the protocol of `@socket.io/redis-adapter`'s `createShardedAdapter`), as its one
+   * Redis client. Off unless given. Needs the hub (not on Windows).
+   */
+  redis: RedisOptions;
 }
+
+/** One Redis server (`url`) or a Redis Cluster (`nodes`), and the sharded adapter's options. */
+export type RedisOptions = ({ url: string; nodes?: never } | { nodes: string[]; url?: never }) & {
+  /** @default "socket.io" */
+  channelPrefix?: string;
+  /** @default "dynamic" */
+  subscriptionMode?: "static" | "dynamic" | "dynamic-private";
+  /**
+   * Plain `@socket.io/redis-adapter` servers share the channels (a fleet being migrated): count
+   * servers as they do, the subscribers of a namespace's channel. The hub then keeps one Redis
+   * connection per worker subscribed to it, and Redis sends each machine a namespace's messages
+   * once per worker. See README, "Several machines".
+   * @default false
+   */
+  mixedFleet?: boolean;
+};
 
 /** Relays adapter messages between the workers of this primary. Call it in the primary process. */
 export declare function setupPrimary(opts?: Partial<PrimaryOptions>): void;

@@ -24,7 +24,10 @@ export declare class LinkCodec {
    * recovery (it answers with the offset it gave it).
    */
   send(kind: number, nsp: string, uid: string, requesterUid: string | undefined | null, requestId: string | undefined | null, rooms: Array<string> | undefined | null, except: Array<string> | undefined | null, joined: Array<string> | undefined | null, payload: Buffer, store: boolean): void
-  /** Queues a request to the hub itself (connection state recovery: 101 persist, 102 restore). */
+  /**
+   * Queues a request to the hub itself (connection state recovery: 101 persist, 102 restore;
+   * 106 a server count).
+   */
   request(kind: number, nsp: string, uid: string, requestId: string | undefined | null, payload: Buffer): void
   /**
    * Queues a ROOMS_CHANGED: the rooms of `nsp` this worker now has and no longer has
@@ -170,6 +173,8 @@ export interface NativeHubOptions {
   redisChannelPrefix?: string
   /** "static", "dynamic" or "dynamic-private". */
   redisSubscriptionMode?: string
+  /** Count each worker as a subscriber of its namespace's channel (mixed fleets). */
+  redisCountEachWorker?: boolean
 }
 
 /** An adapter (one per namespace per worker) that lived in a worker which is gone. */

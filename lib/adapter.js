@@ -46,6 +46,21 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
     return Promise.resolve();
   }
 
+  // In a fleet with plain @socket.io/redis-adapter servers (redis.mixedFleet), servers are counted
+  // as they count them, the subscribers of the namespace's Redis channel: they send no heartbeats.
+  async serverCount() {
+    if (hubLink.countsServers()) {
+      try {
+        const answer = await hubLink.requestHub(hubLink.SERVER_COUNT, this.nsp.name, this.uid, {});
+        if (answer.ok) return answer.count;
+        debug("[%s] the hub has no server count (Redis away?): counting by heartbeats", this.uid);
+      } catch (err) {
+        debug("[%s] cannot ask the hub for the server count: %s", this.uid, err.message);
+      }
+    }
+    return super.serverCount();
+  }
+
   // `requestsTimeout` is documented by @socket.io/cluster-adapter but ignored by socket.io-adapter
   // 2.5 (it always waits 5000 ms). We honour it; io.timeout(ms).fetchSockets() still wins.
   fetchSockets(opts) {

@@ -52,6 +52,8 @@ const LINK_WAIT_MS = 5000;
 const PERSIST_SESSION = 101;
 const RESTORE_SESSION = 102;
 const RESTORE_SESSION_RESPONSE = 103;
+const SERVER_COUNT = 106;
+const SERVER_COUNT_RESPONSE = 107;
 const OFFSET_ASSIGNED = 104;
 
 let transport = null; // { apply, sendIpc } from channel.js
@@ -63,6 +65,7 @@ let hubAnnounced = false; // our primary answered "hub?": it has a hub
 let askedAt = 0; // when this worker first asked
 const linkWaiters = new Set(); // restores waiting for the link (see whenLinked)
 let epoch = null; // names the hub's packet log in offsets
+let serverCountBy = null; // "redis": the hub counts servers as plain redis-adapter servers do
 let held = []; // messages the link brought before the primary's "flushed" marker
 let retryTimer = null;
 const incoming = []; // frames not applied yet (see drain)
@@ -165,7 +168,7 @@ function onControl(message) {
   debug("ignore control message %o in state %s", message.kind, state);
 }
 
-function connect({ path, secret, epoch: hubEpoch }) {
+function connect({ path, secret, epoch: hubEpoch, serverCount }) {
   const { LinkCodec } = require("./native");
   let codec;
   try {
@@ -182,6 +185,7 @@ function connect({ path, secret, epoch: hubEpoch }) {
   const current = { socket, codec, timer };
   link = current;
   epoch = hubEpoch;
+  serverCountBy = serverCount || null;
   state = "linking";
   debug("linking to the hub at %s", path);
   socket.on("connect", () => socket.write(codec.hello()));
@@ -257,6 +261,8 @@ function receive(frame) {
     case RESTORE_SESSION_RESPONSE:
       settleRequest(frame);
       return "yield";
+    case SERVER_COUNT_RESPONSE:
+      return settleRequest(frame);
   }
   let message;
   try {
@@ -370,6 +376,11 @@ function send(message) {
   return true;
 }
 
+/** Whether servers are to be counted by the hub (a mixed fleet through Redis) rather than by heartbeats. */
+function countsServers() {
+  return state === "linked" && serverCountBy === "redis";
+}
+
 /** Whether the hub's connection state recovery is available to this worker now. */
 function canRecover() {
   return state === "linked";
@@ -447,10 +458,10 @@ function parseOffset(offset) {
   return Number(match[2]);
 }
 
-/** Sends a request to the hub (persist: no answer; restore: resolves with the decoded answer). */
+/** Sends a request to the hub (persist: no answer; restore, server count: resolves with the decoded answer). */
 function requestHub(kind, nsp, uid, body) {
   if (state !== "linked") return Promise.reject(new Error("not linked to a hub"));
-  const expectsAnswer = kind === RESTORE_SESSION;
+  const expectsAnswer = kind === RESTORE_SESSION || kind === SERVER_COUNT;
   const requestId = expectsAnswer ? crypto.randomBytes(8).toString("hex") : null;
   return new Promise((resolve, reject) => {
     try {
@@ -480,7 +491,9 @@ function settleRequest(frame) {
   } catch (err) {
     return request.reject(err);
   }
-  if (page.ok && page.more == null && Array.isArray(page.rooms)) restoredRooms = { nsp: frame.nsp, rooms: page.rooms };
+  if (frame.type === RESTORE_SESSION_RESPONSE && page.ok && page.more == null && Array.isArray(page.rooms)) {
+    restoredRooms = { nsp: frame.nsp, rooms: page.rooms };
+  }
   request.resolve(page);
 }
 
@@ -496,8 +509,10 @@ module.exports = {
   parseOffset,
   toOffset,
   requestHub,
+  countsServers,
   PERSIST_SESSION,
   RESTORE_SESSION,
+  SERVER_COUNT,
   stats,
   get state() {
     return state;

@@ -45,7 +45,8 @@ const PRIMARY_DEFAULTS = Object.freeze({
 });
 
 // As @socket.io/redis-adapter's createShardedAdapter.
-const REDIS_DEFAULTS = Object.freeze({ channelPrefix: "socket.io", subscriptionMode: "dynamic" });
+// mixedFleet: plain @socket.io/redis-adapter servers share the channels (see README).
+const REDIS_DEFAULTS = Object.freeze({ channelPrefix: "socket.io", subscriptionMode: "dynamic", mixedFleet: false });
 const SUBSCRIPTION_MODES = ["static", "dynamic", "dynamic-private"];
 
 function normalizePrimaryOptions(opts) {
@@ -113,6 +114,12 @@ function normalizeRedisOptions(redis) {
       );
     }
     options.subscriptionMode = redis.subscriptionMode;
+  }
+  if (redis.mixedFleet !== undefined) {
+    if (typeof redis.mixedFleet !== "boolean") {
+      throw new TypeError(`socket.io-cluster-adapter-native: option "redis.mixedFleet" must be a boolean, got ${describe(redis.mixedFleet)}`);
+    }
+    options.mixedFleet = redis.mixedFleet;
   }
   return options;
 }

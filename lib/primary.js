@@ -52,6 +52,7 @@ function startHub(options) {
         redisCluster: options.redis.cluster,
         redisChannelPrefix: options.redis.channelPrefix,
         redisSubscriptionMode: options.redis.subscriptionMode,
+        redisCountEachWorker: options.redis.mixedFleet,
       }),
     },
     onHubEvent,
@@ -119,7 +120,9 @@ function startHub(options) {
     if (!isControlMessage(message)) return;
     if (message.kind === "hub?") {
       hub.allow(worker.id, worker.process.pid);
-      sendTo(worker, { source: CONTROL_SOURCE, kind: "hub", path: hub.path, secret: hub.secret, epoch });
+      // serverCount "redis": count servers as plain redis-adapter servers do (a mixed fleet).
+      const serverCount = options.redis && options.redis.mixedFleet ? "redis" : undefined;
+      sendTo(worker, { source: CONTROL_SOURCE, kind: "hub", path: hub.path, secret: hub.secret, epoch, serverCount });
     } else if (message.kind === "switched") {
       hub.switch(worker.id);
     }

@@ -31,6 +31,8 @@ pub struct NativeHubOptions {
     pub redis_channel_prefix: Option<String>,
     /// "static", "dynamic" or "dynamic-private".
     pub redis_subscription_mode: Option<String>,
+    /// Count each worker as a subscriber of its namespace's channel (mixed fleets).
+    pub redis_count_each_worker: Option<bool>,
 }
 
 #[napi(object)]
@@ -148,6 +150,7 @@ impl NativeHub {
                 let mut redis = RedisOptions {
                     nodes,
                     cluster: options.redis_cluster.unwrap_or(false),
+                    count_each_worker: options.redis_count_each_worker.unwrap_or(false),
                     ..RedisOptions::default()
                 };
                 if let Some(prefix) = options.redis_channel_prefix {

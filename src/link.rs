@@ -83,7 +83,8 @@ impl LinkCodec {
         self.queue(&header, &payload)
     }
 
-    /// Queues a request to the hub itself (connection state recovery: 101 persist, 102 restore).
+    /// Queues a request to the hub itself (connection state recovery: 101 persist, 102 restore;
+    /// 106 a server count).
     #[napi(catch_unwind)]
     pub fn request(
         &mut self,
@@ -94,7 +95,14 @@ impl LinkCodec {
         payload: Buffer,
     ) -> napi::Result<()> {
         let kind = message_type(kind)
-            .filter(|k| matches!(k, MessageType::PersistSession | MessageType::RestoreSession))
+            .filter(|k| {
+                matches!(
+                    k,
+                    MessageType::PersistSession
+                        | MessageType::RestoreSession
+                        | MessageType::ServerCount
+                )
+            })
             .ok_or_else(|| napi::Error::from_reason(format!("{kind} is not a hub request")))?;
         let header = Header {
             request_id,

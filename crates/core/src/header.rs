@@ -104,6 +104,8 @@ pub(crate) fn needs_request_id(kind: MessageType) -> bool {
         MessageType::FetchSockets
             | MessageType::RestoreSession
             | MessageType::RestoreSessionResponse
+            | MessageType::ServerCount
+            | MessageType::ServerCountResponse
     ) || kind.is_response()
 }
 

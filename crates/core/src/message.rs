@@ -39,6 +39,11 @@ pub enum MessageType {
     /// A worker tells the hub which rooms of a namespace it now has (`joined`) and no longer has
     /// (`left`), in order with its other frames, so the hub routes by room.
     RoomsChanged = 105,
+    /// Several machines with plain redis-adapter servers among them: a worker asks how many
+    /// servers its namespace has, counted as they count them (subscribers of its Redis channel).
+    ServerCount = 106,
+    /// The hub's answer to `ServerCount`.
+    ServerCountResponse = 107,
 }
 
 impl MessageType {
@@ -66,6 +71,8 @@ impl MessageType {
             103 => Some(MessageType::RestoreSessionResponse),
             104 => Some(MessageType::OffsetAssigned),
             105 => Some(MessageType::RoomsChanged),
+            106 => Some(MessageType::ServerCount),
+            107 => Some(MessageType::ServerCountResponse),
             // The reference's codes are 1-based and dense, so they index `ALL` directly.
             _ => Self::ALL.get(usize::from(code).checked_sub(1)?).copied(),
         }
@@ -112,6 +119,8 @@ impl MessageType {
             MessageType::RestoreSessionResponse => "RESTORE_SESSION_RESPONSE",
             MessageType::OffsetAssigned => "OFFSET_ASSIGNED",
             MessageType::RoomsChanged => "ROOMS_CHANGED",
+            MessageType::ServerCount => "SERVER_COUNT",
+            MessageType::ServerCountResponse => "SERVER_COUNT_RESPONSE",
         }
     }
 }

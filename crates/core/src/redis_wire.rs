@@ -139,9 +139,22 @@ impl Channels {
     }
 }
 
+/// msgpackr's extension for typed arrays (`t`, then the array type, then its bytes).
+const TYPED_ARRAY_EXT: i8 = 0x74;
+
 /// A Redis message for `header` and its payload (the MessagePack of `data`, or empty).
 /// `requesterUid` and the hub's own fields are left out: the channel addresses a response.
+/// Typed arrays become plain binary (their bytes), which every reader decodes (notepack.io, as
+/// plain redis-adapter servers use, does not know msgpackr's extension): what socket.io sends a
+/// client of them is those bytes either way.
 pub fn encode_message(header: &Header, payload: &[u8]) -> Vec<u8> {
+    let transcoded;
+    let payload = if may_hold_typed_arrays(payload) {
+        transcoded = typed_arrays_as_binary(payload).unwrap_or_else(|| payload.to_vec());
+        &transcoded[..]
+    } else {
+        payload
+    };
     let fields = 3 + u32::from(!payload.is_empty());
     let mut out = Vec::with_capacity(payload.len() + header.uid.len() + header.nsp.len() + 32);
     // Writing to a Vec cannot fail.
@@ -157,6 +170,41 @@ pub fn encode_message(header: &Header, payload: &[u8]) -> Vec<u8> {
         out.extend_from_slice(payload);
     }
     out
+}
+
+/// Whether an extension header of type `t` appears in `payload` (false positives only cost a
+/// decode): the common case, no typed array, costs one scan and no allocation.
+fn may_hold_typed_arrays(payload: &[u8]) -> bool {
+    let t = Some(TYPED_ARRAY_EXT as u8);
+    (0..payload.len()).any(|i| {
+        let at = |k: usize| payload.get(i + k).copied();
+        match payload[i] {
+            0xd4..=0xd8 => at(1) == t, // fixext 1..16
+            0xc7 => at(2) == t,        // ext 8
+            0xc8 => at(3) == t,        // ext 16
+            0xc9 => at(5) == t,        // ext 32
+            _ => false,
+        }
+    })
+}
+
+fn typed_arrays_as_binary(payload: &[u8]) -> Option<Vec<u8>> {
+    fn convert(value: &mut Value) {
+        match value {
+            Value::Ext(TYPED_ARRAY_EXT, data) if !data.is_empty() => {
+                *value = Value::Binary(data[1..].to_vec());
+            }
+            Value::Array(items) => items.iter_mut().for_each(convert),
+            Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| convert(v)),
+            _ => {}
+        }
+    }
+    let mut reader = payload;
+    let mut value = rmpv::decode::read_value(&mut reader).ok()?;
+    convert(&mut value);
+    let mut out = Vec::with_capacity(payload.len());
+    rmpv::encode::write_value(&mut out, &value).ok()?;
+    Some(out)
 }
 
 /// Reads a Redis message: its routing header (validated as any message from another process)
@@ -396,6 +444,20 @@ mod tests {
         assert_eq!(header.request_id.as_deref(), Some("7"));
         let data = rmpv::decode::read_value(&mut payload.as_slice()).unwrap();
         assert_eq!(data.as_map().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn typed_arrays_cross_as_binary() {
+        // msgpackr's pack(["ev", new Uint8Array([9, 8])]) with moreTypes.
+        let payload = [0x92, 0xa2, b'e', b'v', 0xc7, 0x03, 0x74, 0x01, 9, 8];
+        assert!(may_hold_typed_arrays(&payload));
+        let message = encode_message(&Header::new(MessageType::Broadcast, "/", "u"), &payload);
+        let value = rmpv::decode::read_value(&mut message.as_slice()).unwrap();
+        let data = (&value).field("data").unwrap();
+        assert_eq!(data.element(1).unwrap(), &Value::Binary(vec![9, 8]));
+        assert!(!may_hold_typed_arrays(&[
+            0x92, 0xa2, b'e', b'v', 0xc4, 0x01, 0x74
+        ]));
     }
 
     #[test]

@@ -101,7 +101,9 @@ fn body<V: View>(kind: MessageType, message: &V) -> Result<Body, Invalid> {
         | RestoreSession
         | RestoreSessionResponse
         | OffsetAssigned
-        | RoomsChanged => Err(Invalid::new(format!(
+        | RoomsChanged
+        | ServerCount
+        | ServerCountResponse => Err(Invalid::new(format!(
             "{} is not an adapter message",
             kind.name()
         ))),

@@ -14,7 +14,7 @@
 //!   emits [`HubEvent::Flushed`] after every `Deliver` queued for it; the worker holds what its
 //!   link brings until it receives that marker over IPC.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -133,6 +133,8 @@ struct Shared {
     next_link_id: AtomicU64,
     started: Instant,
     redis: OnceLock<RedisBridge>,
+    /// For the tasks it spawns (a server count waits for Redis).
+    me: Weak<Shared>,
 }
 
 #[derive(Default)]
@@ -163,6 +165,8 @@ struct State {
     /// copy Redis will send back (their uid, "emitter", is no local adapter's, which tells the
     /// workers' echoes apart): hashes of their bytes, oldest first.
     echoes: VecDeque<u64>,
+    /// Mixed fleets: the extra subscribers of each namespace channel last asked of the bridge.
+    counted: BTreeMap<String, usize>,
 }
 
 /// The hub's end of one worker's link.
@@ -203,8 +207,9 @@ impl Hub {
             inbox: Vec::new(),
             subscriptions,
             echoes: VecDeque::new(),
+            counted: BTreeMap::new(),
         };
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
             state: Mutex::new(state),
             sink,
             options,
@@ -212,6 +217,7 @@ impl Hub {
             next_link_id: AtomicU64::new(1),
             started: Instant::now(),
             redis: OnceLock::new(),
+            me: me.clone(),
         });
         if let Some(redis) = shared.options.redis.clone() {
             let handler = Arc::new(RemoteHandler {
@@ -444,6 +450,9 @@ impl Shared {
             .bytes_in
             .fetch_add(frame.bytes.len() as u64, Ordering::Relaxed);
         self.note_adapter(state, &frame.header);
+        if frame.header.kind == MessageType::ServerCount {
+            return self.count_servers(state, from, frame.header);
+        }
         if frame.header.kind == MessageType::RoomsChanged {
             self.note_rooms(state, &frame.header.nsp, &frame.header.joined);
             return state.board.rooms_changed(from, &frame.header);
@@ -681,7 +690,91 @@ impl Shared {
         else {
             return;
         };
-        bridge.subscribe(subscriptions.note_adapter(&header.uid, &header.nsp));
+        let new = subscriptions.note_adapter(&header.uid, &header.nsp);
+        if !new.is_empty() {
+            bridge.subscribe(new);
+            self.recount(state);
+        }
+    }
+
+    /// Mixed fleets: one subscriber of a namespace's channel per local adapter (the hub's own
+    /// connection is the first), as plain redis-adapter servers count servers.
+    fn recount(&self, state: &mut State) {
+        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &state.subscriptions) else {
+            return;
+        };
+        if !self
+            .options
+            .redis
+            .as_ref()
+            .is_some_and(|r| r.count_each_worker)
+        {
+            return;
+        }
+        let mut adapters: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, nsp) in state.board.local_adapters() {
+            *adapters
+                .entry(subscriptions.channels().namespace(nsp))
+                .or_default() += 1;
+        }
+        let extra: BTreeMap<String, usize> = adapters
+            .into_iter()
+            .map(|(channel, n)| (channel, n - 1))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        if extra != state.counted {
+            state.counted = extra.clone();
+            bridge.count(extra);
+        }
+    }
+
+    /// A worker asks how many servers its namespace has, counted as plain redis-adapter servers
+    /// count them; answered once Redis has (ok: false without a count to give).
+    fn count_servers(&self, state: &mut State, from: WorkerId, header: Header) {
+        let counts = self
+            .options
+            .redis
+            .as_ref()
+            .is_some_and(|r| r.count_each_worker);
+        let channel = state
+            .subscriptions
+            .as_ref()
+            .filter(|_| counts)
+            .map(|s| s.channels().namespace(&header.nsp));
+        let (Some(channel), Some(shared)) = (channel, self.me.upgrade()) else {
+            return self.answer_count(state, from, &header, None);
+        };
+        tokio::spawn(async move {
+            let count = match shared.redis.get() {
+                Some(bridge) => bridge.server_count(channel).await,
+                None => None,
+            };
+            let mut state = shared.lock();
+            shared.answer_count(&mut state, from, &header, count);
+        });
+    }
+
+    fn answer_count(&self, state: &mut State, to: WorkerId, request: &Header, count: Option<u64>) {
+        #[derive(serde::Serialize)]
+        struct Answer {
+            ok: bool,
+            count: Option<u64>,
+        }
+        let answer = Answer {
+            ok: count.is_some(),
+            count,
+        };
+        let header = Header {
+            request_id: request.request_id.clone(),
+            ..Header::new(MessageType::ServerCountResponse, &request.nsp, &request.uid)
+        };
+        match rmp_serde::to_vec_named(&answer)
+            .map_err(|e| e.to_string())
+            .and_then(|payload| encode_frame(&header, &payload).map_err(|e| e.to_string()))
+        {
+            Ok(bytes) => self.queue_for_links(state, &[to], &bytes.into()),
+            Err(error) => self.log(format!("cannot answer a server count: {error}")),
+        }
     }
 
     fn note_rooms(&self, state: &mut State, nsp: &str, rooms: &[String]) {
@@ -865,6 +958,7 @@ async fn reconcile_loop(shared: Weak<Shared>) {
         let changes = subscriptions.reconcile(board);
         bridge.subscribe(changes.subscribe);
         bridge.unsubscribe(changes.unsubscribe);
+        shared.recount(&mut state);
     }
 }
 

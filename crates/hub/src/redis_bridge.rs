@@ -10,6 +10,7 @@
 //! hub's own set ([`sio_cluster_core::Subscriptions`]), subscribed again after every reconnection,
 //! channel by channel (on a Cluster each may live on another node).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ProtocolVersion, PushInfo, PushKind, RedisResult, Value};
 use sio_cluster_core::SubscriptionMode;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -30,6 +31,9 @@ pub struct RedisOptions {
     pub mode: SubscriptionMode,
     /// Bytes of publishes waiting for Redis, beyond which new ones are dropped.
     pub max_pending_bytes: usize,
+    /// Count each local adapter as a subscriber of its namespace's channel (one more connection
+    /// per worker), as plain redis-adapter servers count servers; see `Counting`.
+    pub count_each_worker: bool,
 }
 
 impl Default for RedisOptions {
@@ -40,6 +44,7 @@ impl Default for RedisOptions {
             channel_prefix: "socket.io".into(),
             mode: SubscriptionMode::Dynamic,
             max_pending_bytes: 32 * 1024 * 1024,
+            count_each_worker: false,
         }
     }
 }
@@ -64,6 +69,13 @@ enum Command {
     Unsubscribe(Vec<String>),
     /// Answered once every command before it ran.
     Flush(std::sync::mpsc::Sender<()>),
+    /// Mixed fleets: how many extra subscribers each namespace channel needs (see `Counting`).
+    Count(BTreeMap<String, usize>),
+    /// `PUBSUB SHARDNUMSUB channel`, summed over the nodes (None if Redis did not answer).
+    ServerCount {
+        channel: String,
+        reply: oneshot::Sender<Option<u64>>,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -150,6 +162,21 @@ impl RedisBridge {
         }
     }
 
+    /// Mixed fleets: the extra subscribers each namespace channel needs now.
+    pub fn count(&self, extra: BTreeMap<String, usize>) {
+        let _ = self.commands.send(Command::Count(extra));
+    }
+
+    /// The number of subscribers of `channel` (what plain redis-adapter servers call
+    /// `serverCount()`), in order with the commands before it.
+    pub async fn server_count(&self, channel: String) -> Option<u64> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::ServerCount { channel, reply })
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+
     /// Waits (at most `timeout`) until everything queued so far was sent: called from the
     /// primary's thread when the hub closes, never from the runtime.
     pub fn flush(&self, timeout: Duration) {
@@ -207,6 +234,7 @@ impl Worker {
     async fn run(self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut connection = self.connect(&mut commands).await;
         self.resubscribe_all(&mut connection).await;
+        let mut counting = Counting::default();
         let mut batch = Vec::with_capacity(BATCH);
         let mut check = tokio::time::interval(CHECK_EVERY);
         // Checks left after a connection came back: see `AFTER_RECOVERY`.
@@ -217,7 +245,7 @@ impl Worker {
                     if received == 0 {
                         return; // the hub is gone
                     }
-                    self.execute(&mut connection, &mut batch).await;
+                    self.execute(&mut connection, &mut counting, &mut batch).await;
                 }
                 _ = check.tick() => {
                     if self.resubscribe.load(Ordering::Relaxed) {
@@ -227,6 +255,7 @@ impl Worker {
                         settling -= 1;
                         if settling % 4 == 0 {
                             self.resubscribe_all(&mut connection).await;
+                            self.recount(&mut counting).await;
                         }
                     }
                 }
@@ -283,8 +312,11 @@ impl Worker {
             Command::Flush(done) => {
                 let _ = done.send(());
             }
+            Command::ServerCount { reply, .. } => {
+                let _ = reply.send(None);
+            }
             // The hub's set keeps them: subscribed at connection.
-            Command::Subscribe(_) | Command::Unsubscribe(_) => {}
+            Command::Subscribe(_) | Command::Unsubscribe(_) | Command::Count(_) => {}
         }
     }
 
@@ -295,6 +327,10 @@ impl Worker {
             self.resubscribe.clone(),
             self.counters.clone(),
         );
+        self.open(push).await
+    }
+
+    async fn open(&self, push: impl redis::aio::AsyncPushSender) -> RedisResult<Connection> {
         if self.options.cluster {
             let client = ClusterClientBuilder::new(self.options.nodes.clone())
                 .use_protocol(ProtocolVersion::RESP3)
@@ -322,7 +358,12 @@ impl Worker {
         }
     }
 
-    async fn execute(&self, connection: &mut Connection, batch: &mut Vec<Command>) {
+    async fn execute(
+        &self,
+        connection: &mut Connection,
+        counting: &mut Counting,
+        batch: &mut Vec<Command>,
+    ) {
         let mut publishes = Vec::new();
         for command in batch.drain(..) {
             match command {
@@ -332,7 +373,16 @@ impl Worker {
                     // a publish a subscribe.
                     self.publish_all(connection, std::mem::take(&mut publishes))
                         .await;
-                    self.control(connection, other).await;
+                    match other {
+                        Command::Count(extra) => {
+                            counting.wanted = extra;
+                            self.recount(counting).await;
+                        }
+                        Command::ServerCount { channel, reply } => {
+                            let _ = reply.send(self.shard_num_sub(connection, &channel).await);
+                        }
+                        other => self.control(connection, other).await,
+                    }
                 }
             }
         }
@@ -379,7 +429,9 @@ impl Worker {
             Command::Flush(done) => {
                 let _ = done.send(());
             }
-            Command::Publish { .. } => unreachable!("publishes are batched"),
+            Command::Publish { .. } | Command::Count(_) | Command::ServerCount { .. } => {
+                unreachable!("handled by `execute`")
+            }
         }
     }
 
@@ -454,6 +506,79 @@ impl Connection {
             Connection::Cluster(c) if subscribe => c.ssubscribe(channel).await,
             Connection::Cluster(c) => c.sunsubscribe(channel).await,
         }
+    }
+}
+
+/// Mixed fleets. Plain redis-adapter servers count servers as the subscribers of a namespace's
+/// channel (`PUBSUB SHARDNUMSUB`); a hub is one subscriber for all its workers. So that each of
+/// its workers counts as one, the hub keeps `n - 1` more connections subscribed to the channel
+/// of a namespace where it has `n` adapters: connection `i` subscribes the channels that need more
+/// than `i` extra subscribers. They read what they receive and drop it: that is the price of an
+/// exact count in a mixed fleet (Redis sends the namespace's traffic once per worker again).
+#[derive(Default)]
+struct Counting {
+    wanted: BTreeMap<String, usize>,
+    connections: Vec<(Connection, BTreeSet<String>)>,
+}
+
+impl Worker {
+    /// Opens, subscribes and closes counting connections to match `counting.wanted`.
+    async fn recount(&self, counting: &mut Counting) {
+        let needed = counting.wanted.values().copied().max().unwrap_or(0);
+        counting.connections.truncate(needed);
+        while counting.connections.len() < needed {
+            // What a counting connection receives is dropped; it only has to be read.
+            let discard = |_: PushInfo| Ok::<(), ()>(());
+            match self.open(discard).await {
+                Ok(connection) => counting.connections.push((connection, BTreeSet::new())),
+                Err(error) => {
+                    return self.lost(format!("cannot open a counting connection: {error}"));
+                }
+            }
+        }
+        for (i, (connection, subscribed)) in counting.connections.iter_mut().enumerate() {
+            let wanted: BTreeSet<String> = counting
+                .wanted
+                .iter()
+                .filter(|(_, &extra)| extra > i)
+                .map(|(channel, _)| channel.clone())
+                .collect();
+            let leave: Vec<String> = subscribed.difference(&wanted).cloned().collect();
+            // All of them, not only the new ones: after a reconnection this puts back what a
+            // failover lost (SSUBSCRIBE is idempotent).
+            let join: Vec<String> = wanted.iter().cloned().collect();
+            self.each(connection, false, leave).await;
+            self.each(connection, true, join).await;
+            *subscribed = wanted;
+        }
+    }
+
+    /// `PUBSUB SHARDNUMSUB channel`: on a Cluster, summed over every node (the one serving the
+    /// channel's slot has them all).
+    async fn shard_num_sub(&self, connection: &mut Connection, channel: &str) -> Option<u64> {
+        let mut cmd = redis::cmd("PUBSUB");
+        cmd.arg("SHARDNUMSUB").arg(channel);
+        match connection.run(&cmd).await {
+            Ok(value) => subscriber_count(&value),
+            Err(error) => {
+                self.lost(format!("PUBSUB SHARDNUMSUB {channel} failed: {error}"));
+                None
+            }
+        }
+    }
+}
+
+/// The count in a SHARDNUMSUB reply: `[channel, n]` (RESP2) or `{channel: n}` (RESP3, and the
+/// Cluster connection's combined reply).
+fn subscriber_count(value: &Value) -> Option<u64> {
+    let count = match value {
+        Value::Array(items) => items.get(1)?,
+        Value::Map(entries) => &entries.first()?.1,
+        _ => return None,
+    };
+    match count {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
     }
 }
 
