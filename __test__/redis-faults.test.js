@@ -4,8 +4,9 @@
 // cross-machine messages sent while Redis is away are dropped (not queued), requests to the other
 // machine end at requestsTimeout, and the hub subscribes everything again once Redis is back.
 const { Fleet } = require("./support/fleet");
-const { describeWithRedis, startRedis, ownerOf } = require("./support/redis");
-const { settle, waitFor, waitForEvents } = require("./support/cluster");
+const { describeWithRedis, startRedis, ownerOf, shardNumSub, cli } = require("./support/redis");
+const { TestCluster, settle, waitFor, waitForEvents } = require("./support/cluster");
+const { freePort } = require("../bench/redis-server");
 
 const adapterOptions = { heartbeatInterval: 300, heartbeatTimeout: 1500, requestsTimeout: 1500 };
 const machine = { primary: "native", workers: ["native", "native"], adapterOptions };
@@ -129,4 +130,51 @@ describeWithRedis("several machines: a Redis Cluster master fails over", () => {
     const ids = await fleet.run(3, async ({ io }) => (await io.fetchSockets()).map((s) => s.id).sort());
     expect(ids).toEqual([onA.id, onB.id].sort());
   }, 60000);
+});
+
+describeWithRedis("several machines: bad input and an unreachable Redis", () => {
+  test("malformed messages on the channels are dropped and counted; the machine goes on", async () => {
+    const fleet = new Fleet([machine, machine]);
+    try {
+      await fleet.start();
+      await fleet.waitForServerCount(4);
+      const onB = await fleet.client(2);
+      const garbage = [
+        "{not json",
+        '{"uid":"x","nsp":"/","type":3}', // a BROADCAST without data
+        '{"uid":"x","nsp":"/","type":99,"data":{}}',
+        '{"uid":"x","nsp":"/","type":8,"data":{"requestId":"1","sockets":[]}}', // a response on a namespace channel
+        "\x93\x01\x02",
+        "",
+      ];
+      for (const message of garbage) cli(fleet.redis.port, "spublish", "socket.io#/#", message);
+      await settle(300);
+      const stats = (await fleet.machines[1].hubInfo()).stats;
+      expect(stats.redisBad).toBe(garbage.length);
+      await waitForCrossing(fleet, 0, onB);
+      expect(await fleet.runAll(({ io }) => io.of("/").adapter.serverCount())).toEqual([4, 4, 4, 4]);
+    } finally {
+      await fleet.stop();
+    }
+  });
+
+  test("a Redis unreachable at start-up: the primary retries, local traffic works, then it connects", async () => {
+    const port = await freePort();
+    const local = new TestCluster({ ...machine, primaryOptions: { redis: { url: `redis://127.0.0.1:${port}` } } });
+    let redis;
+    try {
+      await local.start();
+      await local.waitForServerCount(2);
+      const client = await local.client(1);
+      await local.run(0, ({ io }) => io.emit("local"));
+      expect((await waitForEvents(client, "local")).length).toBe(1);
+      expect((await local.hubInfo()).stats.redisConnected).toBe(false);
+      redis = await startRedis({ port });
+      await waitFor(async () => (await local.hubInfo()).stats.redisConnected, "the hub to connect", 15000);
+      expect(shardNumSub(port, "socket.io#/#")).toBe(1);
+    } finally {
+      await local.stop();
+      if (redis) await redis.stop();
+    }
+  });
 });
