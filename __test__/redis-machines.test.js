@@ -4,7 +4,7 @@
 const { describeFeatures } = require("./support/features");
 const { Fleet } = require("./support/fleet");
 const { describeWithRedis } = require("./support/redis");
-const { settle } = require("./support/cluster");
+const { dropConnection, settle, waitForEvents } = require("./support/cluster");
 
 const machine = { primary: "native", workers: ["native", "native"] };
 
@@ -50,5 +50,40 @@ describeWithRedis("several machines: the Emitter of a primary", () => {
     }
     // The primary is no server: every worker still counts the 4 workers.
     expect(await fleet.runAll(({ io }) => io.of("/").adapter.serverCount())).toEqual([4, 4, 4, 4]);
+  });
+});
+
+describeWithRedis("several machines: connection state recovery", () => {
+  const serverOptions = { connectionStateRecovery: { maxDisconnectionDuration: 60000 } };
+  const fleet = new Fleet([
+    { ...machine, serverOptions },
+    { ...machine, serverOptions },
+  ]);
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(4);
+  });
+  afterAll(() => fleet.stop());
+
+  test("within a machine a client recovers; on another machine it gets a new session, cleanly", async () => {
+    const client = await fleet.client(0, { rooms: ["r"] });
+    await fleet.run(3, ({ io }) => io.to("r").emit("before", 1)); // from the other machine
+    // It carries an offset of this machine's log (a worker with recovery appends one, even none).
+    expect((await waitForEvents(client, "before"))[0].args).toEqual([1, expect.stringMatching(/^[0-9a-f]+-\d+$/)]);
+    const [a] = fleet.machines;
+    await dropConnection(a, client, 0);
+    await fleet.run(2, ({ io }) => io.to("r").emit("missed", 2)); // from the other machine
+    await settle(300);
+    await fleet.reconnect(client, 1); // the same machine, another worker
+    expect(client.recovered).toBe(true);
+    expect((await waitForEvents(client, "missed"))[0].args).toEqual([2, expect.stringMatching(/^[0-9a-f]+-\d+$/)]);
+
+    const id = client.id;
+    await dropConnection(a, client, 1);
+    await fleet.reconnect(client, 2); // the other machine
+    expect(client.recovered).toBe(false);
+    expect(client.id).not.toBe(id);
+    await fleet.run(0, ({ io }) => io.emit("after", 3));
+    expect((await waitForEvents(client, "after")).length).toBe(1);
   });
 });

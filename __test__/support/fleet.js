@@ -73,6 +73,11 @@ class Fleet {
     return machine.client(local, opts);
   }
 
+  reconnect(client, index) {
+    const [machine, local] = this.locate(index);
+    return machine.reconnect(client, local);
+  }
+
   /** Waits until every live worker counts `count` servers in namespace `nsp`. */
   async waitForServerCount(count, nsp = "/", timeout = 20000) {
     const deadline = Date.now() + timeout;

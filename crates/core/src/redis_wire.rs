@@ -231,7 +231,8 @@ pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, 
     if let Some(requester) = requester {
         entries.push(("requesterUid".into(), requester.into()));
     }
-    let header = validate(&&value)?;
+    let mut header = validate(&&value)?;
+    header.store = stored_by_workers(&value);
     let data = value
         .as_map()
         .and_then(|entries| entries.iter().find(|(key, _)| key.as_str() == Some("data")))
@@ -246,6 +247,30 @@ pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, 
         }
     };
     Ok((header, payload))
+}
+
+/// Whether a worker with connection state recovery on gives this message's packet an offset
+/// (socket.io-adapter's `addOffsetIfNecessary`: a BROADCAST without acknowledgements of an EVENT
+/// packet without an id, `flags.volatile` absent). Such a broadcast from another machine is stored
+/// in this machine's log, so it carries an offset here (a worker that stores appends whatever
+/// offset arrives, even none) and a client that recovers gets it.
+fn stored_by_workers(message: &Value) -> bool {
+    let message = &message;
+    let Some(data) = message.field("data") else {
+        return false;
+    };
+    let Some(packet) = data.field("packet") else {
+        return false;
+    };
+    message.field("type").and_then(|t| t.number()) == Some(3.0)
+        && data.field("requestId").is_none()
+        && packet.field("type").and_then(|t| t.number()) == Some(2.0)
+        && packet.field("id").is_none()
+        && data
+            .field("opts")
+            .and_then(|opts| opts.field("flags"))
+            .and_then(|flags| flags.field("volatile"))
+            .is_none()
 }
 
 fn json_to_msgpack(json: serde_json::Value) -> Value {

@@ -306,12 +306,7 @@ impl Hub {
         }
         let mut bytes = encode_frame(header, payload).map_err(|e| e.to_string())?;
         if header.store {
-            let frame = decode_one(&bytes).ok_or("cannot re-read an injected frame")?;
-            let now = self.shared.now_ms();
-            (bytes, _) = state
-                .recovery
-                .store(&frame, now)
-                .map_err(|e| e.to_string())?;
+            bytes = self.shared.store_made(&mut state, bytes)?;
         }
         if !recipients.links.is_empty() {
             self.shared
@@ -402,6 +397,17 @@ impl Shared {
 
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// A broadcast made here (the Emitter's, or one from another machine) takes its place in the
+    /// packet log: the frame to relay, with its offset.
+    fn store_made(&self, state: &mut State, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+        let frame = decode_one(&bytes).ok_or("cannot re-read a frame made here")?;
+        let (relayed, _ack) = state
+            .recovery
+            .store(&frame, self.now_ms())
+            .map_err(|e| e.to_string())?;
+        Ok(relayed)
     }
 
     /// Hub-only frames (connection state recovery) are answered here, never relayed; a broadcast
@@ -835,9 +841,17 @@ impl Shared {
                 ))
             }
         };
-        let Ok(bytes) = encode_frame(&header, &payload) else {
+        let Ok(mut bytes) = encode_frame(&header, &payload) else {
             return self.bad_remote(format!("cannot frame a {}", header.kind.name()));
         };
+        if header.store {
+            bytes = match self.store_made(&mut state, bytes) {
+                Ok(bytes) => bytes,
+                Err(reason) => {
+                    return self.log(format!("cannot store a broadcast from Redis: {reason}"))
+                }
+            };
+        }
         if !recipients.links.is_empty() {
             let bytes: Arc<[u8]> = bytes.as_slice().into();
             self.queue_for_links(&mut state, &recipients.links, &bytes);
