@@ -36,6 +36,12 @@ impl Router {
 
     pub fn route(&mut self, from: WorkerId, header: &Header) -> Route {
         self.record(from, header);
+        self.route_unrecorded(from, header)
+    }
+
+    /// As [`Router::route`], learning nothing from the sender (the servers of other machines:
+    /// they come and go without a word, and nothing here is addressed to them by uid).
+    pub fn route_unrecorded(&mut self, from: WorkerId, header: &Header) -> Route {
         if header.kind.is_response() {
             return self.to_requester(header);
         }

@@ -136,7 +136,15 @@ impl Switchboard {
             }
         }
         let mut recipients = Recipients::default();
-        match self.router.route(from, header) {
+        let route = if from == REMOTE {
+            // Other machines' servers are not learnt: their memory would grow with every server
+            // that ever ran (plain redis-adapter servers never say they leave), and a response
+            // to one of them needs no owner (below).
+            self.router.route_unrecorded(from, header)
+        } else {
+            self.router.route(from, header)
+        };
+        match route {
             Route::ToWorker(worker) => match self.path(worker) {
                 Some(Path::Gone) | None => {
                     return Err(format!("requester's worker {worker} is gone"))
@@ -144,6 +152,15 @@ impl Switchboard {
                 Some(path) => recipients.add(worker, path),
             },
             Route::AllExcept(sender) => recipients = self.fan_out(sender, header),
+            // A response to an adapter of no worker here is for another machine's server.
+            Route::Drop(_)
+                if from != REMOTE
+                    && header.kind.is_response()
+                    && header.requester_uid.is_some()
+                    && self.paths.contains_key(&REMOTE) =>
+            {
+                recipients.remote = true;
+            }
             Route::Drop(reason) => return Err(reason),
         }
         if header.kind == MessageType::AdapterClose {
@@ -582,5 +599,58 @@ mod tests {
             }
         );
         assert!(!board.rooms().is_known(2, "/"));
+    }
+
+    #[test]
+    fn other_machines_get_what_every_worker_gets_and_their_responses() {
+        let mut board = board();
+        board.add_remote();
+        let to = board
+            .route(1, Path::Ipc, &header(MessageType::Broadcast, "a", None))
+            .unwrap();
+        assert!(to.remote);
+        assert_eq!(to.ipc, vec![2, 3]);
+        // From another machine: every worker here, nothing back to Redis, nothing learnt.
+        let from_remote = board
+            .route(
+                REMOTE,
+                Path::Remote,
+                &header(MessageType::FetchSockets, "far", None),
+            )
+            .unwrap();
+        assert!(!from_remote.remote);
+        assert_eq!(from_remote.ipc, vec![1, 2, 3]);
+        assert!(!board.is_local_adapter("far"));
+        assert_eq!(board.router.owner("far"), None);
+        // A response to it goes to Redis; a response to a worker here stays here.
+        let to_far = board
+            .route(
+                2,
+                Path::Ipc,
+                &header(MessageType::FetchSocketsResponse, "b", Some("far")),
+            )
+            .unwrap();
+        assert!(to_far.remote && to_far.ipc.is_empty());
+        let to_a = board
+            .route(
+                REMOTE,
+                Path::Remote,
+                &header(MessageType::FetchSocketsResponse, "far", Some("a")),
+            )
+            .unwrap();
+        assert_eq!((to_a.ipc, to_a.remote), (vec![1], false));
+        assert!(board.is_local_adapter("a"));
+        // Without Redis a response to an unknown requester is dropped, as before.
+        let mut alone = super::tests::board();
+        alone
+            .route(1, Path::Ipc, &header(MessageType::Broadcast, "a", None))
+            .unwrap();
+        assert!(alone
+            .route(
+                2,
+                Path::Ipc,
+                &header(MessageType::FetchSocketsResponse, "b", Some("far"))
+            )
+            .is_err());
     }
 }

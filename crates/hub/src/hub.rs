@@ -14,7 +14,7 @@
 //!   emits [`HubEvent::Flushed`] after every `Deliver` queued for it; the worker holds what its
 //!   link brings until it receives that marker over IPC.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -167,6 +167,10 @@ struct State {
     echoes: VecDeque<u64>,
     /// Mixed fleets: the extra subscribers of each namespace channel last asked of the bridge.
     counted: BTreeMap<String, usize>,
+    /// Servers of other machines heard sending heartbeats (ours do, plain redis-adapter servers
+    /// never), and those already reported as plain: see [`Shared::notice_plain_server`].
+    heartbeating: HashSet<String>,
+    reported_plain: HashSet<String>,
 }
 
 /// The hub's end of one worker's link.
@@ -208,6 +212,8 @@ impl Hub {
             subscriptions,
             echoes: VecDeque::new(),
             counted: BTreeMap::new(),
+            heartbeating: HashSet::new(),
+            reported_plain: HashSet::new(),
         };
         let shared = Arc::new_cyclic(|me| Shared {
             state: Mutex::new(state),
@@ -831,6 +837,7 @@ impl Shared {
             }
             return;
         }
+        self.notice_plain_server(&mut state, &header);
         let recipients = match state.board.route(REMOTE, Path::Remote, &header) {
             Ok(recipients) => recipients,
             Err(reason) => {
@@ -865,6 +872,37 @@ impl Shared {
                 });
             }
         }
+    }
+
+    /// A server of another machine that speaks without ever sending heartbeats is a plain
+    /// redis-adapter server: without `mixedFleet`, requests between it and this machine count
+    /// servers differently (see README). Said once per server, in a debug line.
+    fn notice_plain_server(&self, state: &mut State, header: &Header) {
+        const MAX_REMEMBERED: usize = 10_000;
+        if matches!(
+            header.kind,
+            MessageType::InitialHeartbeat | MessageType::Heartbeat
+        ) {
+            if state.heartbeating.len() >= MAX_REMEMBERED {
+                state.heartbeating.clear(); // bounded: heard again within a heartbeat interval
+            }
+            state.heartbeating.insert(header.uid.clone());
+            return;
+        }
+        let mixed = self.options.redis.as_ref().is_some_and(|r| r.count_each_worker);
+        if mixed
+            || header.uid == sio_cluster_core::EMITTER_UID
+            || state.heartbeating.contains(&header.uid)
+            || state.reported_plain.len() >= MAX_REMEMBERED
+            || !state.reported_plain.insert(header.uid.clone())
+        {
+            return;
+        }
+        self.log(format!(
+            "server {} ({}) sends no heartbeats: a plain @socket.io/redis-adapter server? Requests \
+             between it and this machine are exact only with redis.mixedFleet",
+            header.uid, header.nsp
+        ));
     }
 
     fn bad_remote(&self, reason: String) {
