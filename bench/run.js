@@ -74,7 +74,8 @@ function planTargets(opts, layout) {
   // The floor does not depend on the worker count: measured once, shown in every table.
   if (opts.variants.includes("floor") && opts.machines.includes(1)) targets.push(new Target("floor", 1, layout));
   // The multi-machine set: ours and redis-adapter's sharded adapter, `machines` clusters each.
-  for (const machines of opts.machines.filter((m) => m > 1)) {
+  const machineScenarios = opts.scenarios.filter((scenario) => measures(opts, MACHINE_VARIANTS[0], scenario));
+  for (const machines of machineScenarios.length ? opts.machines.filter((m) => m > 1) : []) {
     for (const variant of MACHINE_VARIANTS) targets.push(new MachinesTarget(variant, machines, opts.machineWorkers, layout));
   }
   return targets;
@@ -170,6 +171,10 @@ async function main() {
   const ctx = { opts, layout, nextRun: () => ++runNumber };
 
   log(`${targets.length} systems: ${targets.map((t) => t.label).join(", ")}; scenarios: ${scenarios.map((s) => s.name).join(", ")}`);
+  if (opts.machines.some((m) => m > 1)) {
+    const machineScenarios = scenarios.filter((s) => measures(opts, MACHINE_VARIANTS[0], s.name)).map((s) => s.name);
+    log(`multi-machine set (${opts.machines.filter((m) => m > 1).join(", ")} machines x ${opts.machineWorkers} workers): ${machineScenarios.join(", ") || "no scenario selected"}`);
+  }
   for (const target of targets) {
     if (isStopping()) return new Promise(() => {});
     const t0 = Date.now();
