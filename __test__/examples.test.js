@@ -191,3 +191,35 @@ test("examples/demo/run.js --serve: serves until Ctrl-C, then stops every proces
   await stopGroup(demo, "SIGINT"); // what Ctrl-C in a terminal does
   expect(demo.output).toMatch(/SIGINT: stopping the cluster/);
 });
+
+// examples/redis: two clusters joined through a throw-away redis-server; needs redis-server (>= 7).
+const redisServer = (process.env.PATH || "")
+  .split(path.delimiter)
+  .map((dir) => path.join(dir || ".", "redis-server"))
+  .find((file) => {
+    try {
+      require("node:fs").accessSync(file, require("node:fs").constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+if (!redisServer) {
+  console.warn("examples/redis skipped: redis-server is not on PATH (apt-get install -y redis-server)");
+}
+(redisServer ? test : test.skip)("examples/redis/run.js: two machines through Redis, ends by itself, nothing lost", async () => {
+  const run = start("examples/redis/run.js");
+  const { code } = await run.exited;
+  await waitFor("the example's processes to exit", () => !groupAlive(run.pid), 5000).catch(() => {
+    process.kill(-run.pid, "SIGKILL");
+    throw new Error(`examples/redis left processes behind:\n${run.output}`);
+  });
+  started.delete(run);
+  if (code !== 0) throw new Error(`examples/redis exited with code ${code}:\n${run.output}`);
+  expect(run.output).toMatch(/^RESULT: OK, nothing lost/m);
+  expect(run.output).toMatch(/servers seen by each worker's adapter: A1 4, A2 4, B1 4, B2 4/);
+  // the broadcast from machine A reached every client of machine B, the room message from machine
+  // B reached the members on machine A, fetchSockets() on machine A saw machine B's sockets
+  expect(run.output.match(/got it {2}<- crossed machines through Redis/g)).toHaveLength(6);
+  expect(run.output).toMatch(/^ {2}8\/8 sockets, 4 of them on machine B$/m);
+}, 60000);

@@ -11,6 +11,17 @@
 //                            @socket.io/redis-adapter
 //   BENCH_VARIANT=floor      one worker with socket.io's in-memory adapter: nothing crosses processes
 //
+// One "machine" of the multi-machine set (bench/machines.js starts two of these and the
+// redis-server they share, and passes its URL in BENCH_REDIS_URL):
+//
+//   BENCH_VARIANT=ours-redis     setupPrimary({ redis: { url } }) of this package: its hub is the
+//                                machine's one Redis client; workers use its createAdapter()
+//   BENCH_VARIANT=redis-sharded  no relay; the workers use @socket.io/redis-adapter's
+//                                createShardedAdapter() (two Redis connections each)
+//
+// BENCH_WORKER_BASE: the index of this machine's first worker among all the machines' workers
+// (0 for a single cluster), so that worker indices are unique across machines.
+//
 // Besides running the cluster, this process only passes bench commands from the orchestrator to
 // a worker and the answers back. It stops its workers (and redis-server) when asked, when the
 // orchestrator goes away, or on a signal.
@@ -21,8 +32,11 @@ const { serve, announceReady, isRequest, isResponse, isReady } = require("./rpc"
 const { startRedis } = require("./redis-server");
 
 const VARIANT = process.env.BENCH_VARIANT;
-const OURS = VARIANT === "ours" || VARIANT === "ours-recovery";
+const OURS = VARIANT === "ours" || VARIANT === "ours-recovery" || VARIANT === "ours-redis";
 const WORKERS = Number(process.env.BENCH_WORKERS);
+const WORKER_BASE = Number(process.env.BENCH_WORKER_BASE) || 0;
+// The multi-machine variants use the orchestrator's redis-server (one for both machines).
+const SHARED_REDIS_URL = process.env.BENCH_REDIS_URL || "";
 
 const workers = []; // index => cluster.Worker
 let redis = null;
@@ -34,12 +48,13 @@ function log(line) {
 
 function setupRelay() {
   if (VARIANT === "reference") require("@socket.io/cluster-adapter").setupPrimary();
+  else if (VARIANT === "ours-redis") require("socket.io-cluster-adapter-native").setupPrimary({ redis: { url: SHARED_REDIS_URL } });
   else if (OURS) require("socket.io-cluster-adapter-native").setupPrimary();
 }
 
 function adapterOfWorkers() {
   if (VARIANT === "floor") return "memory";
-  return OURS ? "ours" : VARIANT;
+  return OURS ? "ours" : VARIANT; // "redis" (createAdapter), "redis-sharded" (createShardedAdapter)
 }
 
 /**
@@ -57,15 +72,15 @@ function forkWorker(index) {
   const worker = cluster.fork({
     BENCH_ADAPTER: adapterOfWorkers(),
     BENCH_RECOVERY: VARIANT === "ours-recovery" ? "1" : "",
-    BENCH_WORKER_INDEX: String(index),
-    BENCH_REDIS_URL: redis ? redis.url : "",
+    BENCH_WORKER_INDEX: String(WORKER_BASE + index),
+    BENCH_REDIS_URL: redis ? redis.url : SHARED_REDIS_URL,
   });
   workers[index] = worker;
   return new Promise((resolve, reject) => {
     worker.on("message", function onReady(message) {
       if (!isReady(message)) return;
       worker.off("message", onReady);
-      resolve({ index, pid: worker.process.pid, port: message.port });
+      resolve({ index, globalIndex: WORKER_BASE + index, pid: worker.process.pid, port: message.port });
     });
     worker.once("exit", (code, signal) => reject(new Error(`worker ${index} exited during start-up (${signal || code})`)));
   });

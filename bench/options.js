@@ -8,11 +8,18 @@ const path = require("node:path");
 
 const SCENARIOS = ["broadcast", "binary", "unicast", "rooms", "small-rooms", "fetch-sockets", "server-side-emit", "end-to-end"];
 const VARIANTS = ["reference", "ours", "ours-recovery", "redis", "floor"];
+// The systems of the multi-machine set (always both: its figures are ratios of one to the other).
+const MACHINE_VARIANTS = ["ours-redis", "redis-sharded"];
 // Where the default run measures "ours-recovery" (ours with socket.io's connection state recovery
 // on): the scenarios that show what recovery costs a broadcast, so the full default run stays
 // under ~4.5 minutes on 2 cores. Naming the variant in --variants runs it in every scenario
 // selected; --recovery-scenarios overrides both.
 const RECOVERY_DEFAULT_SCENARIOS = ["broadcast", "rooms", "end-to-end"];
+// The multi-machine set (--machines 2): two systems, ours-redis and redis-sharded, each
+// `machines` clusters of `machineWorkers` workers joined through one redis-server (see
+// bench/machines.js). By default it runs the scenarios its figures come from; the others work too
+// (--machine-scenarios).
+const MACHINE_DEFAULT_SCENARIOS = ["broadcast", "unicast", "rooms", "fetch-sockets"];
 
 const DEFAULTS = {
   workers: [2, 4],
@@ -22,6 +29,11 @@ const DEFAULTS = {
   scenarios: SCENARIOS,
   variants: VARIANTS, // "redis" is dropped at start-up when redis-server is not on PATH
   recoveryScenarios: RECOVERY_DEFAULT_SCENARIOS, // null: every scenario selected
+  // 1: the tables of one machine (--workers, --variants); 2 (or more): the multi-machine set.
+  // Dropped at start-up when redis-server is not on PATH.
+  machines: [1, 2],
+  machineWorkers: 2, // workers of each machine in the multi-machine set
+  machineScenarios: MACHINE_DEFAULT_SCENARIOS, // null: every scenario selected
   warmupMs: 250, // saturation scenarios: emit this long before the measured window opens
   durationMs: 800, // saturation scenarios: the measured window
   requestMs: 800, // fetch-sockets / server-side-emit: sequential requests for this long
@@ -69,6 +81,14 @@ const HELP = `Usage: node bench/run.js [options]
                           where ours-recovery runs (default: ${RECOVERY_DEFAULT_SCENARIOS.join(", ")};
                           all selected scenarios when --variants names it)
   --no-redis, --no-floor  drop one column
+  --machines 1,2          1: the one-machine tables above; n > 1: the multi-machine set, n
+                          clusters ("machines") on this box joined through one redis-server:
+                          ours (setupPrimary({ redis })) against @socket.io/redis-adapter's
+                          createShardedAdapter (default 1,2; n > 1 needs redis-server).
+                          --machines 2 runs the multi-machine set alone
+  --machine-workers 2     workers per machine in the multi-machine set (default 2)
+  --machine-scenarios a,b|all
+                          what the multi-machine set runs (default: ${MACHINE_DEFAULT_SCENARIOS.join(", ")})
   --duration ms           measured window of the saturation scenarios (default ${DEFAULTS.durationMs})
   --warmup ms             emission before the window opens (default ${DEFAULTS.warmupMs})
   --request-ms ms         length of the fetch-sockets / server-side-emit runs (default ${DEFAULTS.requestMs})
@@ -124,6 +144,13 @@ function parseOptions(argv) {
         break;
       }
       case "--no-redis": opts.variants = opts.variants.filter((v) => v !== "redis"); break;
+      case "--machines": opts.machines = [...new Set(list(next(), null, flag).map((m) => positiveInt(m, flag)))]; break;
+      case "--machine-workers": opts.machineWorkers = positiveInt(next(), flag); break;
+      case "--machine-scenarios": {
+        const value = next();
+        opts.machineScenarios = value === "all" ? null : list(value, SCENARIOS, flag);
+        break;
+      }
       case "--no-floor": opts.variants = opts.variants.filter((v) => v !== "floor"); break;
       case "--duration": opts.durationMs = positiveInt(next(), flag); break;
       case "--warmup": opts.warmupMs = positiveInt(next(), flag); break;
@@ -146,7 +173,10 @@ function parseOptions(argv) {
   }
   // Every client process needs at least one client on every worker: credits travel back to an
   // emitting worker through one of the process's own connections to that worker.
-  const maxWorkers = Math.max(...opts.workers);
+  const maxWorkers = Math.max(
+    ...(opts.machines.includes(1) ? opts.workers : [1]),
+    ...opts.machines.filter((m) => m > 1).map((m) => m * opts.machineWorkers),
+  );
   if (opts.clients < opts.clientProcs * maxWorkers) {
     throw new Error(`--clients must be at least --client-procs x workers (${opts.clientProcs * maxWorkers})`);
   }
@@ -156,11 +186,18 @@ function parseOptions(argv) {
   return opts;
 }
 
-/** Whether `variant` is measured in the scenario named `scenario` (see --recovery-scenarios). */
+/**
+ * Whether `variant` is measured in the scenario named `scenario` (see --recovery-scenarios and,
+ * for the multi-machine set, --machine-scenarios).
+ */
 function measures(opts, variant, scenario) {
+  if (MACHINE_VARIANTS.includes(variant)) {
+    return opts.machines.some((m) => m > 1) && opts.scenarios.includes(scenario) && (!opts.machineScenarios || opts.machineScenarios.includes(scenario));
+  }
+  if (!opts.machines.includes(1)) return false;
   if (!opts.variants.includes(variant)) return false;
   if (variant !== "ours-recovery" || !opts.recoveryScenarios) return true;
   return opts.recoveryScenarios.includes(scenario);
 }
 
-module.exports = { parseOptions, measures, HELP, SCENARIOS, VARIANTS };
+module.exports = { parseOptions, measures, HELP, SCENARIOS, VARIANTS, MACHINE_VARIANTS };

@@ -22,7 +22,9 @@ function summarize(results) {
   const cells = new Map();
   for (const r of results) {
     const key = `${r.scenario}|${r.variant}|${r.workers}`;
-    if (!cells.has(key)) cells.set(key, { scenario: r.scenario, variant: r.variant, workers: r.workers, rounds: [], errors: [], counterRounds: [] });
+    if (!cells.has(key)) {
+      cells.set(key, { scenario: r.scenario, variant: r.variant, workers: r.workers, machines: r.machines || 1, rounds: [], errors: [], counterRounds: [] });
+    }
     const cell = cells.get(key);
     if (r.error) cell.errors.push(r.error);
     else cell.rounds.push(r.figures);
@@ -57,6 +59,16 @@ function summarize(results) {
         redis: cell.variant === "redis" ? Math.max(...rounds.map((f) => f.peakRss.redisKb)) : null,
         workerMax: Math.max(...rounds.map((f) => f.peakRss.workerMaxKb)),
       },
+      // The multi-machine set: redis-server's INFO figures (median per operation; connections: the most).
+      redis: rounds[0].redis
+        ? {
+            cpuUsPerOp: med((f) => f.redis.cpuUsPerOp),
+            bytesOutPerOp: med((f) => f.redis.bytesOutPerOp),
+            bytesInPerOp: med((f) => f.redis.bytesInPerOp),
+            commandsPerOp: med((f) => f.redis.commandsPerOp),
+            connections: Math.max(...rounds.map((f) => f.redis.connections)),
+          }
+        : null,
       expected: sum(rounds.map((f) => f.expected)),
       received: sum(rounds.map((f) => f.received)),
       lost: sum(rounds.map((f) => f.lost)),
@@ -222,6 +234,144 @@ function formatScaling(cells, scenarios, opts, variants) {
   return lines.join("\n");
 }
 
+// The multi-machine set: its rows, and its targets (ours / redis-adapter's sharded adapter).
+const MACHINE_ROWS = [
+  { label: (s) => `${s.unit} (higher is better)`, get: (x) => x.rate, format: fmt.int },
+  { label: (s) => (s.unit === "requests/s" ? "" : "emits/s (higher is better)"), get: (x) => x.opsPerSec, format: fmt.int, skipRequests: true },
+  { label: () => "Redis CPU us/op (INFO)", get: (x) => x.redis && x.redis.cpuUsPerOp, format: fmt.f1 },
+  { label: () => "Redis bytes out/op (INFO)", get: (x) => x.redis && x.redis.bytesOutPerOp, format: fmt.int },
+  { label: () => "Redis bytes in/op (INFO)", get: (x) => x.redis && x.redis.bytesInPerOp, format: fmt.int },
+  { label: () => "Redis connections", get: (x) => x.redis && x.redis.connections, format: fmt.int },
+  { label: () => "primaries CPU us/op (hubs)", get: (x) => x.cpuUsPerOp.primary, format: fmt.f1 },
+  { label: () => "workers CPU us/op (sum)", get: (x) => x.cpuUsPerOp.workers, format: fmt.f1 },
+  { label: () => "latency p50 ms", get: (x) => x.latencyUs.p50 / 1000, format: fmt.f3 },
+  { label: () => "latency p99 ms", get: (x) => x.latencyUs.p99 / 1000, format: fmt.f3 },
+  {
+    label: (s) => (s.unit === "requests/s" ? "failed requests" : "lost deliveries"),
+    get: (x) => x.lost,
+    format: (v, x) => (v === 0 && !x.extra ? "0" : `${fmt.int(v)}/${fmt.int(x.expected)}${x.extra ? ` +${x.extra}` : ""}`),
+    noRatio: true,
+  },
+];
+
+/**
+ * The targets of the multi-machine set: [label, scenario, how to read the figure, "<=" | ">=", bound,
+ * "ratio" (ours / redis-adapter) | "per-machine" (ours' connections / machines)]. A null bound: no
+ * target, the ratio is shown for information.
+ */
+const MACHINE_TARGETS = [
+  ["Redis CPU per op", "broadcast", (x) => x.redis && x.redis.cpuUsPerOp, "<=", 0.5, "ratio"],
+  ["Redis CPU per op", "unicast", (x) => x.redis && x.redis.cpuUsPerOp, "<=", 0.5, "ratio"],
+  ["Redis CPU per op", "rooms", (x) => x.redis && x.redis.cpuUsPerOp, "<=", 0.5, "ratio"],
+  ["Redis CPU per op", "fetch-sockets", (x) => x.redis && x.redis.cpuUsPerOp, "<=", 0.5, "ratio"],
+  ["Redis bytes out per op", "broadcast", (x) => x.redis && x.redis.bytesOutPerOp, "<=", 0.5, "ratio"],
+  ["Redis bytes out per op", "unicast", (x) => x.redis && x.redis.bytesOutPerOp, "<=", 0.5, "ratio"],
+  ["Redis bytes out per op", "rooms", (x) => x.redis && x.redis.bytesOutPerOp, "<=", 0.5, "ratio"],
+  ["Redis bytes out per op", "fetch-sockets", (x) => x.redis && x.redis.bytesOutPerOp, "<=", 0.5, "ratio"],
+  ["Redis connections per machine", null, (x) => x.redis && x.redis.connections, "<=", 2, "per-machine"],
+  ["unicast msgs/s", "unicast", (x) => x.rate, ">=", 1.5, "ratio"],
+  ["room emits/s", "rooms", (x) => x.opsPerSec, ">=", null, "ratio"],
+  ["fetchSockets p50", "fetch-sockets", (x) => x.latencyUs.p50, "<=", 0.7, "ratio"],
+  ["fetchSockets p99", "fetch-sockets", (x) => x.latencyUs.p99, "<=", null, "ratio"],
+  ["broadcast deliveries/s", "broadcast", (x) => x.rate, ">=", 1, "ratio"],
+];
+
+/**
+ * The multi-machine tables (one per machine count > 1): ours-redis and redis-sharded side by
+ * side, ours/redis, then every target with its figure and whether it is met. `out.missed`
+ * receives a line per missed target, `out.targets` every target's figures (for the JSON).
+ */
+function formatMachines(cells, scenarios, opts, out = { missed: [], targets: [] }) {
+  const lines = [];
+  const labelWidth = 34;
+  const width = 15;
+  for (const machines of opts.machines.filter((m) => m > 1)) {
+    const workers = machines * opts.machineWorkers;
+    const find = (scenario, variant) =>
+      cells.find((c) => c.scenario === scenario && c.variant === variant && c.machines === machines && c.summary);
+    const ran = scenarios.filter((s) => cells.some((c) => c.scenario === s.name && c.machines === machines));
+    if (!ran.length) continue;
+    lines.push("");
+    lines.push(
+      `== several machines: ${machines} machines x ${opts.machineWorkers} workers + 1 redis-server on this box, ` +
+        `${opts.clients} clients in ${opts.clientProcs} processes, median of ${opts.rounds} round(s) ==`,
+    );
+    lines.push(
+      `   ours-redis: ${machines} x setupPrimary({ redis: { url } }) + our createAdapter(); ` +
+        `redis-sharded: @socket.io/redis-adapter createShardedAdapter() in each of the ${workers} workers`,
+    );
+    lines.push(pad("", labelWidth, true) + ["ours-redis", "redis-sharded", "ours/redis"].map((h) => pad(h, width)).join(""));
+    for (const scenario of ran) {
+      lines.push(scenario.title);
+      for (const row of MACHINE_ROWS) {
+        if (row.skipRequests && scenario.unit === "requests/s") continue;
+        const values = {};
+        const texts = ["ours-redis", "redis-sharded"].map((variant) => {
+          const cell = find(scenario.name, variant);
+          if (!cell) return cells.some((c) => c.scenario === scenario.name && c.variant === variant && c.machines === machines) ? "error" : "-";
+          const value = row.get(cell.summary);
+          values[variant] = value;
+          const partial = cell.rounds.length < opts.rounds ? "*" : "";
+          return Number.isFinite(value) ? row.format(value, cell.summary) + partial : "-";
+        });
+        const ratio = values["ours-redis"] / values["redis-sharded"];
+        const ratioText = row.noRatio || !Number.isFinite(ratio) ? "" : fmt.f2(ratio);
+        lines.push(pad(`  ${row.label(scenario)}`, labelWidth, true) + texts.map((t) => pad(t, width)).join("") + pad(ratioText, width));
+      }
+    }
+    const counters = formatCounters(
+      cells.filter((c) => c.machines === machines),
+      ran,
+      workers,
+    ).map((line) => line.replace(/ x(\d+) /, ` ${machines}x${opts.machineWorkers} `));
+    lines.push(...counters);
+
+    lines.push("");
+    lines.push(`== several machines: targets (ours / redis-adapter sharded, ${machines} machines) ==`);
+    lines.push(pad("", labelWidth + 16, true) + ["ours", "redis", "figure", "target", ""].map((h) => pad(h, 11)).join(""));
+    for (const [label, scenarioName, get, op, bound, kind] of MACHINE_TARGETS) {
+      let ours;
+      let theirs;
+      let where;
+      if (kind === "per-machine") {
+        // Connections are the same whatever runs: the most seen in any scenario.
+        const most = (variant) => {
+          const values = cells.filter((c) => c.variant === variant && c.machines === machines && c.summary).map((c) => get(c.summary));
+          return values.length ? Math.max(...values) : NaN;
+        };
+        ours = most("ours-redis");
+        theirs = most("redis-sharded");
+        where = "any";
+      } else {
+        if (!ran.some((s) => s.name === scenarioName)) continue;
+        const a = find(scenarioName, "ours-redis");
+        const b = find(scenarioName, "redis-sharded");
+        ours = a ? get(a.summary) : NaN;
+        theirs = b ? get(b.summary) : NaN;
+        where = scenarioName;
+      }
+      const figure = kind === "per-machine" ? ours / machines : ours / theirs;
+      let verdict = "";
+      if (bound !== null) {
+        if (!Number.isFinite(figure)) verdict = "NOT MEASURED";
+        else verdict = (op === "<=" ? figure <= bound : figure >= bound) ? "met" : "MISSED";
+        if (verdict !== "met") out.missed.push(`TARGET MISSED: ${label} (${where}, ${machines} machines): ${Number.isFinite(figure) ? fmt.f2(figure) : "-"}, target ${op} ${bound}`);
+      }
+      out.targets.push({ machines, label, scenario: where, ours, redis: theirs, figure, kind, op, bound, verdict: verdict || null });
+      const num = (v) => (Number.isFinite(v) ? (Math.abs(v) >= 1000 ? fmt.int(v) : v >= 100 ? fmt.f1(v) : fmt.f2(v)) : "-");
+      const rawScale = label.startsWith("fetchSockets") ? 1 / 1000 : 1; // latency in ms
+      lines.push(
+        pad(`  ${label} (${where})`, labelWidth + 16, true) +
+          [num(ours * rawScale), num(theirs * rawScale), Number.isFinite(figure) ? fmt.f2(figure) : "-", bound === null ? "-" : `${op} ${bound}`, verdict]
+            .map((t) => pad(t, 11))
+            .join(""),
+      );
+    }
+    lines.push(`  ("figure" is ours / redis, or for connections ours / machines; latency in ms, CPU in us, bytes per op)`);
+  }
+  return lines.join("\n");
+}
+
 /** The cells as written to JSON: figures of each round are in the chronological list already. */
 function cellsForJson(cells) {
   return cells.map(({ rounds, ...cell }) => ({ ...cell, roundsOk: rounds.length }));
@@ -231,7 +381,8 @@ function cellsForJson(cells) {
 function problems(cells) {
   const lines = [];
   for (const cell of cells) {
-    const where = `${cell.scenario}, ${cell.variant}${cell.variant === "floor" ? "" : ` x${cell.workers}`}`;
+    const size = cell.machines > 1 ? ` ${cell.machines} machines x${cell.workers / cell.machines}` : ` x${cell.workers}`;
+    const where = `${cell.scenario}, ${cell.variant}${cell.variant === "floor" ? "" : size}`;
     if (cell.summary && (cell.summary.lost || cell.summary.extra)) {
       lines.push(`LOSS: ${where}: received ${cell.summary.received} of ${cell.summary.expected} expected (${cell.summary.lost} lost, ${cell.summary.extra} extra)`);
     }
@@ -262,4 +413,4 @@ function writeJson(file, data) {
   fs.writeFileSync(file, JSON.stringify(data, null, 2) + "\n");
 }
 
-module.exports = { summarize, formatTable, formatScaling, cellsForJson, problems, machine, writeJson };
+module.exports = { summarize, formatTable, formatScaling, formatMachines, cellsForJson, problems, machine, writeJson };

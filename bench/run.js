@@ -13,8 +13,9 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const { execFileSync } = require("node:child_process");
-const { parseOptions, measures, HELP } = require("./options");
+const { parseOptions, measures, HELP, MACHINE_VARIANTS } = require("./options");
 const { Target } = require("./target");
+const { MachinesTarget } = require("./machines");
 const allScenarios = require("./scenarios");
 const { stopAll, isStopping, installCleanup } = require("./processes");
 const { findOnPath } = require("./redis-server");
@@ -65,13 +66,18 @@ function planSmallRooms(opts) {
 /** The systems under test, in the order each round visits them. */
 function planTargets(opts, layout) {
   const targets = [];
-  for (const workers of opts.workers) {
+  for (const workers of opts.machines.includes(1) ? opts.workers : []) {
     for (const variant of ["reference", "ours", "ours-recovery", "redis"]) {
       if (opts.variants.includes(variant)) targets.push(new Target(variant, workers, layout));
     }
   }
   // The floor does not depend on the worker count: measured once, shown in every table.
-  if (opts.variants.includes("floor")) targets.push(new Target("floor", 1, layout));
+  if (opts.variants.includes("floor") && opts.machines.includes(1)) targets.push(new Target("floor", 1, layout));
+  // The multi-machine set: ours and redis-adapter's sharded adapter, `machines` clusters each.
+  const machineScenarios = opts.scenarios.filter((scenario) => measures(opts, MACHINE_VARIANTS[0], scenario));
+  for (const machines of machineScenarios.length ? opts.machines.filter((m) => m > 1) : []) {
+    for (const variant of MACHINE_VARIANTS) targets.push(new MachinesTarget(variant, machines, opts.machineWorkers, layout));
+  }
   return targets;
 }
 
@@ -84,7 +90,7 @@ const finite = (v) => (Number.isFinite(v) ? v : null);
  * null while this build does not count it.
  */
 async function readCounters(target) {
-  if (!target.variant.startsWith("ours")) return null;
+  if (!target.variant.startsWith("ours")) return null; // ours, ours-recovery, ours-redis
   const [hub, workers] = await Promise.all([target.primary.call("hubStats"), target.allWorkers("counters")]);
   const unrouted = workers.map((w) => (w ? finite(w.unrouted) : null));
   return {
@@ -122,6 +128,11 @@ function describe(figures) {
   return `${rate}, ${cpu}, ${latency}${lost}`;
 }
 
+function describeRedis(redis) {
+  if (!redis) return "";
+  return `; redis ${redis.cpuUsPerOp.toFixed(1)} us/op, ${Math.round(redis.bytesOutPerOp)} B out/op, ${redis.connections} connections`;
+}
+
 function describeCounters(counters) {
   if (!counters) return "";
   const show = (v) => (v === null ? "-" : String(v));
@@ -148,6 +159,11 @@ async function main() {
     log("redis-server is not on PATH: no Redis column");
     opts.variants = opts.variants.filter((v) => v !== "redis");
   }
+  if (opts.machines.some((m) => m > 1) && !findOnPath("redis-server")) {
+    log("redis-server is not on PATH (apt-get install -y redis-server): no multi-machine set");
+    opts.machines = opts.machines.filter((m) => m === 1);
+    if (!opts.machines.length) return 1;
+  }
   const scenarios = allScenarios.filter((s) => opts.scenarios.includes(s.name));
   const layout = { clients: opts.clients, clientProcs: opts.clientProcs, rooms: planRooms(opts), smallRooms: planSmallRooms(opts) };
   const targets = planTargets(opts, layout);
@@ -155,6 +171,10 @@ async function main() {
   const ctx = { opts, layout, nextRun: () => ++runNumber };
 
   log(`${targets.length} systems: ${targets.map((t) => t.label).join(", ")}; scenarios: ${scenarios.map((s) => s.name).join(", ")}`);
+  if (opts.machines.some((m) => m > 1)) {
+    const machineScenarios = scenarios.filter((s) => measures(opts, MACHINE_VARIANTS[0], s.name)).map((s) => s.name);
+    log(`multi-machine set (${opts.machines.filter((m) => m > 1).join(", ")} machines x ${opts.machineWorkers} workers): ${machineScenarios.join(", ") || "no scenario selected"}`);
+  }
   for (const target of targets) {
     if (isStopping()) return new Promise(() => {});
     const t0 = Date.now();
@@ -170,7 +190,7 @@ async function main() {
       for (const target of targets) {
         if (isStopping()) return new Promise(() => {}); // interrupted: the cleanup exits the process
         if (!scenario.supports(target) || !measures(opts, target.variant, scenario.name)) continue;
-        const entry = { scenario: scenario.name, variant: target.variant, workers: target.workers, round };
+        const entry = { scenario: scenario.name, variant: target.variant, workers: target.workers, machines: target.machines || 1, round };
         try {
           if (target.primary.exited) throw new Error(target.primary.exited);
           const countersBefore = await readCounters(target);
@@ -179,7 +199,7 @@ async function main() {
           entry.counters = counterDelta(countersBefore, await readCounters(target));
           // Our hub's counters after the round (JSON only): how full the recovery log is.
           if (target.variant.startsWith("ours")) entry.hub = await target.primary.call("hubStats");
-          log(`${scenario.name} #${round} ${target.label}: ${describe(entry.figures)}${describeCounters(entry.counters)}`);
+          log(`${scenario.name} #${round} ${target.label}: ${describe(entry.figures)}${describeCounters(entry.counters)}${describeRedis(entry.figures.redis)}`);
         } catch (err) {
           if (isStopping()) return new Promise(() => {});
           entry.error = err.message;
@@ -195,7 +215,9 @@ async function main() {
   const finished = new Date();
 
   const cells = report.summarize(results);
-  const table = report.formatTable(cells, scenarios, opts, opts.variants);
+  const table = opts.machines.includes(1) ? report.formatTable(cells, scenarios, opts, opts.variants) : "";
+  const machineTargets = { missed: [], targets: [] };
+  const machinesTable = report.formatMachines(cells, scenarios, opts, machineTargets);
   const issues = report.problems(cells);
   const wallSeconds = (finished - started) / 1000;
   const file =
@@ -207,8 +229,9 @@ async function main() {
     commit,
     machine: report.machine(),
     options: opts,
-    targets: targets.map((t) => ({ label: t.label, variant: t.variant, workers: t.workers })),
+    targets: targets.map((t) => ({ label: t.label, variant: t.variant, workers: t.workers, machines: t.machines || 1 })),
     summary: report.cellsForJson(cells),
+    machineTargets: machineTargets.targets, // the multi-machine set's targets (ours / redis-adapter sharded)
     rounds: results, // chronological: every round of every scenario and system, with all its figures
   };
   report.writeJson(file, json);
@@ -222,12 +245,15 @@ async function main() {
 
   const m = report.machine();
   console.log(`socket.io cluster adapters: ${started.toISOString()}, ${m.cpus} x ${m.model}, node ${m.node}, load ${m.loadavg.map((l) => l.toFixed(2)).join(" ")}`);
-  console.log(table);
-  const scaling = report.formatScaling(cells, scenarios, opts, opts.variants);
+  if (table) console.log(table);
+  const scaling = opts.machines.includes(1) ? report.formatScaling(cells, scenarios, opts, opts.variants) : "";
   if (scaling) console.log(scaling);
+  if (machinesTable) console.log(machinesTable);
   console.log("");
   if (cells.some((c) => c.errors.length && c.rounds.length)) console.log("*: some rounds failed; median of the others");
   for (const line of issues) console.log(line);
+  // A missed target is a finding, not a failure of the run: reported, not in the exit code.
+  for (const line of machineTargets.missed) console.log(line);
   console.log(`wall time ${wallSeconds.toFixed(0)} s; JSON: ${path.relative(process.cwd(), file)}; chart: ${path.relative(process.cwd(), svgFile)}`);
   return issues.length ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 "use strict";
 
 // A cluster worker: one socket.io server on its own port, with the adapter under test
-// (BENCH_ADAPTER = reference | ours | redis | memory), and socket.io's connection state recovery
+// (BENCH_ADAPTER = reference | ours | redis | redis-sharded | memory), and socket.io's connection state recovery
 // when BENCH_RECOVERY is set (the "ours-recovery" variant). The load it generates lives in
 // worker-load.js; this file sets the server up and answers the orchestrator's commands.
 
@@ -35,7 +35,8 @@ async function createAdapter() {
       return require("@socket.io/cluster-adapter").createAdapter();
     case "ours":
       return require("socket.io-cluster-adapter-native").createAdapter();
-    case "redis": {
+    case "redis":
+    case "redis-sharded": {
       const { createClient } = require("redis");
       const pubClient = createClient({ url: process.env.BENCH_REDIS_URL });
       const subClient = pubClient.duplicate();
@@ -43,7 +44,10 @@ async function createAdapter() {
         client.on("error", (err) => process.stderr.write(`[worker ${INDEX}] redis: ${err.message}\n`));
       }
       await Promise.all([pubClient.connect(), subClient.connect()]);
-      return require("@socket.io/redis-adapter").createAdapter(pubClient, subClient);
+      const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+      // redis-sharded: SPUBLISH/SSUBSCRIBE, subscriptionMode "dynamic" (its default), the
+      // protocol our hub speaks to Redis (see bench/README.md, "Several machines").
+      return ADAPTER === "redis-sharded" ? createShardedAdapter(pubClient, subClient) : createAdapter(pubClient, subClient);
     }
     case "memory":
       return undefined; // socket.io's default in-memory adapter
@@ -92,6 +96,8 @@ async function main() {
     paced: (args) => load.runPaced(args),
     store: (args) => load.store(args),
     sockets: () => io.of("/").sockets.size,
+    // How many servers this worker's adapter counts (the multi-machine set waits for all of them).
+    serverCount: () => io.of("/").adapter.serverCount(),
     counters,
   });
   announceReady({ index: INDEX, port });

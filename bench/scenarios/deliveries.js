@@ -5,6 +5,7 @@
 
 const { sleep } = require("../processes");
 const { percentile, sum } = require("../stats");
+const { infoDelta } = require("../redis-info");
 
 /**
  * A snapshot: CPU time of every process (read from /proc first, so the read is not delayed by
@@ -13,8 +14,30 @@ const { percentile, sum } = require("../stats");
  */
 async function mark(target) {
   const cpu = target.readCpu();
-  const [clients, workers] = await Promise.all([target.allClients("mark"), target.allWorkers("mark")]);
-  return { cpu, clients, emits: sum(workers.map((w) => w.emits)) };
+  const [clients, workers, redis] = await Promise.all([
+    target.allClients("mark"),
+    target.allWorkers("mark"),
+    // The multi-machine set: redis-server's own counters (INFO), see bench/machines.js.
+    target.readRedis ? target.readRedis() : null,
+  ]);
+  return { cpu, clients, emits: sum(workers.map((w) => w.emits)), redis };
+}
+
+/**
+ * Redis's figures between two INFO readings (null without them): its CPU (used_cpu_sys +
+ * used_cpu_user) and bytes sent (total_net_output_bytes) per operation, and the connections it
+ * holds at the end, the bench's own INFO connection excluded.
+ */
+function redisPerOp(before, after, ops) {
+  const delta = infoDelta(before, after);
+  if (!delta) return null;
+  return {
+    cpuUsPerOp: ops > 0 ? delta.cpuUs / ops : NaN,
+    bytesOutPerOp: ops > 0 ? delta.bytesOut / ops : NaN,
+    bytesInPerOp: ops > 0 ? delta.bytesIn / ops : NaN,
+    commandsPerOp: ops > 0 ? delta.commands / ops : NaN,
+    connections: delta.connections,
+  };
 }
 
 /** Deliveries per second between two marks: each process's count over its own window, summed. */
@@ -62,4 +85,4 @@ function latency(samples) {
   return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), n: samples.length };
 }
 
-module.exports = { mark, deliveryRate, cpuPerOp, drain, latency };
+module.exports = { mark, deliveryRate, cpuPerOp, redisPerOp, drain, latency };

@@ -5,7 +5,7 @@
 // An answer with the wrong number of entries, a timeout or an error is counted as lost.
 
 const { percentile } = require("../stats");
-const { cpuPerOp } = require("./deliveries");
+const { cpuPerOp, redisPerOp } = require("./deliveries");
 
 function requestLatency({ name, title, description, expect, supports }) {
   return {
@@ -19,6 +19,7 @@ function requestLatency({ name, title, description, expect, supports }) {
       const { opts } = ctx;
       target.resetPeakRss();
       const cpu0 = target.readCpu();
+      const redis0 = target.readRedis ? await target.readRedis() : null;
       const result = await target.worker(
         0,
         "requests",
@@ -26,11 +27,13 @@ function requestLatency({ name, title, description, expect, supports }) {
         opts.requestMs + 30000,
       );
       const cpu1 = target.readCpu();
+      const redis1 = target.readRedis ? await target.readRedis() : null;
       return {
         rate: result.count / (result.elapsedMs / 1000),
         opsPerSec: result.count / (result.elapsedMs / 1000),
         ops: result.count,
         cpuUsPerOp: cpuPerOp(cpu0, cpu1, result.count),
+        redis: redisPerOp(redis0, redis1, result.count),
         latencyUs: { p50: percentile(result.samples, 0.5), p99: percentile(result.samples, 0.99), n: result.samples.length },
         peakRss: target.peakRss(),
         expected: result.count,

@@ -6,7 +6,7 @@
 
 const { sleep } = require("../processes");
 const { sum } = require("../stats");
-const { mark, deliveryRate, cpuPerOp, drain, latency } = require("./deliveries");
+const { mark, deliveryRate, cpuPerOp, redisPerOp, drain, latency } = require("./deliveries");
 
 /**
  * `rooms(layout)`: the rooms a worker emits to, one at random per emit (rooms, small-rooms); each
@@ -51,6 +51,7 @@ function saturation({ name, kind, title, description, rooms: roomsOf = () => [] 
         opsPerSec: ops / (opts.durationMs / 1000),
         ops,
         cpuUsPerOp: cpuPerOp(m0.cpu, m1.cpu, ops),
+        redis: redisPerOp(m0.redis, m1.redis, ops),
         latencyUs: latency(delivery.samples),
         latencyLocalUs: latency(delivery.localSamples),
         peakRss: target.peakRss(),
