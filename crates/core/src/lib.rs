@@ -29,7 +29,9 @@ pub use queue::{OutQueue, Overflow};
 pub use recovery::{
     LogEntry, PacketLog, Page, RecoveryLimits, RestoreError, Session, SessionStore,
 };
-pub use redis_wire::{decode_message, encode_message, Channels, Inbound, SubscriptionMode};
+pub use redis_wire::{
+    decode_message, encode_message, peek_uid, Channels, Inbound, SubscriptionMode,
+};
 pub use rooms::{Pin, RoomViews, IPC_PIN};
 pub use routing::{Route, Router, WorkerId, PRIMARY};
 pub use subscriptions::{Changes, Subscriptions};

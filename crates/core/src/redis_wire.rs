@@ -211,18 +211,15 @@ fn typed_arrays_as_binary(payload: &[u8]) -> Option<Vec<u8>> {
 /// and the MessagePack of its `data`. `requester` is the adapter whose response channel it came
 /// on, if any: redis-adapter's responses name their requester by channel only.
 pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
-    let mut value = if bytes.first() == Some(&b'{') {
+    // MessagePack keeps the bytes of `data` as they came (no re-encoding of a large response);
+    // JSON is converted.
+    let (mut value, data_bytes) = if bytes.first() == Some(&b'{') {
         let json: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
-        json_to_msgpack(json)
+        (json_to_msgpack(json), None)
     } else {
-        let mut reader = bytes;
-        let value = rmpv::decode::read_value(&mut reader)
-            .map_err(|e| Invalid::new(format!("not MessagePack: {e}")))?;
-        if !reader.is_empty() {
-            return Err(Invalid::new("trailing bytes after the message"));
-        }
-        value
+        let (value, data) = read_map_keeping_data(bytes)?;
+        (value, data)
     };
     let Value::Map(entries) = &mut value else {
         return Err(Invalid::new("message must be a map"));
@@ -233,13 +230,10 @@ pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, 
     }
     let mut header = validate(&&value)?;
     header.store = stored_by_workers(&value);
-    let data = value
-        .as_map()
-        .and_then(|entries| entries.iter().find(|(key, _)| key.as_str() == Some("data")))
-        .map(|(_, data)| data);
-    let payload = match data {
-        None => Vec::new(),
-        Some(data) => {
+    let payload = match (data_bytes, (&value).field("data")) {
+        (_, None) => Vec::new(),
+        (Some(data), Some(_)) => data.to_vec(),
+        (None, Some(data)) => {
             let mut out = Vec::new();
             rmpv::encode::write_value(&mut out, data)
                 .map_err(|e| Invalid::new(format!("cannot re-encode data: {e}")))?;
@@ -247,6 +241,41 @@ pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, 
         }
     };
     Ok((header, payload))
+}
+
+/// Decodes a MessagePack map, and returns the bytes of its `data` value as well.
+fn read_map_keeping_data(bytes: &[u8]) -> Result<(Value, Option<&[u8]>), Invalid> {
+    let bad = |e: &dyn std::fmt::Display| Invalid::new(format!("not MessagePack: {e}"));
+    let mut reader = bytes;
+    let len = rmp::decode::read_map_len(&mut reader).map_err(|e| bad(&e))?;
+    let mut entries = Vec::with_capacity(len.min(16) as usize);
+    let mut data = None;
+    for _ in 0..len {
+        let key = rmpv::decode::read_value(&mut reader).map_err(|e| bad(&e))?;
+        let start = bytes.len() - reader.len();
+        let value = rmpv::decode::read_value(&mut reader).map_err(|e| bad(&e))?;
+        if key.as_str() == Some("data") {
+            data = Some(&bytes[start..bytes.len() - reader.len()]);
+        }
+        entries.push((key, value));
+    }
+    if !reader.is_empty() {
+        return Err(Invalid::new("trailing bytes after the message"));
+    }
+    Ok((Value::Map(entries), data))
+}
+
+/// The sender of a message as this hub writes it (a map whose first entry is `uid`), without
+/// decoding the rest: how the hub recognises its own messages coming back, cheaply.
+pub fn peek_uid(bytes: &[u8]) -> Option<&str> {
+    let mut reader = bytes;
+    rmp::decode::read_map_len(&mut reader).ok()?;
+    let mut key = [0u8; 3];
+    if rmp::decode::read_str(&mut reader, &mut key).ok()? != "uid" {
+        return None;
+    }
+    let (uid, _) = rmp::decode::read_str_from_slice(reader).ok()?;
+    Some(uid)
 }
 
 /// Whether a worker with connection state recovery on gives this message's packet an offset
@@ -483,6 +512,15 @@ mod tests {
         assert!(!may_hold_typed_arrays(&[
             0x92, 0xa2, b'e', b'v', 0xc4, 0x01, 0x74
         ]));
+    }
+
+    #[test]
+    fn peek_the_sender_of_our_own_messages() {
+        let message = encode_message(&Header::new(MessageType::Heartbeat, "/", "abc"), &[]);
+        assert_eq!(peek_uid(&message), Some("abc"));
+        assert_eq!(peek_uid(br#"{"uid":"abc"}"#), None);
+        assert_eq!(peek_uid(&[0x81, 0xa3, b'n', b's', b'p', 0xa1, b'/']), None);
+        assert_eq!(peek_uid(&[]), None);
     }
 
     #[test]

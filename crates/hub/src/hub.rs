@@ -22,9 +22,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use sio_cluster_core::{
-    decode_message, encode_frame, encode_message, Channels, FrameDecoder, Header, Inbound,
-    MessageType, OutQueue, Path, RawFrame, Recipients, RecoveryLimits, Subscriptions, Switchboard,
-    WorkerId, IPC_PIN, PRIMARY, REMOTE,
+    decode_message, encode_frame, encode_message, peek_uid, Channels, FrameDecoder, Header,
+    Inbound, MessageType, OutQueue, Path, RawFrame, Recipients, RecoveryLimits, Subscriptions,
+    Switchboard, WorkerId, IPC_PIN, PRIMARY, REMOTE,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -802,40 +802,45 @@ impl Shared {
     /// A message from another machine: routed to this machine's workers as if from a worker
     /// ([`REMOTE`]), so routing by room and the answers for skipped workers apply as usual.
     fn route_remote(&self, channel: &str, message: &[u8]) {
-        let mut state = self.lock();
-        let Some(subscriptions) = &state.subscriptions else {
-            return;
-        };
-        let requester = match subscriptions
-            .channels()
-            .classify(channel, |c| subscriptions.is_response_channel(c))
-        {
-            Some(Inbound::Responses { uid, .. }) => Some(uid),
-            Some(Inbound::Namespace { .. }) => None,
-            None => return self.bad_remote(format!("a message on an unknown channel {channel}")),
-        };
-        if !state.echoes.is_empty() {
-            let hash = hash_of(message);
-            if let Some(at) = state.echoes.iter().position(|&echo| echo == hash) {
-                // The Emitter's own message, back from Redis (byte for byte: identical bytes from
-                // another machine's Emitter would be the same message anyway).
-                state.echoes.remove(at);
-                if let Some(bridge) = self.redis.get() {
-                    bridge.counters.echoes.fetch_add(1, Ordering::Relaxed);
-                }
+        // Under the lock only to place it and to recognise our own messages (half of what a hub
+        // reads); decoded without it, so that the links are not held up meanwhile.
+        let requester = {
+            let mut state = self.lock();
+            let Some(subscriptions) = &state.subscriptions else {
                 return;
+            };
+            let requester = match subscriptions
+                .channels()
+                .classify(channel, |c| subscriptions.is_response_channel(c))
+            {
+                Some(Inbound::Responses { uid, .. }) => Some(uid),
+                Some(Inbound::Namespace { .. }) => None,
+                None => {
+                    return self.bad_remote(format!("a message on an unknown channel {channel}"))
+                }
+            };
+            if peek_uid(message).is_some_and(|uid| state.board.is_local_adapter(uid)) {
+                return self.count_echo();
             }
-        }
+            if !state.echoes.is_empty() {
+                let hash = hash_of(message);
+                if let Some(at) = state.echoes.iter().position(|&echo| echo == hash) {
+                    // The Emitter's own message, back from Redis (byte for byte: identical bytes
+                    // from another machine's Emitter would be the same message anyway).
+                    state.echoes.remove(at);
+                    return self.count_echo();
+                }
+            }
+            requester
+        };
         let (header, payload) = match decode_message(message, requester.as_deref()) {
             Ok(decoded) => decoded,
             Err(invalid) => return self.bad_remote(format!("{invalid} (on {channel})")),
         };
+        let mut state = self.lock();
         if state.board.is_local_adapter(&header.uid) {
-            // Redis sends our own publishes back to us.
-            if let Some(bridge) = self.redis.get() {
-                bridge.counters.echoes.fetch_add(1, Ordering::Relaxed);
-            }
-            return;
+            // Our own, in a form the quick check above does not read (it reads what hubs write).
+            return self.count_echo();
         }
         self.notice_plain_server(&mut state, &header);
         let recipients = match state.board.route(REMOTE, Path::Remote, &header) {
@@ -889,7 +894,11 @@ impl Shared {
             state.heartbeating.insert(header.uid.clone());
             return;
         }
-        let mixed = self.options.redis.as_ref().is_some_and(|r| r.count_each_worker);
+        let mixed = self
+            .options
+            .redis
+            .as_ref()
+            .is_some_and(|r| r.count_each_worker);
         if mixed
             || header.uid == sio_cluster_core::EMITTER_UID
             || state.heartbeating.contains(&header.uid)
@@ -903,6 +912,12 @@ impl Shared {
              between it and this machine are exact only with redis.mixedFleet",
             header.uid, header.nsp
         ));
+    }
+
+    fn count_echo(&self) {
+        if let Some(bridge) = self.redis.get() {
+            bridge.counters.echoes.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn bad_remote(&self, reason: String) {

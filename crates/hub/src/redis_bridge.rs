@@ -393,27 +393,54 @@ impl Worker {
         if publishes.is_empty() {
             return;
         }
-        let sends = publishes.into_iter().map(|(channel, message)| {
-            let mut connection = connection.clone();
-            async move {
-                let len = message.len();
-                let mut cmd = redis::cmd("SPUBLISH");
-                cmd.arg(&channel).arg(message);
-                let result = connection.run(&cmd).await;
-                (channel, len, result)
+        let bytes: usize = publishes.iter().map(|(_, message)| message.len()).sum();
+        let count = publishes.len() as u64;
+        let first_channel = publishes[0].0.clone();
+        let result = match connection {
+            // One write and one wake-up of Redis for the whole batch: Redis's CPU per message is
+            // mostly the cost of waking up for it (measured: 2.2 publishes per write before).
+            Connection::Single(connection) => {
+                let mut pipe = redis::pipe();
+                for (channel, message) in publishes {
+                    pipe.cmd("SPUBLISH").arg(channel).arg(message).ignore();
+                }
+                pipe.exec_async(&mut connection.clone()).await
             }
-        });
-        for (channel, len, result) in futures_util::future::join_all(sends).await {
-            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
-            match result {
-                Ok(_) => {
-                    self.counters.published.fetch_add(1, Ordering::Relaxed);
-                    self.connected.store(true, Ordering::Relaxed);
-                }
-                Err(error) => {
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    self.lost(format!("SPUBLISH {channel} failed: {error}"));
-                }
+            // Channels live on several nodes: one command each, concurrently (redis-rs groups
+            // what it sends to each node).
+            Connection::Cluster(_) => {
+                let sends = publishes.into_iter().map(|(channel, message)| {
+                    let mut connection = connection.clone();
+                    async move {
+                        let mut cmd = redis::cmd("SPUBLISH");
+                        cmd.arg(channel).arg(message);
+                        connection.run(&cmd).await.map(drop)
+                    }
+                });
+                let results = futures_util::future::join_all(sends).await;
+                let failed = results.iter().filter(|r| r.is_err()).count() as u64;
+                self.counters.dropped.fetch_add(failed, Ordering::Relaxed);
+                self.counters
+                    .published
+                    .fetch_add(count - failed, Ordering::Relaxed);
+                self.pending_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                return match results.into_iter().find_map(Result::err) {
+                    Some(error) => self.lost(format!("SPUBLISH failed: {error}")),
+                    None => self.connected.store(true, Ordering::Relaxed),
+                };
+            }
+        };
+        self.pending_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                self.counters.published.fetch_add(count, Ordering::Relaxed);
+                self.connected.store(true, Ordering::Relaxed);
+            }
+            Err(error) => {
+                self.counters.dropped.fetch_add(count, Ordering::Relaxed);
+                self.lost(format!(
+                    "SPUBLISH of {count} messages ({first_channel}...) failed: {error}"
+                ));
             }
         }
     }
