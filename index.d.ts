@@ -82,6 +82,38 @@ export type RedisOptions = ({ url: string; nodes?: never } | { nodes: string[]; 
 /** Relays adapter messages between the workers of this primary. Call it in the primary process. */
 export declare function setupPrimary(opts?: Partial<PrimaryOptions>): void;
 
+/**
+ * The hub's counters, in the primary after `setupPrimary()` (null without a hub): frames and bytes
+ * relayed, queues, the recovery log, routing by room, and Redis (`redisConnected`,
+ * `redisPublished`, `redisReceived`, `redisDropped`: cross-machine messages lost while Redis was
+ * away, `redisBad`: malformed messages from Redis, `redisEchoes`, `redisChannels`).
+ */
+export declare function hubStats(): HubStats | null;
+
+export interface HubStats {
+  links: number;
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  queuedBytes: number;
+  rejectedLinks: number;
+  overflows: number;
+  badFrames: number;
+  logPackets: number;
+  logBytes: number;
+  sessions: number;
+  skipped: number;
+  answered: number;
+  redisConnected: boolean;
+  redisPublished: number;
+  redisReceived: number;
+  redisDropped: number;
+  redisBad: number;
+  redisEchoes: number;
+  redisChannels: number;
+}
+
 /** An events map: event names to listener signatures (as socket.io's). */
 export interface EventsMap {
   [event: string]: any;

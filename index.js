@@ -1,10 +1,11 @@
 "use strict";
 
 const { createAdapter, NodeClusterAdapter } = require("./lib/adapter");
-const { setupPrimary } = require("./lib/primary");
+const { setupPrimary, hubStats } = require("./lib/primary");
 const { Emitter } = require("./lib/emitter");
 
 exports.createAdapter = createAdapter;
 exports.setupPrimary = setupPrimary;
 exports.NodeClusterAdapter = NodeClusterAdapter;
 exports.Emitter = Emitter;
+exports.hubStats = hubStats;

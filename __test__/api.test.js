@@ -3,7 +3,7 @@
 
 const { execFileSync } = require("node:child_process");
 const path = require("node:path");
-const { createAdapter, setupPrimary, NodeClusterAdapter, Emitter } = require("..");
+const { createAdapter, setupPrimary, NodeClusterAdapter, Emitter, hubStats } = require("..");
 
 describe("exports", () => {
   test("CommonJS and ESM imports expose createAdapter, setupPrimary, NodeClusterAdapter and Emitter", () => {
@@ -36,11 +36,36 @@ describe("options", () => {
   });
 
   test.each([
+    [{ requestTimeout: 5000 }, /unknown option "requestTimeout" \(known: requestsTimeout/],
+    [{ redis: { url: "redis://x" } }, /unknown option "redis"/],
+  ])("createAdapter(%p) throws a TypeError for an unknown option name", (opts, message) => {
+    expect(() => createAdapter(opts)).toThrow(TypeError);
+    expect(() => createAdapter(opts)).toThrow(message);
+  });
+
+  test.each([
     [{ routeByRoom: "no" }, /option "routeByRoom" must be a boolean/],
     [{ hub: 0 }, /option "hub" must be a boolean/],
+    [{ reddis: { url: "redis://127.0.0.1:6379" } }, /unknown option "reddis" \(known: .*redis/],
+    [{ recovery: { maxPacket: 1 } }, /unknown option "recovery.maxPacket"/],
+    [{ redis: "redis://127.0.0.1:6379" }, /option "redis" must be an object/],
+    [{ redis: {} }, /needs exactly one of "url" \(one server\) or "nodes" \(a Cluster\)/],
+    [{ redis: { url: "redis://a:1", nodes: ["redis://b:1"] } }, /needs exactly one of/],
+    [{ redis: { url: "http://127.0.0.1:6379" } }, /option "redis.url" must be a redis:\/\/ URL/],
+    [{ redis: { nodes: [] } }, /option "redis.nodes" must be a non-empty array/],
+    [{ redis: { nodes: ["redis://a:1", 7000] } }, /option "redis.nodes\[1\]" must be a redis:\/\/ URL/],
+    [{ redis: { url: "redis://a:1", subscriptionMode: "sharded" } }, /"redis.subscriptionMode" must be one of static, dynamic, dynamic-private/],
+    [{ redis: { url: "redis://a:1", channelPrefix: "" } }, /"redis.channelPrefix" must be a non-empty string/],
+    [{ redis: { url: "redis://a:1", mixedFleet: "yes" } }, /"redis.mixedFleet" must be a boolean/],
+    [{ redis: { url: "redis://a:1", prefix: "x" } }, /unknown option "redis.prefix"/],
+    [{ hub: false, redis: { url: "redis://a:1" } }, /option "redis" needs the hub/],
   ])("setupPrimary(%p) throws a TypeError naming the problem (and starts nothing)", (opts, message) => {
     expect(() => setupPrimary(opts)).toThrow(TypeError);
     expect(() => setupPrimary(opts)).toThrow(message);
+  });
+
+  test("hubStats() is null before setupPrimary()", () => {
+    expect(hubStats()).toBeNull();
   });
 
   test("valid options and no options are accepted", () => {

@@ -242,4 +242,9 @@ function hubInfo() {
   return { path: activeHub.path, secret: activeHub.secret, stats: activeHub.stats() };
 }
 
-module.exports = { setupPrimary, stats, hubInfo, primaryInjector };
+/** The hub's counters, in the primary (null without a hub): for monitoring. */
+function hubStats() {
+  return activeHub ? activeHub.stats() : null;
+}
+
+module.exports = { setupPrimary, stats, hubInfo, hubStats, primaryInjector };
