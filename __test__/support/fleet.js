@@ -3,7 +3,7 @@
 // through one Redis. A Fleet numbers every worker of every machine in one sequence and offers the
 // TestCluster interface over it, so the feature suite runs unchanged across machines.
 
-const { TestCluster, sleep } = require("./cluster");
+const { TestCluster } = require("./cluster");
 const { startRedis, startRedisCluster } = require("./redis");
 
 class Fleet {
@@ -78,15 +78,9 @@ class Fleet {
     return machine.reconnect(client, local);
   }
 
-  /** Waits until every live worker counts `count` servers in namespace `nsp`. */
-  async waitForServerCount(count, nsp = "/", timeout = 20000) {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const counts = await this.runAll(({ io }, name) => io.of(name).adapter.serverCount(), nsp);
-      if (counts.every((c) => c === count)) return;
-      if (Date.now() > deadline) throw new Error(`server counts ${counts} never all reached ${count}`);
-      await sleep(100);
-    }
+  /** Waits until every live worker of every machine counts `count` servers in namespace `nsp`. */
+  waitForServerCount(count, nsp = "/", timeout = 20000) {
+    return TestCluster.prototype.waitForServerCount.call(this, count, nsp, timeout);
   }
 
   async disconnectClients() {
