@@ -9,8 +9,8 @@ use std::io::Cursor;
 
 use serde_json::Value;
 use sio_cluster_core::{
-    encode_frame, validate, FrameDecoder, FrameError, Header, Kind, MessageType, Path, Recipients,
-    RoomViews, Switchboard, View, MAX_FRAME_LEN,
+    decode_message, encode_frame, encode_message, validate, FrameDecoder, FrameError, Header, Kind,
+    MessageType, Path, Recipients, RoomViews, Switchboard, View, MAX_FRAME_LEN,
 };
 
 use crate::input::Input;
@@ -592,4 +592,34 @@ fn check_recipients(board: &Switchboard, recipients: &Recipients, from: u32, hea
             "a message to all skips its sender: {recipients:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (e) messages from Redis
+
+/// A message from another machine, as Redis delivers it (JSON or MessagePack, read by the lazy
+/// view), on a namespace channel or a response channel. Input: `[channel][message...]`.
+///
+/// Checks: no panic; what decodes passes `check()` and frames; its payload is one whole
+/// MessagePack value; written back for Redis (`encode_message`) it decodes to the same header.
+pub fn redis_message(data: &[u8]) {
+    let mut input = Input::new(data);
+    let requester = input.pick(&[None, Some("r1"), Some("")]);
+    let message = input.rest();
+    let Ok((header, payload)) = decode_message(message, requester) else {
+        return;
+    };
+    assert!(header.check().is_ok(), "{header:?}");
+    assert!(encode_frame(&header, &payload).is_ok());
+    if !payload.is_empty() {
+        assert_eq!(
+            sio_cluster_core::msgpack_view::skip(&payload),
+            Some(payload.len())
+        );
+    }
+    let again = decode_message(
+        &encode_message(&header, &payload),
+        header.requester_uid.as_deref(),
+    );
+    assert_eq!(again.map(|(h, _)| h), Ok(header));
 }

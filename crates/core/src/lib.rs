@@ -7,6 +7,7 @@ pub mod answers;
 pub mod frame;
 pub mod header;
 pub mod message;
+pub mod msgpack_view;
 pub mod queue;
 pub mod recovery;
 pub mod redis_wire;

@@ -11,6 +11,7 @@ use rmpv::Value;
 
 use crate::header::Header;
 use crate::message::MessageType;
+use crate::msgpack_view::{skip, MsgpackView};
 use crate::validate::{validate, Invalid};
 use crate::view::{Kind, View};
 
@@ -211,16 +212,39 @@ fn typed_arrays_as_binary(payload: &[u8]) -> Option<Vec<u8>> {
 /// and the MessagePack of its `data`. `requester` is the adapter whose response channel it came
 /// on, if any: redis-adapter's responses name their requester by channel only.
 pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
-    // MessagePack keeps the bytes of `data` as they came (no re-encoding of a large response);
-    // JSON is converted.
-    let (mut value, data_bytes) = if bytes.first() == Some(&b'{') {
-        let json: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
-        (json_to_msgpack(json), None)
-    } else {
-        let (value, data) = read_map_keeping_data(bytes)?;
-        (value, data)
+    if bytes.first() == Some(&b'{') {
+        return decode_json(bytes, requester);
+    }
+    // MessagePack is read where it lies: validation visits the fields it checks, and the bytes
+    // of `data` become the payload as they came.
+    if skip(bytes) != Some(bytes.len()) {
+        return Err(Invalid::new(
+            "not MessagePack (cut short, malformed, or trailing bytes)",
+        ));
+    }
+    let message = RedisMessage::Root {
+        message: MsgpackView::new(bytes),
+        requester,
     };
+    if message.kind() != Kind::Object {
+        return Err(Invalid::new("message must be a map"));
+    }
+    let mut header = validate(&message)?;
+    header.store = stored_by_workers(&message);
+    let payload = match MsgpackView::new(bytes).field("data") {
+        Some(data) => data
+            .encoded()
+            .ok_or_else(|| Invalid::new("malformed data"))?
+            .to_vec(),
+        None => Vec::new(),
+    };
+    Ok((header, payload))
+}
+
+fn decode_json(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
+    let json: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
+    let mut value = json_to_msgpack(json);
     let Value::Map(entries) = &mut value else {
         return Err(Invalid::new("message must be a map"));
     };
@@ -229,40 +253,78 @@ pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, 
         entries.push(("requesterUid".into(), requester.into()));
     }
     let mut header = validate(&&value)?;
-    header.store = stored_by_workers(&value);
-    let payload = match (data_bytes, (&value).field("data")) {
-        (_, None) => Vec::new(),
-        (Some(data), Some(_)) => data.to_vec(),
-        (None, Some(data)) => {
+    header.store = stored_by_workers(&&value);
+    let payload = match (&value).field("data") {
+        Some(data) => {
             let mut out = Vec::new();
             rmpv::encode::write_value(&mut out, data)
-                .map_err(|e| Invalid::new(format!("cannot re-encode data: {e}")))?;
+                .map_err(|e| Invalid::new(format!("cannot encode data: {e}")))?;
             out
         }
+        None => Vec::new(),
     };
     Ok((header, payload))
 }
 
-/// Decodes a MessagePack map, and returns the bytes of its `data` value as well.
-fn read_map_keeping_data(bytes: &[u8]) -> Result<(Value, Option<&[u8]>), Invalid> {
-    let bad = |e: &dyn std::fmt::Display| Invalid::new(format!("not MessagePack: {e}"));
-    let mut reader = bytes;
-    let len = rmp::decode::read_map_len(&mut reader).map_err(|e| bad(&e))?;
-    let mut entries = Vec::with_capacity(len.min(16) as usize);
-    let mut data = None;
-    for _ in 0..len {
-        let key = rmpv::decode::read_value(&mut reader).map_err(|e| bad(&e))?;
-        let start = bytes.len() - reader.len();
-        let value = rmpv::decode::read_value(&mut reader).map_err(|e| bad(&e))?;
-        if key.as_str() == Some("data") {
-            data = Some(&bytes[start..bytes.len() - reader.len()]);
+/// A MessagePack message from Redis seen as the message the hub validates: its `requesterUid` is
+/// the adapter whose response channel it came on (redis-adapter names it by channel only), never
+/// what the message itself says.
+#[derive(Clone, Copy)]
+enum RedisMessage<'a> {
+    Root {
+        message: MsgpackView<'a>,
+        requester: Option<&'a str>,
+    },
+    Inner(MsgpackView<'a>),
+    Requester(&'a str),
+}
+
+impl<'a> RedisMessage<'a> {
+    fn view(&self) -> Option<MsgpackView<'a>> {
+        match *self {
+            RedisMessage::Root { message, .. } => Some(message),
+            RedisMessage::Inner(view) => Some(view),
+            RedisMessage::Requester(_) => None,
         }
-        entries.push((key, value));
     }
-    if !reader.is_empty() {
-        return Err(Invalid::new("trailing bytes after the message"));
+}
+
+impl<'a> View for RedisMessage<'a> {
+    fn kind(&self) -> Kind {
+        self.view().map_or(Kind::String, |view| view.kind())
     }
-    Ok((Value::Map(entries), data))
+
+    fn field(&self, key: &str) -> Option<Self> {
+        match *self {
+            RedisMessage::Root { requester, .. } if key == "requesterUid" => {
+                requester.map(RedisMessage::Requester)
+            }
+            _ => self.view()?.field(key).map(RedisMessage::Inner),
+        }
+    }
+
+    fn string(&self) -> Option<String> {
+        match *self {
+            RedisMessage::Requester(uid) => Some(uid.to_owned()),
+            _ => self.view()?.string(),
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        self.view()?.number()
+    }
+
+    fn boolean(&self) -> Option<bool> {
+        self.view()?.boolean()
+    }
+
+    fn length(&self) -> Option<u32> {
+        self.view()?.length()
+    }
+
+    fn element(&self, index: u32) -> Option<Self> {
+        self.view()?.element(index).map(RedisMessage::Inner)
+    }
 }
 
 /// The sender of a message as this hub writes it (a map whose first entry is `uid`), without
@@ -283,8 +345,7 @@ pub fn peek_uid(bytes: &[u8]) -> Option<&str> {
 /// packet without an id, `flags.volatile` absent). Such a broadcast from another machine is stored
 /// in this machine's log, so it carries an offset here (a worker that stores appends whatever
 /// offset arrives, even none) and a client that recovers gets it.
-fn stored_by_workers(message: &Value) -> bool {
-    let message = &message;
+fn stored_by_workers<V: View>(message: &V) -> bool {
     let Some(data) = message.field("data") else {
         return false;
     };

@@ -31,6 +31,11 @@ fn validate_corpus() {
 }
 
 #[test]
+fn redis_message_corpus() {
+    replay("redis_message", core_targets::redis_message);
+}
+
+#[test]
 fn switchboard_corpus() {
     replay("switchboard", core_targets::switchboard);
 }

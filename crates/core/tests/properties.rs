@@ -2,7 +2,10 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use sio_cluster_core::{encode_frame, validate, FrameDecoder, Header, MessageType, MAX_FRAME_LEN};
+use sio_cluster_core::msgpack_view::skip;
+use sio_cluster_core::{
+    decode_message, encode_frame, validate, FrameDecoder, Header, MessageType, MAX_FRAME_LEN,
+};
 
 fn json_leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -186,5 +189,41 @@ proptest! {
         }
         prop_assert_eq!(decoded, frames);
         prop_assert_eq!(decoder.buffered(), 0);
+    }
+
+    #[test]
+    fn redis_messages_never_panic(
+        bytes in prop::collection::vec(any::<u8>(), 0..256),
+        requester in prop::option::of("[a-z]{1,4}"),
+    ) {
+        let _ = decode_message(&bytes, requester.as_deref());
+    }
+
+    /// The lazy MessagePack view and the JSON path see the same message alike.
+    #[test]
+    fn redis_messages_read_alike_as_json_and_msgpack(
+        message in message(),
+        requester in prop::option::of("[a-z]{1,4}"),
+    ) {
+        let json = serde_json::to_vec(&message).unwrap();
+        let msgpack = rmp_serde::to_vec_named(&message).unwrap();
+        let from_json = decode_message(&json, requester.as_deref());
+        let from_msgpack = decode_message(&msgpack, requester.as_deref());
+        match (from_json, from_msgpack) {
+            (Ok((a, _)), Ok((b, _))) => prop_assert_eq!(a, b),
+            (Err(_), Err(_)) => {}
+            (a, b) => prop_assert!(false, "json {:?} but msgpack {:?}", a, b),
+        }
+    }
+
+    #[test]
+    fn skip_agrees_with_a_full_decoder(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        // rmpv reads the reserved marker 0xc1 as nil; the spec (and msgpackr, notepack.io) refuse
+        // it, and so does `skip`.
+        prop_assume!(!bytes.contains(&0xc1));
+        let mut reader = bytes.as_slice();
+        if rmpv::decode::read_value(&mut reader).is_ok() {
+            prop_assert_eq!(skip(&bytes), Some(bytes.len() - reader.len()));
+        }
     }
 }
