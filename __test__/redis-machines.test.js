@@ -3,8 +3,8 @@
 // machines (two primaries with our hub, 2 workers each), as if they were one socket.io server.
 const { describeFeatures } = require("./support/features");
 const { Fleet } = require("./support/fleet");
-const { describeWithRedis } = require("./support/redis");
-const { dropConnection, settle, waitForEvents } = require("./support/cluster");
+const { describeWithRedis, shardNumSub } = require("./support/redis");
+const { dropConnection, settle, waitFor, waitForEvents } = require("./support/cluster");
 
 const machine = { primary: "native", workers: ["native", "native"] };
 
@@ -85,5 +85,44 @@ describeWithRedis("several machines: connection state recovery", () => {
     expect(client.id).not.toBe(id);
     await fleet.run(0, ({ io }) => io.emit("after", 3));
     expect((await waitForEvents(client, "after")).length).toBe(1);
+  });
+});
+
+describe.each(["dynamic", "dynamic-private", "static"])("several machines, subscriptionMode %s", (mode) => {
+  describeWithRedis("rooms", () => {
+    const fleet = new Fleet([machine, machine], { redisOptions: { subscriptionMode: mode } });
+    beforeAll(async () => {
+      await fleet.start();
+      await fleet.waitForServerCount(4);
+    });
+    afterAll(() => fleet.stop());
+
+    test("a room's broadcasts reach its members on every machine; Redis carries them only to machines that have it", async () => {
+      const onA = await fleet.client(0, { rooms: ["only-a"] });
+      const onB = await fleet.client(2, { rooms: ["both"] });
+      const alsoA = await fleet.client(1, { rooms: ["both"] });
+      const room = (name) => `socket.io#/#${name}#`;
+      const numsub = (name) => shardNumSub(fleet.redis.port, room(name));
+      await waitFor(() => numsub("both") === (mode === "static" ? 0 : 2), "room channels subscribed");
+      // In the dynamic modes a room's channel has the machines that have it, no other.
+      expect(numsub("only-a")).toBe(mode === "static" ? 0 : 1);
+      // A socket id is a room of its own channel only in dynamic-private.
+      expect(numsub(onB.id)).toBe(mode === "dynamic-private" ? 1 : 0);
+      await fleet.run(3, ({ io }) => {
+        io.to("only-a").emit("a");
+        io.to("both").emit("b");
+      });
+      await fleet.run(1, ({ io }, id) => io.to(id).emit("direct"), onB.id);
+      await settle(300);
+      const count = (socket, event) => socket.received.filter((r) => r.event === event).length;
+      expect([count(onA, "a"), count(onB, "a"), count(alsoA, "a")]).toEqual([1, 0, 0]);
+      expect([count(onA, "b"), count(onB, "b"), count(alsoA, "b")]).toEqual([0, 1, 1]);
+      expect(count(onB, "direct")).toBe(1);
+      // Once nobody of machine A is in "only-a", its channel is left (within the hub's reconcile).
+      if (mode !== "static") {
+        onA.disconnect();
+        await waitFor(() => numsub("only-a") === 0, "the room's channel left", 5000);
+      }
+    });
   });
 });
