@@ -178,3 +178,32 @@ describeWithRedis("several machines: bad input and an unreachable Redis", () => 
     }
   });
 });
+
+describeWithRedis("several machines: a Redis Cluster slot moves", () => {
+  const fleet = new Fleet([machine, machine], { cluster: { replicas: 0 } });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(4);
+  }, 60000);
+  afterAll(() => fleet.stop());
+
+  test("the hubs follow the namespace's channel to the node its slot moved to", async () => {
+    const onA = await fleet.client(1);
+    const onB = await fleet.client(2);
+    await waitForCrossing(fleet, 0, onB);
+    const channel = "socket.io#/#";
+    const { nodes } = fleet.redis;
+    const from = ownerOf(nodes, channel);
+    const to = nodes.find((n) => n !== from);
+    const id = (node) => cli(node.port, "cluster", "myid").trim();
+    const slot = cli(from.port, "cluster", "keyslot", channel).trim();
+    // The steps of a resharding, for one slot (a shard channel holds no keys to migrate).
+    cli(to.port, "cluster", "setslot", slot, "importing", id(from));
+    cli(from.port, "cluster", "setslot", slot, "migrating", id(to));
+    for (const node of nodes) cli(node.port, "cluster", "setslot", slot, "node", id(to));
+    await waitFor(() => ownerOf(nodes, channel) === to, "the slot to move");
+    await waitFor(() => shardNumSub(to.port, channel) === 2, "both hubs subscribed where the slot went", 20000);
+    await waitForCrossing(fleet, 0, onB);
+    await waitForCrossing(fleet, 3, onA);
+  }, 60000);
+});
