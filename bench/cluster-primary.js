@@ -48,7 +48,12 @@ function log(line) {
 
 function setupRelay() {
   if (VARIANT === "reference") require("@socket.io/cluster-adapter").setupPrimary();
-  else if (VARIANT === "ours-redis") require("socket.io-cluster-adapter-native").setupPrimary({ redis: { url: SHARED_REDIS_URL } });
+  else if (VARIANT === "ours-redis") {
+    // BENCH_REDIS_MIXED_FLEET=1: the mode for fleets with plain redis-adapter servers (one more
+    // Redis connection per worker, each worker counted as a subscriber), to measure what it costs.
+    const mixedFleet = process.env.BENCH_REDIS_MIXED_FLEET === "1";
+    require("socket.io-cluster-adapter-native").setupPrimary({ redis: { url: SHARED_REDIS_URL, mixedFleet } });
+  }
   else if (OURS) require("socket.io-cluster-adapter-native").setupPrimary();
 }
 
