@@ -3,7 +3,7 @@
 # executions or the time cap, and keeps its fuzzer_stats in out/<target>.stats.
 set -u
 cap=${CAP:-360}
-for target in ${TARGETS:-handshake header frame validate switchboard recovery}; do
+for target in ${TARGETS:-handshake header frame validate switchboard recovery redis_message}; do
   AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_AUTORESUME=1 \
     cargo afl fuzz -i corpus/$target -o out/$target -E 10000000 -V $cap \
     target/release/$target > out/$target.log 2>&1
