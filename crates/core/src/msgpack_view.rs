@@ -190,6 +190,25 @@ impl<'a> View for MsgpackView<'a> {
         Some(u32::try_from(len).unwrap_or(u32::MAX))
     }
 
+    /// One pass over the array (reading element `i` by index skips the `i` before it).
+    fn elements(&self) -> Vec<Option<Self>> {
+        let Some((len, mut at)) = self.container(false) else {
+            return Vec::new();
+        };
+        let mut elements = Vec::with_capacity(len.min(self.bytes.len()));
+        for _ in 0..len {
+            let Some(value) = self.bytes.get(at..).map(MsgpackView::new) else {
+                break;
+            };
+            elements.push((!value.is_undefined()).then_some(value));
+            match skip(value.bytes) {
+                Some(size) => at += size,
+                None => break,
+            }
+        }
+        elements
+    }
+
     fn element(&self, index: u32) -> Option<Self> {
         let (len, mut at) = self.container(false)?;
         let index = usize::try_from(index).ok()?;

@@ -325,6 +325,15 @@ impl<'a> View for RedisMessage<'a> {
     fn element(&self, index: u32) -> Option<Self> {
         self.view()?.element(index).map(RedisMessage::Inner)
     }
+
+    fn elements(&self) -> Vec<Option<Self>> {
+        self.view().map_or_else(Vec::new, |view| {
+            view.elements()
+                .into_iter()
+                .map(|element| element.map(RedisMessage::Inner))
+                .collect()
+        })
+    }
 }
 
 /// The sender of a message as this hub writes it (a map whose first entry is `uid`), without

@@ -48,6 +48,14 @@ pub trait View: Sized {
     fn length(&self) -> Option<u32>;
     /// Array element; `None` if out of range or `undefined`.
     fn element(&self, index: u32) -> Option<Self>;
+
+    /// Every element of an array, in order (`None` for `undefined` ones). A view that reads
+    /// elements in sequence cheaper than by index overrides it.
+    fn elements(&self) -> Vec<Option<Self>> {
+        (0..self.length().unwrap_or(0))
+            .map(|index| self.element(index))
+            .collect()
+    }
 }
 
 impl View for &Value {
