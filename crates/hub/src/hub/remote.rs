@@ -1,0 +1,387 @@
+//! The Redis half of the hub: what crosses to the other machines and what comes back. Other
+//! machines are one pseudo-worker, [`REMOTE`], in the switchboard: what every worker gets is
+//! published, what arrives from Redis is routed as a worker's message (by room too), and the
+//! hub's answers for skipped workers go back through Redis like any response.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use sio_cluster_core::{
+    decode_message, encode_frame, encode_message, peek_uid, Header, Inbound, MessageType, Path,
+    Subscriptions, WorkerId, REMOTE,
+};
+
+use super::{decode_one, HubEvent, HubStats, Shared, State};
+use crate::redis_bridge::RedisHandler;
+
+impl Shared {
+    /// Publishes a message for the other machines (dropped, and counted, while Redis is away).
+    pub(super) fn publish(&self, state: &mut State, header: &Header, payload: &[u8]) {
+        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &state.subscriptions) else {
+            return;
+        };
+        let Some(channel) = subscriptions.channels().publish_channel(header) else {
+            return;
+        };
+        let message = encode_message(header, payload);
+        if header.uid == sio_cluster_core::EMITTER_UID && subscriptions.contains(&channel) {
+            state.echoes.push_back(hash_of(&message));
+            if state.echoes.len() > MAX_ECHOES {
+                state.echoes.pop_front();
+            }
+        }
+        bridge.publish(channel, message);
+    }
+
+    /// A local adapter sent something: make sure its channels are subscribed before anything
+    /// it sends is published (the bridge runs commands in order).
+    pub(super) fn note_adapter(&self, state: &mut State, header: &Header) {
+        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &mut state.subscriptions)
+        else {
+            return;
+        };
+        let new = subscriptions.note_adapter(&header.uid, &header.nsp);
+        if !new.is_empty() {
+            bridge.subscribe(new);
+            self.recount(state);
+        }
+    }
+
+    /// Mixed fleets: one subscriber of a namespace's channel per local adapter (the hub's own
+    /// connection is the first), as plain redis-adapter servers count servers.
+    pub(super) fn recount(&self, state: &mut State) {
+        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &state.subscriptions) else {
+            return;
+        };
+        if !self
+            .options
+            .redis
+            .as_ref()
+            .is_some_and(|r| r.count_each_worker)
+        {
+            return;
+        }
+        let mut adapters: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, nsp) in state.board.local_adapters() {
+            *adapters
+                .entry(subscriptions.channels().namespace(nsp))
+                .or_default() += 1;
+        }
+        let extra: BTreeMap<String, usize> = adapters
+            .into_iter()
+            .map(|(channel, n)| (channel, n - 1))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        if extra != state.counted {
+            state.counted = extra.clone();
+            bridge.count(extra);
+        }
+    }
+
+    /// A worker asks how many servers its namespace has, counted as plain redis-adapter servers
+    /// count them; answered once Redis has (ok: false without a count to give).
+    pub(super) fn count_servers(&self, state: &mut State, from: WorkerId, header: Header) {
+        let counts = self
+            .options
+            .redis
+            .as_ref()
+            .is_some_and(|r| r.count_each_worker);
+        let channel = state
+            .subscriptions
+            .as_ref()
+            .filter(|_| counts)
+            .map(|s| s.channels().namespace(&header.nsp));
+        let (Some(channel), Some(shared)) = (channel, self.me.upgrade()) else {
+            return self.answer_count(state, from, &header, None);
+        };
+        tokio::spawn(async move {
+            let count = match shared.redis.get() {
+                Some(bridge) => bridge.server_count(channel).await,
+                None => None,
+            };
+            let mut state = shared.lock();
+            shared.answer_count(&mut state, from, &header, count);
+        });
+    }
+
+    pub(super) fn answer_count(
+        &self,
+        state: &mut State,
+        to: WorkerId,
+        request: &Header,
+        count: Option<u64>,
+    ) {
+        #[derive(serde::Serialize)]
+        struct Answer {
+            ok: bool,
+            count: Option<u64>,
+        }
+        let answer = Answer {
+            ok: count.is_some(),
+            count,
+        };
+        let header = Header {
+            request_id: request.request_id.clone(),
+            ..Header::new(MessageType::ServerCountResponse, &request.nsp, &request.uid)
+        };
+        match rmp_serde::to_vec_named(&answer)
+            .map_err(|e| e.to_string())
+            .and_then(|payload| encode_frame(&header, &payload).map_err(|e| e.to_string()))
+        {
+            Ok(bytes) => self.queue_for_links(state, &[to], &bytes.into()),
+            Err(error) => self.log(format!("cannot answer a server count: {error}")),
+        }
+    }
+
+    pub(super) fn note_rooms(&self, state: &mut State, nsp: &str, rooms: &[String]) {
+        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &mut state.subscriptions)
+        else {
+            return;
+        };
+        if !rooms.is_empty() {
+            bridge.subscribe(subscriptions.note_rooms(nsp, rooms));
+        }
+    }
+
+    /// A message from another machine: routed to this machine's workers as if from a worker
+    /// ([`REMOTE`]), so routing by room and the answers for skipped workers apply as usual.
+    pub(super) fn route_remote(&self, channel: &str, message: &[u8]) {
+        // Under the lock only to place it and to recognise our own messages (half of what a hub
+        // reads); decoded without it, so that the links are not held up meanwhile.
+        let requester = {
+            let mut state = self.lock();
+            let Some(subscriptions) = &state.subscriptions else {
+                return;
+            };
+            let requester = match subscriptions
+                .channels()
+                .classify(channel, |c| subscriptions.is_response_channel(c))
+            {
+                Some(Inbound::Responses { uid, .. }) => Some(uid),
+                Some(Inbound::Namespace { .. }) => None,
+                None => {
+                    return self.bad_remote(format!("a message on an unknown channel {channel}"))
+                }
+            };
+            if peek_uid(message).is_some_and(|uid| state.board.is_local_adapter(uid)) {
+                return self.count_echo();
+            }
+            if !state.echoes.is_empty() {
+                let hash = hash_of(message);
+                if let Some(at) = state.echoes.iter().position(|&echo| echo == hash) {
+                    // The Emitter's own message, back from Redis (byte for byte: identical bytes
+                    // from another machine's Emitter would be the same message anyway).
+                    state.echoes.remove(at);
+                    return self.count_echo();
+                }
+            }
+            requester
+        };
+        let (header, payload) = match decode_message(message, requester.as_deref()) {
+            Ok(decoded) => decoded,
+            Err(invalid) => return self.bad_remote(format!("{invalid} (on {channel})")),
+        };
+        let mut state = self.lock();
+        if state.board.is_local_adapter(&header.uid) {
+            // Our own, in a form the quick check above does not read (it reads what hubs write).
+            return self.count_echo();
+        }
+        self.notice_plain_server(&mut state, &header);
+        let recipients = match state.board.route(REMOTE, Path::Remote, &header) {
+            Ok(recipients) => recipients,
+            Err(reason) => {
+                return self.log(format!(
+                    "drop {} from Redis ({}): {reason}",
+                    header.kind.name(),
+                    header.uid
+                ))
+            }
+        };
+        let Ok(mut bytes) = encode_frame(&header, &payload) else {
+            return self.bad_remote(format!("cannot frame a {}", header.kind.name()));
+        };
+        if header.store {
+            bytes = match self.store_made(&mut state, bytes) {
+                Ok(bytes) => bytes,
+                Err(reason) => {
+                    return self.log(format!("cannot store a broadcast from Redis: {reason}"))
+                }
+            };
+        }
+        if !recipients.links.is_empty() {
+            let bytes: Arc<[u8]> = bytes.as_slice().into();
+            self.queue_for_links(&mut state, &recipients.links, &bytes);
+        }
+        self.after_routing(&mut state, REMOTE, &header, &recipients);
+        if !recipients.ipc.is_empty() {
+            if let Some(frame) = decode_one(&bytes) {
+                (self.sink)(HubEvent::Deliver {
+                    to: recipients.ipc,
+                    frame: Arc::new(frame),
+                });
+            }
+        }
+    }
+
+    /// A server of another machine that speaks without ever sending heartbeats is a plain
+    /// redis-adapter server: without `mixedFleet`, requests between it and this machine count
+    /// servers differently (see README). Said once per server, in a debug line.
+    fn notice_plain_server(&self, state: &mut State, header: &Header) {
+        const MAX_REMEMBERED: usize = 10_000;
+        if matches!(
+            header.kind,
+            MessageType::InitialHeartbeat | MessageType::Heartbeat
+        ) {
+            if state.heartbeating.len() >= MAX_REMEMBERED {
+                state.heartbeating.clear(); // bounded: heard again within a heartbeat interval
+            }
+            state.heartbeating.insert(header.uid.clone());
+            return;
+        }
+        let mixed = self
+            .options
+            .redis
+            .as_ref()
+            .is_some_and(|r| r.count_each_worker);
+        if mixed
+            || header.uid == sio_cluster_core::EMITTER_UID
+            || state.heartbeating.contains(&header.uid)
+            || state.reported_plain.len() >= MAX_REMEMBERED
+            || !state.reported_plain.insert(header.uid.clone())
+        {
+            return;
+        }
+        self.log(format!(
+            "server {} ({}) sends no heartbeats: a plain @socket.io/redis-adapter server? Requests \
+             between it and this machine are exact only with redis.mixedFleet",
+            header.uid, header.nsp
+        ));
+    }
+
+    fn count_echo(&self) {
+        if let Some(bridge) = self.redis.get() {
+            bridge.counters.echoes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn bad_remote(&self, reason: String) {
+        if let Some(bridge) = self.redis.get() {
+            bridge.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
+        }
+        self.log(format!("drop a message from Redis: {reason}"));
+    }
+
+    /// The hub closes: its adapters are gone for the other machines at once (not after their
+    /// heartbeat timeout).
+    pub(super) fn leave_redis(&self) {
+        let Some(bridge) = self.redis.get() else {
+            return;
+        };
+        let mut state = self.lock();
+        let adapters: Vec<(String, String)> = state
+            .board
+            .local_adapters()
+            .map(|(uid, nsp)| (uid.to_string(), nsp.to_string()))
+            .collect();
+        for (uid, nsp) in adapters {
+            let header = Header::new(MessageType::AdapterClose, nsp, uid);
+            self.publish(&mut state, &header, &[]);
+        }
+        drop(state);
+        bridge.flush(Duration::from_millis(500));
+    }
+
+    pub(super) fn redis_stats(&self, state: &State) -> HubStats {
+        let Some(bridge) = self.redis.get() else {
+            return HubStats::default();
+        };
+        let c = &bridge.counters;
+        HubStats {
+            redis_connected: bridge.is_connected(),
+            redis_published: c.published.load(Ordering::Relaxed),
+            redis_received: c.received.load(Ordering::Relaxed),
+            redis_dropped: c.dropped.load(Ordering::Relaxed),
+            redis_bad: c.bad_messages.load(Ordering::Relaxed),
+            redis_echoes: c.echoes.load(Ordering::Relaxed),
+            redis_channels: state.subscriptions.as_ref().map_or(0, |s| s.len() as u64),
+            ..HubStats::default()
+        }
+    }
+}
+
+pub(super) struct RemoteHandler {
+    pub(super) shared: Weak<Shared>,
+}
+
+impl RedisHandler for RemoteHandler {
+    fn on_message(&self, channel: &str, message: &[u8]) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.route_remote(channel, message);
+        }
+    }
+
+    fn channels(&self) -> Vec<String> {
+        self.shared.upgrade().map_or_else(Vec::new, |shared| {
+            shared
+                .lock()
+                .subscriptions
+                .as_ref()
+                .map_or_else(Vec::new, Subscriptions::all)
+        })
+    }
+
+    fn wants(&self, channel: &str) -> bool {
+        self.shared.upgrade().is_some_and(|shared| {
+            shared
+                .lock()
+                .subscriptions
+                .as_ref()
+                .is_some_and(|s| s.contains(channel))
+        })
+    }
+
+    fn log(&self, message: String) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.log(message);
+        }
+    }
+}
+
+/// Leaves the channels nothing here needs any more (adapters closed, rooms emptied), and
+/// subscribes what an adapter or room known only from the board needs.
+pub(super) async fn reconcile_loop(shared: Weak<Shared>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let mut state = shared.lock();
+        let State {
+            board,
+            subscriptions,
+            ..
+        } = &mut *state;
+        let (Some(bridge), Some(subscriptions)) = (shared.redis.get(), subscriptions.as_mut())
+        else {
+            return;
+        };
+        let changes = subscriptions.reconcile(board);
+        bridge.subscribe(changes.subscribe);
+        bridge.unsubscribe(changes.unsubscribe);
+        shared.recount(&mut state);
+    }
+}
+
+/// Emitter messages awaited back from Redis at most (one lost by Redis leaves its entry until it
+/// is pushed out).
+const MAX_ECHOES: usize = 1024;
+
+fn hash_of(bytes: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
