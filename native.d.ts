@@ -62,11 +62,11 @@ export declare class NativeHub {
    */
   routeIpc(from: number, message: unknown, payload?: Buffer | undefined | null): IpcRoute
   /**
-   * Routes a message the primary made itself (the Emitter's), from no worker; `store`: a
-   * broadcast gets its place in the recovery log first. Returns the workers to send it to over
-   * IPC; throws if the message is invalid or expects answers.
+   * Routes a message the primary made itself (the Emitter's), from no worker; a broadcast
+   * that workers with recovery would store gets its place in the recovery log first. Returns
+   * the workers to send it to over IPC; throws if the message is invalid or expects answers.
    */
-  inject(message: unknown, payload: Buffer, store: boolean): Array<number>
+  inject(message: unknown, payload: Buffer): Array<number>
   switch(worker: number): boolean
   removeWorker(worker: number): void
   stats(): HubStatsJs

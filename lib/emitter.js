@@ -79,8 +79,8 @@ class Emitter {
     return new BroadcastOperator(this);
   }
 
-  send(type, data, store = false) {
-    this.inject({ source: MESSAGE_SOURCE, uid: UID, nsp: this.nsp, type, data }, store);
+  send(type, data) {
+    this.inject({ source: MESSAGE_SOURCE, uid: UID, nsp: this.nsp, type, data });
   }
 }
 
@@ -118,12 +118,9 @@ class BroadcastOperator {
     if (RESERVED_EVENTS.has(ev)) throw new Error(`"${ev}" is a reserved event name`);
     const packet = { type: EVENT, data: [ev, ...args], nsp: this.emitter.nsp };
     const opts = { rooms: [...this.rooms], except: [...this.exceptRooms], flags: this.flags };
-    // Stored for connection state recovery as socket.io-adapter stores a broadcast (an event
-    // without acknowledgement, not volatile: its addOffsetIfNecessary). The primary cannot know
-    // whether the workers use recovery, and a worker that does appends the offset it receives to
-    // the packet, even none: so a plain broadcast is always stored (the hub's log is bounded).
-    const store = this.flags.volatile === undefined;
-    this.emitter.send(MessageType.BROADCAST, { packet, opts }, store);
+    // The hub stores it for connection state recovery when workers would (crates/core's
+    // stored_by_workers: not volatile).
+    this.emitter.send(MessageType.BROADCAST, { packet, opts });
     return true;
   }
 

@@ -128,7 +128,7 @@ function startHub(options) {
     }
   }
 
-  inject = (message, store) => sendToIds(hub.inject(message, encodePayload(message), store), message);
+  inject = (message) => sendToIds(hub.inject(message, encodePayload(message)), message);
 
   cluster.on("message", onMessage);
   cluster.on("exit", (worker) => hub.removeWorker(worker.id));
@@ -223,8 +223,9 @@ function setupPrimary(opts) {
 }
 
 /**
- * How the Emitter sends: `inject(message, store)` routes an adapter message from no worker
- * (`store`: give a broadcast its place in the hub's recovery log). Throws where it cannot work.
+ * How the Emitter sends: `inject(message)` routes an adapter message from no worker (the hub
+ * gives a broadcast its place in the recovery log when workers would store it). Throws where it
+ * cannot work.
  */
 function primaryInjector() {
   if (!cluster.isPrimary) {

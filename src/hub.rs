@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{Buffer, Function};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Unknown;
 use napi_derive::napi;
-use sio_cluster_core::{validate, SubscriptionMode};
+use sio_cluster_core::{stored_by_workers, validate, SubscriptionMode};
 use sio_cluster_hub::redis_bridge::RedisOptions;
 use sio_cluster_hub::{Hub, HubEvent, HubOptions};
 
@@ -233,15 +233,19 @@ impl NativeHub {
         })
     }
 
-    /// Routes a message the primary made itself (the Emitter's), from no worker; `store`: a
-    /// broadcast gets its place in the recovery log first. Returns the workers to send it to over
-    /// IPC; throws if the message is invalid or expects answers.
+    /// Routes a message the primary made itself (the Emitter's), from no worker; a broadcast
+    /// that workers with recovery would store gets its place in the recovery log first. Returns
+    /// the workers to send it to over IPC; throws if the message is invalid or expects answers.
     #[napi(catch_unwind)]
-    pub fn inject(&self, message: Unknown, payload: Buffer, store: bool) -> napi::Result<Vec<u32>> {
+    pub fn inject(&self, message: Unknown, payload: Buffer) -> napi::Result<Vec<u32>> {
         let hub = self.hub()?;
-        let header = validate(&JsView::new(message))
-            .map_err(|invalid| napi::Error::from_reason(invalid.to_string()))?;
-        let header = sio_cluster_core::Header { store, ..header };
+        let view = JsView::new(message);
+        let header =
+            validate(&view).map_err(|invalid| napi::Error::from_reason(invalid.to_string()))?;
+        let header = sio_cluster_core::Header {
+            store: stored_by_workers(&view),
+            ..header
+        };
         hub.inject(&header, &payload)
             .map_err(napi::Error::from_reason)
     }

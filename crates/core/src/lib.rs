@@ -28,7 +28,8 @@ pub use header::Header;
 pub use message::{MessageType, EMITTER_UID, MESSAGE_SOURCE};
 pub use queue::{OutQueue, Overflow};
 pub use recovery::{
-    LogEntry, PacketLog, Page, RecoveryLimits, RestoreError, Session, SessionStore,
+    stored_by_workers, LogEntry, PacketLog, Page, RecoveryLimits, RestoreError, Session,
+    SessionStore,
 };
 pub use redis_wire::{
     decode_message, encode_message, peek_uid, Channels, Inbound, SubscriptionMode,

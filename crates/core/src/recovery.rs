@@ -17,6 +17,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::view::View;
+
 /// socket.io's default `maxDisconnectionDuration`: packets are kept that long at least, until a
 /// session says its server allows longer (sessions carry their server's duration).
 pub const DEFAULT_RETENTION_MS: u64 = 2 * 60 * 1000;
@@ -278,6 +280,30 @@ impl SessionStore {
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
     }
+}
+
+/// Whether a worker with connection state recovery on gives this message's packet an offset
+/// (socket.io-adapter's `addOffsetIfNecessary`: a BROADCAST without acknowledgements of an EVENT
+/// packet without an id, `flags.volatile` absent). A broadcast the hub did not get from a worker
+/// (the primary's Emitter's, another machine's) is stored in the log when it is one of these: a
+/// worker that stores appends whatever offset arrives, even none, and a client that recovers must
+/// get it. The primary cannot know whether the workers use recovery, so it is stored either way.
+pub fn stored_by_workers<V: View>(message: &V) -> bool {
+    let Some(data) = message.field("data") else {
+        return false;
+    };
+    let Some(packet) = data.field("packet") else {
+        return false;
+    };
+    message.field("type").and_then(|t| t.number()) == Some(3.0)
+        && data.field("requestId").is_none()
+        && packet.field("type").and_then(|t| t.number()) == Some(2.0)
+        && packet.field("id").is_none()
+        && data
+            .field("opts")
+            .and_then(|opts| opts.field("flags"))
+            .and_then(|flags| flags.field("volatile"))
+            .is_none()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use rmpv::Value;
 use crate::header::Header;
 use crate::message::MessageType;
 use crate::msgpack_view::{skip, MsgpackView};
+use crate::recovery::stored_by_workers;
 use crate::validate::{validate, Invalid};
 use crate::view::{Kind, View};
 
@@ -347,29 +348,6 @@ pub fn peek_uid(bytes: &[u8]) -> Option<&str> {
     }
     let (uid, _) = rmp::decode::read_str_from_slice(reader).ok()?;
     Some(uid)
-}
-
-/// Whether a worker with connection state recovery on gives this message's packet an offset
-/// (socket.io-adapter's `addOffsetIfNecessary`: a BROADCAST without acknowledgements of an EVENT
-/// packet without an id, `flags.volatile` absent). Such a broadcast from another machine is stored
-/// in this machine's log, so it carries an offset here (a worker that stores appends whatever
-/// offset arrives, even none) and a client that recovers gets it.
-fn stored_by_workers<V: View>(message: &V) -> bool {
-    let Some(data) = message.field("data") else {
-        return false;
-    };
-    let Some(packet) = data.field("packet") else {
-        return false;
-    };
-    message.field("type").and_then(|t| t.number()) == Some(3.0)
-        && data.field("requestId").is_none()
-        && packet.field("type").and_then(|t| t.number()) == Some(2.0)
-        && packet.field("id").is_none()
-        && data
-            .field("opts")
-            .and_then(|opts| opts.field("flags"))
-            .and_then(|flags| flags.field("volatile"))
-            .is_none()
 }
 
 fn json_to_msgpack(json: serde_json::Value) -> Value {
