@@ -172,6 +172,8 @@ struct State {
     /// never), and those already reported as plain: see [`Shared::notice_plain_server`].
     heartbeating: HashSet<String>,
     reported_plain: HashSet<String>,
+    /// Servers heard from without a heartbeat yet: when first heard (the hub's clock, ms).
+    silent: HashMap<String, u64>,
 }
 
 /// The hub's end of one worker's link.
@@ -215,6 +217,7 @@ impl Hub {
             counted: BTreeMap::new(),
             heartbeating: HashSet::new(),
             reported_plain: HashSet::new(),
+            silent: HashMap::new(),
         };
         let shared = Arc::new_cyclic(|me| Shared {
             state: Mutex::new(state),

@@ -231,6 +231,10 @@ impl Shared {
     /// servers differently (see README). Said once per server, in a debug line.
     fn notice_plain_server(&self, state: &mut State, header: &Header) {
         const MAX_REMEMBERED: usize = 10_000;
+        // Longer than any sensible heartbeat interval (socket.io-adapter's default is 5 s): a
+        // server of ours whose first heartbeat was missed (sent before this hub subscribed) sends
+        // the next one within it.
+        const SILENCE_MS: u64 = 30_000;
         if matches!(
             header.kind,
             MessageType::InitialHeartbeat | MessageType::Heartbeat
@@ -239,6 +243,7 @@ impl Shared {
                 state.heartbeating.clear(); // bounded: heard again within a heartbeat interval
             }
             state.heartbeating.insert(header.uid.clone());
+            state.silent.remove(&header.uid);
             return;
         }
         let mixed = self
@@ -249,15 +254,27 @@ impl Shared {
         if mixed
             || header.uid == sio_cluster_core::EMITTER_UID
             || state.heartbeating.contains(&header.uid)
+            || state.reported_plain.contains(&header.uid)
             || state.reported_plain.len() >= MAX_REMEMBERED
-            || !state.reported_plain.insert(header.uid.clone())
         {
             return;
         }
+        let now = self.now_ms();
+        if state.silent.len() >= MAX_REMEMBERED {
+            state.silent.clear();
+        }
+        let first_heard = *state.silent.entry(header.uid.clone()).or_insert(now);
+        if now.saturating_sub(first_heard) < SILENCE_MS {
+            return;
+        }
+        state.silent.remove(&header.uid);
+        state.reported_plain.insert(header.uid.clone());
         self.log(format!(
-            "server {} ({}) sends no heartbeats: a plain @socket.io/redis-adapter server? Requests \
-             between it and this machine are exact only with redis.mixedFleet",
-            header.uid, header.nsp
+            "server {} ({}) has sent no heartbeat in {} s: a plain @socket.io/redis-adapter \
+             server? Requests between it and this machine are exact only with redis.mixedFleet",
+            header.uid,
+            header.nsp,
+            SILENCE_MS / 1000
         ));
     }
 
