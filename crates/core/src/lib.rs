@@ -31,12 +31,10 @@ pub use recovery::{
     stored_by_workers, LogEntry, PacketLog, Page, RecoveryLimits, RestoreError, Session,
     SessionStore,
 };
-pub use redis_wire::{
-    decode_message, encode_message, peek_uid, Channels, Inbound, SubscriptionMode,
-};
+pub use redis_wire::{decode_message, encode_message, peek_uid, Channels, SubscriptionMode};
 pub use rooms::{Pin, RoomViews, IPC_PIN};
 pub use routing::{Route, Router, WorkerId, PRIMARY};
-pub use subscriptions::{Changes, Subscriptions};
+pub use subscriptions::{Changes, Channel, Subscriptions};
 pub use switchboard::{Path, Recipients, Switchboard, REMOTE};
 pub use validate::{validate, Invalid};
 pub use view::{Kind, View};

@@ -60,15 +60,6 @@ pub struct Channels {
     mode: SubscriptionMode,
 }
 
-/// Where a Redis message was received, as far as routing cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inbound {
-    /// The namespace's channel or one of its rooms' channels.
-    Namespace { nsp: String },
-    /// The response channel of adapter `uid`.
-    Responses { nsp: String, uid: String },
-}
-
 impl Channels {
     pub fn new(prefix: impl Into<String>, mode: SubscriptionMode) -> Channels {
         Channels {
@@ -112,31 +103,6 @@ impl Channels {
             self.room(&header.nsp, &header.rooms[0])
         } else {
             self.namespace(&header.nsp)
-        })
-    }
-
-    /// Tells a response channel from the namespace's (and rooms') channels. The hub knows which
-    /// response channels it subscribed: `is_response_channel` says whether `uid` is one of them
-    /// (a room named like an adapter uid cannot be told apart by its name alone).
-    pub fn classify(
-        &self,
-        channel: &str,
-        is_response_channel: impl Fn(&str) -> bool,
-    ) -> Option<Inbound> {
-        let rest = channel.strip_prefix(&self.prefix)?.strip_prefix('#')?;
-        let rest = rest.strip_suffix('#')?;
-        // Namespaces start with '/' and may hold '#'; rooms and uids may too: match the channel
-        // against the response channel it would be for each split point.
-        if is_response_channel(channel) {
-            let (nsp, uid) = rest.split_once('#')?;
-            return Some(Inbound::Responses {
-                nsp: nsp.to_string(),
-                uid: uid.to_string(),
-            });
-        }
-        let nsp = rest.split_once('#').map_or(rest, |(nsp, _)| nsp);
-        Some(Inbound::Namespace {
-            nsp: nsp.to_string(),
         })
     }
 }
@@ -243,24 +209,20 @@ pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, 
 }
 
 fn decode_json(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
-    let json: serde_json::Value =
+    let mut message: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
-    let mut value = json_to_msgpack(json);
-    let Value::Map(entries) = &mut value else {
+    let Some(fields) = message.as_object_mut() else {
         return Err(Invalid::new("message must be a map"));
     };
-    entries.retain(|(key, _)| key.as_str() != Some("requesterUid"));
+    fields.remove("requesterUid");
     if let Some(requester) = requester {
-        entries.push(("requesterUid".into(), requester.into()));
+        fields.insert("requesterUid".into(), requester.into());
     }
-    let mut header = validate(&&value)?;
-    header.store = stored_by_workers(&&value);
-    let payload = match (&value).field("data") {
+    let mut header = validate(&&message)?;
+    header.store = stored_by_workers(&&message);
+    let payload = match message.get("data") {
         Some(data) => {
-            let mut out = Vec::new();
-            rmpv::encode::write_value(&mut out, data)
-                .map_err(|e| Invalid::new(format!("cannot encode data: {e}")))?;
-            out
+            rmp_serde::to_vec(data).map_err(|e| Invalid::new(format!("cannot encode data: {e}")))?
         }
         None => Vec::new(),
     };
@@ -350,80 +312,6 @@ pub fn peek_uid(bytes: &[u8]) -> Option<&str> {
     Some(uid)
 }
 
-fn json_to_msgpack(json: serde_json::Value) -> Value {
-    match json {
-        serde_json::Value::Null => Value::Nil,
-        serde_json::Value::Bool(b) => Value::Boolean(b),
-        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => Value::from(u),
-            (None, Some(i)) => Value::from(i),
-            _ => Value::F64(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => Value::from(s),
-        serde_json::Value::Array(items) => {
-            Value::Array(items.into_iter().map(json_to_msgpack).collect())
-        }
-        serde_json::Value::Object(map) => Value::Map(
-            map.into_iter()
-                .map(|(key, value)| (Value::from(key), json_to_msgpack(value)))
-                .collect(),
-        ),
-    }
-}
-
-/// MessagePack values seen as JS values: what notepack.io / msgpackr decode them to.
-impl View for &Value {
-    fn kind(&self) -> Kind {
-        match self {
-            Value::Nil => Kind::Null,
-            Value::Boolean(_) => Kind::Bool,
-            Value::Integer(_) | Value::F32(_) | Value::F64(_) => Kind::Number,
-            Value::String(s) if s.as_str().is_some() => Kind::String,
-            Value::String(_) => Kind::Other,
-            Value::Binary(_) => Kind::Binary,
-            Value::Array(_) => Kind::Array,
-            Value::Map(_) => Kind::Object,
-            Value::Ext(..) => Kind::Other,
-        }
-    }
-
-    fn field(&self, key: &str) -> Option<Self> {
-        let entries = self.as_map()?;
-        let (_, value) = entries.iter().find(|(k, _)| k.as_str() == Some(key))?;
-        // msgpackr and notepack write `undefined` as fixext 0: a field that is not there.
-        match value {
-            Value::Ext(0, data) if data.as_slice() == [0] => None,
-            value => Some(value),
-        }
-    }
-
-    fn string(&self) -> Option<String> {
-        self.as_str().map(str::to_owned)
-    }
-
-    fn number(&self) -> Option<f64> {
-        match self {
-            Value::Integer(i) => i.as_f64(),
-            Value::F32(f) => Some(f64::from(*f)),
-            Value::F64(f) => Some(*f),
-            _ => None,
-        }
-    }
-
-    fn boolean(&self) -> Option<bool> {
-        self.as_bool()
-    }
-
-    fn length(&self) -> Option<u32> {
-        let len = self.as_array()?.len();
-        Some(u32::try_from(len).unwrap_or(u32::MAX))
-    }
-
-    fn element(&self, index: u32) -> Option<Self> {
-        self.as_array()?.get(usize::try_from(index).ok()?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,24 +370,6 @@ mod tests {
     }
 
     #[test]
-    fn classify_by_known_response_channels() {
-        let c = channels(SubscriptionMode::Dynamic);
-        let known = |channel: &str| channel == "socket.io#/a#b#u1#";
-        assert_eq!(
-            c.classify("socket.io#/a#b#u1#", known),
-            Some(Inbound::Responses {
-                nsp: "/a".into(),
-                uid: "b#u1".into()
-            })
-        );
-        assert_eq!(
-            c.classify("socket.io#/a#room#", known),
-            Some(Inbound::Namespace { nsp: "/a".into() })
-        );
-        assert_eq!(c.classify("other#/a#", known), None);
-    }
-
-    #[test]
     fn encode_then_decode() {
         let header = broadcast(&["r"], None);
         let payload = {
@@ -554,9 +424,9 @@ mod tests {
         let payload = [0x92, 0xa2, b'e', b'v', 0xc7, 0x03, 0x74, 0x01, 9, 8];
         assert!(may_hold_typed_arrays(&payload));
         let message = encode_message(&Header::new(MessageType::Broadcast, "/", "u"), &payload);
-        let value = rmpv::decode::read_value(&mut message.as_slice()).unwrap();
-        let data = (&value).field("data").unwrap();
-        assert_eq!(data.element(1).unwrap(), &Value::Binary(vec![9, 8]));
+        let data = MsgpackView::new(&message).field("data").unwrap();
+        let bytes = data.element(1).unwrap().encoded().unwrap();
+        assert_eq!(bytes, [0xc4, 0x02, 9, 8]); // bin 8 of [9, 8]
         assert!(!may_hold_typed_arrays(&[
             0x92, 0xa2, b'e', b'v', 0xc4, 0x01, 0x74
         ]));

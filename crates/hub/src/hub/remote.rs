@@ -10,7 +10,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use sio_cluster_core::{
-    decode_message, encode_frame, encode_message, peek_uid, Header, Inbound, MessageType, Path,
+    decode_message, encode_frame, encode_message, peek_uid, Channel, Header, MessageType, Path,
     Subscriptions, WorkerId, REMOTE,
 };
 
@@ -156,15 +156,12 @@ impl Shared {
             let Some(subscriptions) = &state.subscriptions else {
                 return;
             };
-            let requester = match subscriptions
-                .channels()
-                .classify(channel, |c| subscriptions.is_response_channel(c))
-            {
-                Some(Inbound::Responses { uid, .. }) => Some(uid),
-                Some(Inbound::Namespace { .. }) => None,
-                None => {
-                    return self.bad_remote(format!("a message on an unknown channel {channel}"))
-                }
+            let requester = match subscriptions.get(channel) {
+                Some(Channel::Responses { uid }) => Some(uid.clone()),
+                Some(Channel::Namespace | Channel::Room { .. }) => None,
+                // Left since it was sent (its adapter closed, its room emptied): nobody here
+                // would receive it.
+                None => return self.log(format!("drop a message on {channel}: not subscribed")),
             };
             if peek_uid(message).is_some_and(|uid| state.board.is_local_adapter(uid)) {
                 return self.count_echo();
