@@ -9,11 +9,11 @@
 //   machine A: cluster.js = primary (sticky + our hub, Redis client) + 2 workers
 //   machine B: the same, on another port
 //   this process: CLIENTS socket.io clients on each machine (socket.io-client)
-const fs = require("node:fs");
-const net = require("node:net");
 const path = require("node:path");
-const { spawn, fork } = require("node:child_process");
+const { fork } = require("node:child_process");
 const { io } = require("socket.io-client");
+// The project's throw-away redis-server (127.0.0.1, a free port, no persistence), as the bench's.
+const { findOnPath, startRedis: startThrowAwayRedis } = require("../../bench/redis-server");
 
 const MACHINES = ["A", "B"];
 const WORKERS = 2; // per machine
@@ -26,68 +26,20 @@ const problems = [];
 const log = (line = "") => console.log(line);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function findOnPath(name) {
-  for (const dir of (process.env.PATH || "").split(path.delimiter)) {
-    const candidate = path.join(dir || ".", name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function ping(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: "127.0.0.1" });
-    let answer = "";
-    socket.setTimeout(500, () => socket.destroy());
-    socket.on("connect", () => socket.write("PING\r\n"));
-    socket.on("data", (chunk) => {
-      answer += chunk;
-      if (answer.includes("\r\n")) socket.end();
-    });
-    socket.on("close", () => resolve(answer.startsWith("+PONG")));
-    socket.on("error", () => {});
-  });
-}
-
 async function startRedis() {
   if (process.env.REDIS_URL) {
     log(`Redis: ${process.env.REDIS_URL} (REDIS_URL)`);
     return process.env.REDIS_URL;
   }
-  const bin = findOnPath("redis-server");
-  if (!bin) {
+  if (!findOnPath("redis-server")) {
     console.error("redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install -y redis-server, Redis >= 7)");
     console.error("or point REDIS_URL at a Redis >= 7 server: REDIS_URL=redis://127.0.0.1:6379 node examples/redis/run.js");
     process.exit(1);
   }
-  const port = await freePort();
-  const child = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  children.push({ name: "redis-server", child });
-  const deadline = Date.now() + 5000;
-  while (!(await ping(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
-    await sleep(50);
-  }
-  log(`Redis: started redis-server (pid ${child.pid}) on redis://127.0.0.1:${port}`);
-  return `redis://127.0.0.1:${port}`;
+  const redis = await startThrowAwayRedis();
+  children.push({ name: "redis-server", child: redis.child });
+  log(`Redis: started redis-server (pid ${redis.pid}) on ${redis.url}`);
+  return redis.url;
 }
 
 /** Starts one machine (cluster.js); resolves to its URL once its port is open. */
