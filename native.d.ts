@@ -155,6 +155,12 @@ export interface IpcRoute {
   reason?: string
 }
 
+/**
+ * The largest frame a hub link carries (bytes): a payload that cannot fit is refused before it
+ * is encoded.
+ */
+export declare const MAX_FRAME_BYTES: number
+
 export interface NativeHubOptions {
   /** Bytes queued for one worker before it is disconnected as too slow. */
   maxQueueBytes?: number

@@ -841,5 +841,6 @@ module.exports.PrimaryRouter = nativeBinding.PrimaryRouter
 module.exports.__panicForTest = nativeBinding.__panicForTest
 module.exports.FRAME_FIELDS = nativeBinding.FRAME_FIELDS
 module.exports.inspectMessage = nativeBinding.inspectMessage
+module.exports.MAX_FRAME_BYTES = nativeBinding.MAX_FRAME_BYTES
 module.exports.STRING_LOCAL = nativeBinding.STRING_LOCAL
 module.exports.STRING_NONE = nativeBinding.STRING_NONE

@@ -5,11 +5,13 @@
 // adapters of their namespace. What arrives over IPC is validated here, in Rust: anything may
 // write to that channel. What the link brings was validated where it entered the cluster (by our
 // primary, for messages of workers on IPC) or produced by our own workers, and the hub checked
-// every frame's header: it is not validated twice. Messages leave over the hub link when this
+// every frame's header: it is not validated twice. The payload of what arrives over IPC is
+// checked for what it would cost to walk (codec.js): a sparse array or a shared-object bomb is dropped. Messages leave over the hub link when this
 // worker has one, over IPC otherwise.
 
 const debug = require("debug")("socket.io-cluster-adapter-native:channel");
 const { inspectMessage } = require("./native");
+const { checkPayload } = require("./codec");
 const { isAdapterMessage, isControlMessage } = require("./protocol");
 const hubLink = require("./hub-link");
 const roomReport = require("./room-report");
@@ -36,6 +38,7 @@ function dispatch(message) {
   let verdict;
   try {
     verdict = inspectMessage(message);
+    if (verdict.valid) checkPayload(message.data);
   } catch (err) {
     verdict = { valid: false, reason: `validation failed: ${err.message}` };
   }

@@ -6,6 +6,11 @@ use sio_cluster_core::{validate, Route, Router};
 
 use crate::js_view::JsView;
 
+/// The largest frame a hub link carries (bytes): a payload that cannot fit is refused before it
+/// is encoded.
+#[napi]
+pub const MAX_FRAME_BYTES: u32 = sio_cluster_core::MAX_FRAME_LEN as u32;
+
 /// The verdict on one message that arrived over IPC.
 #[napi(object)]
 pub struct Inspection {

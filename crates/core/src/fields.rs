@@ -89,15 +89,20 @@ pub(crate) fn optional_bool<V: View>(parent: &V, path: &str) -> Result<Option<bo
 
 /// An array of room names: strings, or finite numbers spelled as JS `String(n)` spells them
 /// (JS keys `io.to(42)` by the number; the header carries text).
+///
+/// Read in one pass, stopping at the first element that is not a room: a hole ends a sparse
+/// array's read, so the work is what the array holds, not the length it declares.
 pub(crate) fn room_list<V: View>(parent: &V, path: &str) -> Result<Vec<String>, Invalid> {
     let array = required(parent, path, Kind::Array)?;
-    let len = array.length().unwrap_or(0);
-    (0..len)
-        .map(|index| room(array.element(index), &format!("{path}[{index}]")))
-        .collect()
+    let rooms = array
+        .elements()
+        .enumerate()
+        .map(|(index, element)| room(element, || format!("{path}[{index}]")))
+        .collect();
+    rooms
 }
 
-fn room<V: View>(element: Option<V>, path: &str) -> Result<String, Invalid> {
+fn room<V: View>(element: Option<V>, path: impl FnOnce() -> String) -> Result<String, Invalid> {
     const EXPECTED: &str = "a string or a finite number";
     let kind = element.as_ref().map(View::kind);
     let name = match (&element, kind) {
@@ -107,5 +112,5 @@ fn room<V: View>(element: Option<V>, path: &str) -> Result<String, Invalid> {
         }
         _ => None,
     };
-    name.ok_or_else(|| mismatch(path, EXPECTED, kind))
+    name.ok_or_else(|| mismatch(&path(), EXPECTED, kind))
 }

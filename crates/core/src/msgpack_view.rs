@@ -19,6 +19,16 @@ impl<'a> MsgpackView<'a> {
         MsgpackView { bytes }
     }
 
+    /// The elements of an array in one pass (none if it is not an array); see [`View::elements`].
+    pub fn iter(self) -> Elements<'a> {
+        let (left, at) = self.container(false).unwrap_or((0, 0));
+        Elements {
+            bytes: self.bytes,
+            at,
+            left,
+        }
+    }
+
     /// The encoded bytes of this value, exactly (None if they are cut short or malformed).
     pub fn encoded(&self) -> Option<&'a [u8]> {
         Some(&self.bytes[..skip(self.bytes)?])
@@ -64,6 +74,38 @@ impl<'a> MsgpackView<'a> {
     /// `undefined` as msgpackr and notepack.io write it (fixext 1 of type 0).
     fn is_undefined(&self) -> bool {
         self.bytes.starts_with(&[0xd4, 0x00])
+    }
+}
+
+/// The elements of an array, read in one pass.
+pub struct Elements<'a> {
+    bytes: &'a [u8],
+    /// Where the next element starts.
+    at: usize,
+    /// Elements still declared; never used to allocate.
+    left: usize,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Option<MsgpackView<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let value = self.bytes.get(self.at..).map(MsgpackView::new);
+        match value.and_then(|value| Some((value, skip(value.bytes)?))) {
+            Some((value, size)) => {
+                self.at += size;
+                Some((!value.is_undefined()).then_some(value))
+            }
+            None => {
+                // Cut short or malformed: one `None`, then the end.
+                self.left = 0;
+                Some(None)
+            }
+        }
     }
 }
 
@@ -190,23 +232,10 @@ impl<'a> View for MsgpackView<'a> {
         Some(u32::try_from(len).unwrap_or(u32::MAX))
     }
 
-    /// One pass over the array (reading element `i` by index skips the `i` before it).
-    fn elements(&self) -> Vec<Option<Self>> {
-        let Some((len, mut at)) = self.container(false) else {
-            return Vec::new();
-        };
-        let mut elements = Vec::with_capacity(len.min(self.bytes.len()));
-        for _ in 0..len {
-            let Some(value) = self.bytes.get(at..).map(MsgpackView::new) else {
-                break;
-            };
-            elements.push((!value.is_undefined()).then_some(value));
-            match skip(value.bytes) {
-                Some(size) => at += size,
-                None => break,
-            }
-        }
-        elements
+    /// One pass over the array (reading element `i` by index skips the `i` before it). An array
+    /// cut short or malformed ends with one `None`, which every caller rejects.
+    fn elements(&self) -> impl Iterator<Item = Option<Self>> + '_ {
+        self.iter()
     }
 
     fn element(&self, index: u32) -> Option<Self> {

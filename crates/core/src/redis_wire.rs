@@ -289,13 +289,11 @@ impl<'a> View for RedisMessage<'a> {
         self.view()?.element(index).map(RedisMessage::Inner)
     }
 
-    fn elements(&self) -> Vec<Option<Self>> {
-        self.view().map_or_else(Vec::new, |view| {
-            view.elements()
-                .into_iter()
-                .map(|element| element.map(RedisMessage::Inner))
-                .collect()
-        })
+    fn elements(&self) -> impl Iterator<Item = Option<Self>> + '_ {
+        self.view()
+            .into_iter()
+            .flat_map(MsgpackView::iter)
+            .map(|element| element.map(RedisMessage::Inner))
     }
 }
 

@@ -192,7 +192,8 @@ fn fetch_sockets<V: View>(data: &V) -> Result<Body, Invalid> {
 fn fetch_sockets_response<V: View>(data: &V) -> Result<Body, Invalid> {
     let request_id = request_id(data)?;
     let sockets = required(data, "data.sockets", Kind::Array)?;
-    for (index, socket) in sockets.elements().into_iter().enumerate() {
+    // Stops at the first bad entry: a sparse array costs the entries it really holds.
+    for (index, socket) in sockets.elements().enumerate() {
         socket_entry(socket, index as u32)?;
     }
     Ok(Body::response(request_id))

@@ -49,12 +49,16 @@ pub trait View: Sized {
     /// Array element; `None` if out of range or `undefined`.
     fn element(&self, index: u32) -> Option<Self>;
 
-    /// Every element of an array, in order (`None` for `undefined` ones). A view that reads
-    /// elements in sequence cheaper than by index overrides it.
-    fn elements(&self) -> Vec<Option<Self>> {
-        (0..self.length().unwrap_or(0))
-            .map(|index| self.element(index))
-            .collect()
+    /// Every element of an array, in order (`None` for `undefined` ones and holes), lazily.
+    ///
+    /// Costs what the array holds, never what it declares: a sparse JS array (V8's advanced IPC
+    /// serialization carries `a.length = 2**32 - 1` in a few bytes) or a MessagePack header may
+    /// declare billions of elements. Nothing is allocated from the declared length, and a caller
+    /// that stops at the first element it rejects (a hole is never a valid room, socket or event
+    /// name) does work proportional to the elements really there. A view that reads elements in
+    /// sequence cheaper than by index overrides it.
+    fn elements(&self) -> impl Iterator<Item = Option<Self>> + '_ {
+        (0..self.length().unwrap_or(0)).map(|index| self.element(index))
     }
 }
 
