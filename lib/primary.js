@@ -13,7 +13,7 @@ const crypto = require("node:crypto");
 const debug = require("debug")("socket.io-cluster-adapter-native:primary");
 const { NativeHub, PrimaryRouter, inspectMessage } = require("./native");
 const { MESSAGE_SOURCE, CONTROL_SOURCE, isAdapterMessage, isControlMessage } = require("./protocol");
-const { encodePayload, frameToMessage } = require("./codec");
+const { encodePayload, encodeIpcPayload, frameToMessage } = require("./codec");
 const { normalizePrimaryOptions } = require("./options");
 
 const ADAPTER_CLOSE = 13;
@@ -111,7 +111,7 @@ function startHub(options) {
 
   function handleMessage(worker, message) {
     if (isAdapterMessage(message)) {
-      const payload = hub.needsPayload ? encodePayload(message) : undefined;
+      const payload = hub.needsPayload ? encodeIpcPayload(message) : undefined;
       const route = hub.routeIpc(worker.id, message, payload);
       if (route.action !== "ipc") return drop(worker, message, route.reason);
       stats.relayed++;
@@ -138,10 +138,11 @@ function startHub(options) {
 }
 
 // The hub removes its socket and directory when closed; make sure that happens when the primary
-// goes, including on SIGINT/SIGTERM, whose default action skips "exit" handlers.
+// goes, including on the signals whose default action ends the process without "exit" handlers.
+// (SIGKILL and aborts cannot be caught: the next hub started removes what they leave behind.)
 function removeOnExit(hub) {
   process.once("exit", () => hub.close());
-  for (const signal of ["SIGINT", "SIGTERM"]) {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]) {
     process.once(signal, () => {
       // An application that handles the signal itself decides when to exit (and "exit" then
       // closes the hub); otherwise keep the default behaviour: close, then die of the signal.
@@ -207,19 +208,21 @@ function setupPrimary(opts) {
     // Without it the machine would run alone, silently: say so at once.
     throw new Error("socket.io-cluster-adapter-native: option \"redis\" needs the hub, which needs Unix domain sockets (not on Windows)");
   }
-  started = true;
   if (options.hub && process.platform !== "win32") {
     try {
       startHub(options);
+      started = true;
       return;
     } catch (err) {
-      if (options.redis) throw err; // relaying over IPC only would leave the machine alone
+      // Relaying over IPC only would leave the machine alone: throw, and a later call may retry.
+      if (options.redis) throw err;
       debug("cannot start the hub, relaying over IPC only: %s", err.message);
     }
   } else if (options.hub) {
     debug("no hub on Windows (it needs Unix domain sockets): relaying over IPC only");
   }
   startIpcRelay();
+  started = true;
 }
 
 /**
