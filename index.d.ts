@@ -112,6 +112,10 @@ export interface HubStats {
   redisBad: number;
   redisEchoes: number;
   redisChannels: number;
+  /** Bytes waiting for the primary's JavaScript to send them to workers on IPC (at most `maxQueueBytes`). */
+  bridgeBytes: number;
+  /** Messages for workers on IPC dropped because they would have exceeded that bound. */
+  bridgeDropped: number;
 }
 
 /** An events map: event names to listener signatures (as socket.io's). */

@@ -30,6 +30,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::runtime::Handle;
 use tokio::sync::{oneshot, Notify};
 
+use crate::backlog::Backlog;
 use crate::handshake::{check_hello, Secret, ACCEPTED};
 use crate::recovery::{Recovery, Reply};
 use crate::redis_bridge::{RedisBridge, RedisOptions};
@@ -111,6 +112,10 @@ pub struct HubStats {
     pub redis_bad: u64,
     pub redis_echoes: u64,
     pub redis_channels: u64,
+    /// Bytes of events waiting for the primary's JS (the IPC bridge), and events dropped because
+    /// they would have exceeded `max_queue_bytes` there (see [`Backlog`]).
+    pub bridge_bytes: u64,
+    pub bridge_dropped: u64,
 }
 
 /// Bytes written per system call at most, when many small frames are queued.
@@ -128,7 +133,9 @@ pub struct Hub {
 
 struct Shared {
     state: Mutex<State>,
+    /// The caller's sink behind the bound of the IPC bridge ([`Backlog`]).
     sink: EventSink,
+    backlog: Arc<Backlog>,
     options: HubOptions,
     counters: Counters,
     next_link_id: AtomicU64,
@@ -191,8 +198,30 @@ struct LinkSlot {
 }
 
 impl Hub {
-    /// Binds the socket and starts accepting links on `runtime`.
+    /// Binds the socket and starts accepting links on `runtime`. Each event counts against the
+    /// bound of the IPC bridge until `sink` returns: a sink that hands events to another thread
+    /// uses [`Hub::start_bridged`] instead.
     pub fn start(runtime: &Handle, options: HubOptions, sink: EventSink) -> std::io::Result<Hub> {
+        let backlog = Arc::new(Backlog::new(options.max_queue_bytes));
+        let taken = backlog.clone();
+        let sink: EventSink = Arc::new(move |event| {
+            let cost = Backlog::cost(&event);
+            sink(event);
+            taken.release(cost);
+        });
+        Self::start_bridged(runtime, options, sink, backlog)
+    }
+
+    /// As [`Hub::start`], for a sink that queues events for another thread (the primary's JS),
+    /// which calls [`Backlog::taken`] on `backlog` as it takes each one: what waits in between
+    /// counts against `backlog`'s bound, beyond which events are dropped (see [`Backlog`]).
+    pub fn start_bridged(
+        runtime: &Handle,
+        options: HubOptions,
+        sink: EventSink,
+        backlog: Arc<Backlog>,
+    ) -> std::io::Result<Hub> {
+        let sink = bounded_sink(sink, backlog.clone());
         let dir = SocketDir::create(&options.parent_dir)?;
         let path = dir.socket_path().to_path_buf();
         let listener = {
@@ -222,6 +251,7 @@ impl Hub {
         let shared = Arc::new_cyclic(|me| Shared {
             state: Mutex::new(state),
             sink,
+            backlog,
             options,
             counters: Counters::default(),
             next_link_id: AtomicU64::new(1),
@@ -376,6 +406,8 @@ impl Hub {
             sessions: state.recovery.sessions() as u64,
             skipped: c.skipped.load(Ordering::Relaxed),
             answered: c.answered.load(Ordering::Relaxed),
+            bridge_bytes: self.shared.backlog.bytes() as u64,
+            bridge_dropped: self.shared.backlog.dropped(),
             ..self.shared.redis_stats(&state)
         }
     }
@@ -677,6 +709,23 @@ impl Shared {
             }
         }
     }
+}
+
+/// `sink` behind the bound of the IPC bridge: an event that would take the bytes waiting for the
+/// primary's JS past the bound is dropped and counted, with a debug line when dropping starts and
+/// one when it stops.
+fn bounded_sink(sink: EventSink, backlog: Arc<Backlog>) -> EventSink {
+    Arc::new(move |event| {
+        let (admitted, line) = backlog.admit(&event);
+        if let Some(message) = line {
+            let line = HubEvent::Log { message };
+            backlog.admit_always(&line);
+            sink(line);
+        }
+        if admitted {
+            sink(event);
+        }
+    })
 }
 
 fn decode_one(bytes: &[u8]) -> Option<RawFrame> {
