@@ -839,6 +839,7 @@ async fn read_loop(
 ) -> String {
     let mut decoder = FrameDecoder::new(shared.options.max_frame_len);
     let mut held: Option<Vec<RawFrame>> = Some(Vec::new());
+    let mut held_bytes = 0usize;
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         let read = tokio::select! {
@@ -873,7 +874,20 @@ async fn read_loop(
             loop {
                 match decoder.next_raw_frame() {
                     Ok(Some(frame)) => match held.as_mut() {
-                        Some(held) => held.push(frame),
+                        Some(held) => {
+                            // The rule: what a worker sends before it has switched is held within
+                            // maxQueueBytes; past it, its link closes as a worker's that does not
+                            // keep up (it goes on over IPC, and links again).
+                            held_bytes += frame.bytes.len();
+                            if held_bytes > shared.options.max_queue_bytes {
+                                shared.counters.overflows.fetch_add(1, Ordering::Relaxed);
+                                return format!(
+                                    "it sent more than maxQueueBytes ({}) before switching",
+                                    shared.options.max_queue_bytes
+                                );
+                            }
+                            held.push(frame);
+                        }
                         None => state.inbox.push((worker, frame)),
                     },
                     Ok(None) => break,

@@ -1003,3 +1003,29 @@ async fn frames_waiting_for_the_primarys_js_are_bounded_and_flow_again_once_it_t
     }
     assert_eq!(hub.stats().bridge_dropped, dropped);
 }
+
+/// Issue 15, finding 8: what a worker sends on its link before it has switched is held within
+/// `max_queue_bytes`; past it, that link closes (counted as an overflow) and the others flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_held_before_the_switch_are_bounded_and_past_it_only_that_link_closes() {
+    let (hub, _events, links) = cluster().await; // bound: 1 MiB
+    hub.allow(4, std::process::id());
+    let (link4, rx4) = connect(&hub, 4);
+    opened(&rx4).await;
+    let payload = vec![4u8; 4096];
+    for _ in 0..(2 << 20) / payload.len() {
+        link4.send(frame(MessageType::Broadcast, "uid-4", None, &payload));
+    }
+    closed(&rx4).await;
+    let stats = hub.stats();
+    assert_eq!(stats.overflows, 1, "{stats:?}");
+    assert_eq!(stats.links, 2, "{stats:?}");
+    assert!(!hub.switch(4));
+    // Nothing it sent reached the others, and they keep flowing.
+    links[0]
+        .0
+        .send(frame(MessageType::Broadcast, "uid-1", None, b"still"));
+    let got = frames(&links[1].1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].payload, b"still");
+}
