@@ -113,6 +113,14 @@ pub struct HubStatsJs {
     /// `maxQueueBytes`), and messages dropped because they would have exceeded it.
     pub bridge_bytes: f64,
     pub bridge_dropped: f64,
+    /// The adapters the hub knows, their bytes, and messages refused because their sender held
+    /// as many adapters as a worker may.
+    pub uids: f64,
+    pub uid_bytes: f64,
+    pub uids_refused: f64,
+    /// The bytes of the workers' room views, and the times one reached its bound.
+    pub room_bytes: f64,
+    pub room_overflows: f64,
 }
 
 #[napi]
@@ -305,6 +313,11 @@ impl NativeHub {
             redis_channels: s.redis_channels as f64,
             bridge_bytes: s.bridge_bytes as f64,
             bridge_dropped: s.bridge_dropped as f64,
+            uids: s.uids as f64,
+            uid_bytes: s.uid_bytes as f64,
+            uids_refused: s.uids_refused as f64,
+            room_bytes: s.room_bytes as f64,
+            room_overflows: s.room_overflows as f64,
         })
     }
 

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use sio_cluster_core::{
     encode_frame, Channels, FrameDecoder, Header, MessageType, OutQueue, Path, RawFrame,
-    Recipients, RecoveryLimits, Subscriptions, Switchboard, WorkerId, IPC_PIN, PRIMARY,
+    Recipients, RecoveryLimits, Subscriptions, Switchboard, WorkerId, IPC_PIN, MAX_ADAPTER_BYTES,
+    PRIMARY,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -116,6 +117,17 @@ pub struct HubStats {
     /// they would have exceeded `max_queue_bytes` there (see [`Backlog`]).
     pub bridge_bytes: u64,
     pub bridge_dropped: u64,
+    /// The adapters (uids) the hub knows, their bytes in its table, and messages dropped because
+    /// their sender already held as many adapters as a worker may
+    /// ([`sio_cluster_core::MAX_ADAPTER_BYTES`], at most a quarter of `max_queue_bytes`).
+    pub uids: u64,
+    pub uid_bytes: u64,
+    pub uids_refused: u64,
+    /// The bytes of the workers' room views ([`sio_cluster_core::MAX_ROOM_BYTES`] per worker), and
+    /// the times a worker's views reached that bound and were folded (it then gets every message
+    /// addressed to rooms).
+    pub room_bytes: u64,
+    pub room_overflows: u64,
 }
 
 /// Bytes written per system call at most, when many small frames are queued.
@@ -231,6 +243,9 @@ impl Hub {
         dir.restrict_socket()?;
         let secret = Secret::random()?;
         let mut board = Switchboard::with_route_by_room(options.route_by_room);
+        // The ADAPTER_CLOSE frames announcing a closed worker's adapters (each smaller than its
+        // adapter's cost in the table) take at most a quarter of another worker's queue.
+        board.limit_adapters(MAX_ADAPTER_BYTES.min(options.max_queue_bytes / 4));
         let subscriptions = options.redis.as_ref().map(|redis| {
             board.add_remote();
             Subscriptions::new(Channels::new(redis.channel_prefix.clone(), redis.mode))
@@ -391,6 +406,7 @@ impl Hub {
     pub fn stats(&self) -> HubStats {
         let state = self.shared.lock();
         let c = &self.shared.counters;
+        let (uids, uid_bytes, uids_refused) = state.board.adapter_stats();
         HubStats {
             links: state.links.len() as u64,
             frames_in: c.frames_in.load(Ordering::Relaxed),
@@ -408,6 +424,11 @@ impl Hub {
             answered: c.answered.load(Ordering::Relaxed),
             bridge_bytes: self.shared.backlog.bytes() as u64,
             bridge_dropped: self.shared.backlog.dropped(),
+            uids: uids as u64,
+            uid_bytes: uid_bytes as u64,
+            uids_refused,
+            room_bytes: state.board.rooms().bytes() as u64,
+            room_overflows: state.board.rooms().overflows(),
             ..self.shared.redis_stats(&state)
         }
     }

@@ -1029,3 +1029,49 @@ async fn frames_held_before_the_switch_are_bounded_and_past_it_only_that_link_cl
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].payload, b"still");
 }
+
+/// Issue 15, finding 11: a worker that invents many uids and then closes does not overflow the
+/// queues of healthy workers with its ADAPTER_CLOSE announcements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closing_worker_with_many_uids_does_not_overflow_the_others() {
+    let (hub, _events, links) = cluster().await; // bound: 1 MiB
+    let (_link1, rx1) = &links[0];
+    let (link2, _rx2) = &links[1];
+    // 40,000 adapters of 32-character uids, each in its own namespace: their announcements
+    // would take ~2.6 MB.
+    let count = 40_000;
+    for i in 0..count {
+        let heartbeat = Header::new(MessageType::Heartbeat, format!("/{i}"), format!("{i:032}"));
+        link2.send(encode_frame(&heartbeat, &[]).unwrap());
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    while hub.stats().frames_in < count {
+        assert!(std::time::Instant::now() < deadline, "{:?}", hub.stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    hub.remove_worker(2);
+    hub.inject(&header(MessageType::Broadcast, "emitter", None), b"after")
+        .unwrap();
+    // Worker 1 gets every announcement, then what it is sent next: it was not disconnected.
+    let mut closes = 0;
+    'reading: loop {
+        for got in frames(rx1).await {
+            match got.header.kind {
+                MessageType::AdapterClose => closes += 1,
+                _ if got.payload == b"after" => break 'reading,
+                _ => {}
+            }
+        }
+    }
+    let stats = hub.stats();
+    assert_eq!(stats.overflows, 0, "{stats:?}");
+    assert_eq!(stats.links, 1, "{stats:?}");
+    assert!(closes > 0);
+    bounded_adapters(&stats, closes);
+}
+
+fn bounded_adapters(stats: &sio_cluster_hub::HubStats, closes: u64) {
+    assert!(stats.uids_refused > 0, "{stats:?}");
+    assert_eq!(closes + stats.uids_refused, 40_000, "{stats:?}");
+    assert_eq!((stats.uids, stats.uid_bytes), (0, 0), "{stats:?}");
+}
