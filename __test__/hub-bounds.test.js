@@ -63,3 +63,48 @@ describe("our primary (maxQueueBytes: 8 MiB) + our worker and a reference worker
     await waitForEvents(client, "after");
   }, 120000);
 });
+
+describe("our primary (maxQueueBytes: 8 MiB) + our workers and a reference worker that invents uids", () => {
+  const bound = 8 * MiB;
+  const cluster = new TestCluster({
+    primary: "native",
+    primaryOptions: { maxQueueBytes: bound },
+    workers: ["native", "native", "reference"],
+    adapterOptions: { heartbeatInterval: 500 },
+  });
+
+  beforeAll(async () => {
+    await cluster.start();
+    await cluster.waitForServerCount(3);
+    await waitFor(async () => (await cluster.runAll(linkState)).slice(0, 2).every((s) => s === "linked"), "links");
+  });
+  afterAll(() => cluster.stop());
+
+  test("the hub's uid table is bounded, and the worker's closing does not disconnect the healthy ones", async () => {
+    const count = 100000;
+    // Worker 2 speaks for 100,000 adapters of "/" (64-character uids): their ADAPTER_CLOSE
+    // announcements alone would take about 10 MB of each other worker's queue.
+    await cluster.run(2, ({ index }, n) => {
+      for (let i = 0; i < n; i++) {
+        process.send({ source: "_sio_adapter", type: 2, nsp: "/", uid: `${index}-${i}`.padStart(64, "0") });
+      }
+    }, count);
+    await waitFor(async () => {
+      const { stats } = await cluster.hubInfo();
+      return stats.uids + stats.uidsRefused >= count;
+    }, "the hub read them all", 60000);
+    const { stats } = await cluster.hubInfo();
+    expect(stats.uidsRefused).toBeGreaterThan(0);
+    expect(stats.uidBytes).toBeLessThanOrEqual(1024 * 1024);
+
+    cluster.signal(2, "SIGKILL");
+    await cluster.waitForExit(2);
+    const client = await cluster.client(1);
+    await cluster.run(0, ({ io }) => io.emit("after"));
+    await waitForEvents(client, "after");
+    const { stats: after } = await cluster.hubInfo();
+    expect(after.overflows).toBe(0);
+    expect(after.links).toBe(2);
+    expect(await cluster.runAll(linkState)).toEqual(["linked", "linked"]);
+  }, 120000);
+});
