@@ -112,6 +112,19 @@ export interface HubStats {
   redisBad: number;
   redisEchoes: number;
   redisChannels: number;
+  /** Bytes waiting for the primary's JavaScript to send them to workers on IPC (at most `maxQueueBytes`). */
+  bridgeBytes: number;
+  /** Messages for workers on IPC dropped because they would have exceeded that bound. */
+  bridgeDropped: number;
+  /** Adapters (one per worker and namespace) the hub knows, and their bytes in its table. */
+  uids: number;
+  uidBytes: number;
+  /** Messages dropped because their sender already held as many adapters as a worker may. */
+  uidsRefused: number;
+  /** Bytes of the workers' room views (routing by room), at most 64 MiB per worker. */
+  roomBytes: number;
+  /** Times a worker's room views reached that bound (it then gets every message to rooms). */
+  roomOverflows: number;
 }
 
 /** An events map: event names to listener signatures (as socket.io's). */

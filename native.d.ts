@@ -132,6 +132,22 @@ export interface HubStatsJs {
   redisBad: number
   redisEchoes: number
   redisChannels: number
+  /**
+   * Bytes waiting for the primary's JS to send them to workers on IPC (at most
+   * `maxQueueBytes`), and messages dropped because they would have exceeded it.
+   */
+  bridgeBytes: number
+  bridgeDropped: number
+  /**
+   * The adapters the hub knows, their bytes, and messages refused because their sender held
+   * as many adapters as a worker may.
+   */
+  uids: number
+  uidBytes: number
+  uidsRefused: number
+  /** The bytes of the workers' room views, and the times one reached its bound. */
+  roomBytes: number
+  roomOverflows: number
 }
 
 /** The verdict on one message that arrived over IPC. */

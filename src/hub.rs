@@ -8,7 +8,7 @@ use napi::Unknown;
 use napi_derive::napi;
 use sio_cluster_core::{stored_by_workers, validate, SubscriptionMode};
 use sio_cluster_hub::redis_bridge::RedisOptions;
-use sio_cluster_hub::{Hub, HubEvent, HubOptions};
+use sio_cluster_hub::{Backlog, Hub, HubEvent, HubOptions};
 
 use crate::js_view::JsView;
 use crate::runtime;
@@ -109,6 +109,18 @@ pub struct HubStatsJs {
     pub redis_bad: f64,
     pub redis_echoes: f64,
     pub redis_channels: f64,
+    /// Bytes waiting for the primary's JS to send them to workers on IPC (at most
+    /// `maxQueueBytes`), and messages dropped because they would have exceeded it.
+    pub bridge_bytes: f64,
+    pub bridge_dropped: f64,
+    /// The adapters the hub knows, their bytes, and messages refused because their sender held
+    /// as many adapters as a worker may.
+    pub uids: f64,
+    pub uid_bytes: f64,
+    pub uids_refused: f64,
+    /// The bytes of the workers' room views, and the times one reached its bound.
+    pub room_bytes: f64,
+    pub room_overflows: f64,
 }
 
 #[napi]
@@ -164,15 +176,28 @@ impl NativeHub {
                 hub_options.redis = Some(redis);
             }
         }
+        // napi's queue of a threadsafe function has no bound of its own: what waits in it for the
+        // primary's JS thread counts against `maxQueueBytes` until that thread takes it (see
+        // `Backlog`), and the hub drops what would exceed it.
+        let backlog = Arc::new(Backlog::new(hub_options.max_queue_bytes));
+        let taken = backlog.clone();
         let callback = on_event
-            .build_threadsafe_function()
+            .build_threadsafe_function::<HubEvent>()
             .callee_handled::<false>()
             .weak::<true>()
-            .build()?;
+            .build_callback(move |ctx| {
+                taken.taken(&ctx.value);
+                Ok(HubEventJs::from(ctx.value))
+            })?;
+        let refused = backlog.clone();
         let sink = Arc::new(move |event: HubEvent| {
-            callback.call(event.into(), ThreadsafeFunctionCallMode::NonBlocking);
+            let cost = Backlog::cost(&event);
+            if callback.call(event, ThreadsafeFunctionCallMode::NonBlocking) != napi::Status::Ok {
+                // Not queued (the JS side is gone): never to be taken.
+                refused.release(cost);
+            }
         });
-        let hub = Hub::start(runtime::handle()?, hub_options, sink)
+        let hub = Hub::start_bridged(runtime::handle()?, hub_options, sink, backlog)
             .map_err(|e| napi::Error::from_reason(format!("cannot start the hub: {e}")))?;
         Ok(NativeHub { hub: Some(hub) })
     }
@@ -286,6 +311,13 @@ impl NativeHub {
             redis_bad: s.redis_bad as f64,
             redis_echoes: s.redis_echoes as f64,
             redis_channels: s.redis_channels as f64,
+            bridge_bytes: s.bridge_bytes as f64,
+            bridge_dropped: s.bridge_dropped as f64,
+            uids: s.uids as f64,
+            uid_bytes: s.uid_bytes as f64,
+            uids_refused: s.uids_refused as f64,
+            room_bytes: s.room_bytes as f64,
+            room_overflows: s.room_overflows as f64,
         })
     }
 

@@ -32,8 +32,10 @@ pub use recovery::{
     SessionStore,
 };
 pub use redis_wire::{decode_message, encode_message, peek_uid, Channels, SubscriptionMode};
-pub use rooms::{Pin, RoomViews, IPC_PIN};
-pub use routing::{Route, Router, WorkerId, PRIMARY};
+pub use rooms::{room_cost, Pin, RoomViews, IPC_PIN, MAX_ROOM_BYTES};
+pub use routing::{
+    adapter_cost, Route, Router, WorkerId, MAX_ADAPTERS_PER_NAMESPACE, MAX_ADAPTER_BYTES, PRIMARY,
+};
 pub use subscriptions::{Changes, Channel, Subscriptions};
 pub use switchboard::{Path, Recipients, Switchboard, REMOTE};
 pub use validate::{validate, Invalid};

@@ -33,9 +33,28 @@ pub const IPC_PIN: Pin = 0;
 /// Pinned rooms kept per worker in views not yet known, before they fold into one pin.
 pub const MAX_PENDING_PINS: usize = 10_000;
 
+/// The most bytes of room views (and pins) the hub keeps for one worker, counted as
+/// [`room_cost`] says: about 500,000 rooms of 30-character names. Past it, the worker's views and
+/// pins fold into one pin (as [`MAX_PENDING_PINS`] does): every message addressed to rooms reaches
+/// that worker (as without routing by room) until a report's `applied` reaches the pin and a new
+/// `reset` (a worker sends its whole set when it links) makes a view known again within the
+/// bound. Counted in `roomOverflows`.
+pub const MAX_ROOM_BYTES: usize = 64 << 20;
+
+/// What a room costs in a view: its name and its entry in the view's map (measured: 1,000,000
+/// reported rooms of short names took the hub 143 MB).
+pub fn room_cost(room: &str) -> usize {
+    const ENTRY_OVERHEAD: usize = 96;
+    room.len() + ENTRY_OVERHEAD
+}
+
 #[derive(Debug, Default)]
 pub struct RoomViews {
     workers: HashMap<WorkerId, WorkerRooms>,
+    /// Of every worker's views, as [`room_cost`] counts them.
+    bytes: usize,
+    /// Times a worker's views were folded because they reached [`MAX_ROOM_BYTES`].
+    overflows: u64,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +63,8 @@ struct WorkerRooms {
     /// Pins folded together when too many were pending: while set, every view of the worker is
     /// unknown.
     folded: Option<Pin>,
+    /// The sum of its views' `bytes`.
+    bytes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +73,8 @@ struct NspRooms {
     complete: bool,
     /// Room -> its pin, if pinned.
     rooms: HashMap<String, Option<Pin>>,
+    /// Its namespace's name and its rooms, as [`room_cost`] counts them.
+    bytes: usize,
 }
 
 /// Whether a report saying the worker had applied `applied` frames may remove a room pinned at
@@ -92,101 +115,136 @@ impl RoomViews {
         rooms.nsps.get(nsp).filter(|view| view.complete)
     }
 
+    /// Runs `change` on `worker`'s views, keeping the byte counts and the bound.
+    fn change<R>(&mut self, worker: WorkerId, change: impl FnOnce(&mut WorkerRooms) -> R) -> R {
+        let worker_rooms = self.workers.entry(worker).or_default();
+        let before = worker_rooms.bytes;
+        let result = change(worker_rooms);
+        // The rule: a worker's views hold at most MAX_ROOM_BYTES; past it they fold into one pin
+        // (the worker then gets every message addressed to rooms).
+        if worker_rooms.bytes > MAX_ROOM_BYTES {
+            worker_rooms.fold(true);
+            self.overflows += 1;
+        }
+        self.bytes = self.bytes - before + worker_rooms.bytes;
+        if worker_rooms.nsps.is_empty() && worker_rooms.folded.is_none() {
+            self.workers.remove(&worker);
+        }
+        result
+    }
+
     /// A join of `rooms` in `nsp` was forwarded to `worker`, as link frame `pin` (or over IPC).
     pub fn pin(&mut self, worker: WorkerId, nsp: &str, rooms: &[String], pin: Pin) {
         if rooms.is_empty() {
             return;
         }
-        let worker_rooms = self.workers.entry(worker).or_default();
-        if let Some(folded) = &mut worker_rooms.folded {
-            *folded = (*folded).max(pin);
-            return;
-        }
-        let view = match worker_rooms.nsps.get_mut(nsp) {
-            Some(view) => view,
-            None => worker_rooms.nsps.entry(nsp.to_string()).or_default(),
-        };
-        for room in rooms {
-            let slot = match view.rooms.get_mut(room) {
-                Some(slot) => slot,
-                None => view.rooms.entry(room.clone()).or_default(),
-            };
-            *slot = Some(slot.map_or(pin, |old| old.max(pin)));
-        }
-        if !view.complete {
-            worker_rooms.bound_pending();
-        }
+        self.change(worker, |worker_rooms| {
+            if let Some(folded) = &mut worker_rooms.folded {
+                *folded = (*folded).max(pin);
+                return;
+            }
+            let view = worker_rooms.view(nsp);
+            let before = view.bytes;
+            for room in rooms {
+                let slot = view.slot(room);
+                *slot = Some(slot.map_or(pin, |old| old.max(pin)));
+            }
+            let complete = view.complete;
+            worker_rooms.bytes = worker_rooms.bytes - before + view_bytes(worker_rooms, nsp);
+            if !complete {
+                worker_rooms.bound_pending();
+            }
+        })
     }
 
     /// Applies a worker's ROOMS_CHANGED (`header.nsp`, `joined`, `left`, `applied`, `reset`).
     pub fn apply(&mut self, worker: WorkerId, header: &Header) {
         let applied = header.applied;
-        let worker_rooms = self.workers.entry(worker).or_default();
-        if let (Some(folded), Some(applied)) = (worker_rooms.folded, applied) {
-            if applied >= folded {
-                worker_rooms.folded = None;
-            }
-        }
-        let view = worker_rooms.nsps.entry(header.nsp.clone()).or_default();
-        if header.reset {
-            // What the snapshot lacks is gone, unless a join the worker may not have applied yet
-            // pinned it.
-            view.rooms.retain(|_, pin| !removable(*pin, applied));
-            view.complete = true;
-        } else {
-            for room in &header.left {
-                if view
-                    .rooms
-                    .get(room)
-                    .is_some_and(|pin| removable(*pin, applied))
-                {
-                    view.rooms.remove(room);
+        self.change(worker, |worker_rooms| {
+            if let (Some(folded), Some(applied)) = (worker_rooms.folded, applied) {
+                if applied >= folded {
+                    worker_rooms.folded = None;
                 }
             }
-        }
-        // An unknown view keeps pins only: its other rooms would mean nothing until a reset.
-        if view.complete {
-            for room in &header.joined {
-                view.rooms.entry(room.clone()).or_insert(None);
+            let view = worker_rooms.view(&header.nsp);
+            let before = view.bytes;
+            if header.reset {
+                // What the snapshot lacks is gone, unless a join the worker may not have applied
+                // yet pinned it.
+                view.retain(|pin| !removable(pin, applied));
+                view.complete = true;
+            } else {
+                for room in &header.left {
+                    if view
+                        .rooms
+                        .get(room)
+                        .is_some_and(|pin| removable(*pin, applied))
+                    {
+                        view.remove(room);
+                    }
+                }
             }
-        }
+            // An unknown view keeps pins only: its other rooms would mean nothing until a reset.
+            if view.complete {
+                for room in &header.joined {
+                    view.slot(room);
+                }
+            }
+            worker_rooms.bytes =
+                worker_rooms.bytes - before + view_bytes(worker_rooms, &header.nsp);
+        })
     }
 
     /// The worker's adapter of `nsp` closed: a new one reports its rooms afresh.
     pub fn adapter_closed(&mut self, worker: WorkerId, nsp: &str) {
-        if let Some(worker_rooms) = self.workers.get_mut(&worker) {
+        if !self.workers.contains_key(&worker) {
+            return;
+        }
+        self.change(worker, |worker_rooms| {
             if let Some(view) = worker_rooms.nsps.get_mut(nsp) {
+                let before = view.bytes;
                 view.forget();
+                worker_rooms.bytes = worker_rooms.bytes - before + view_bytes(worker_rooms, nsp);
             }
             worker_rooms.bound_pending();
-        }
+        })
     }
 
     /// The worker switched to its link: it reports its rooms afresh there. Pins stay (the frame
     /// count of its link goes on).
     pub fn switched(&mut self, worker: WorkerId) {
-        if let Some(worker_rooms) = self.workers.get_mut(&worker) {
-            worker_rooms.nsps.values_mut().for_each(NspRooms::forget);
-            worker_rooms.bound_pending();
+        if !self.workers.contains_key(&worker) {
+            return;
         }
+        self.change(worker, |worker_rooms| {
+            worker_rooms.nsps.values_mut().for_each(NspRooms::forget);
+            worker_rooms.recount();
+            worker_rooms.bound_pending();
+        })
     }
 
     /// A link of the worker opened or closed: views are unknown, and pins lose their frame number
     /// (the next link counts from 1), becoming [`IPC_PIN`]s.
     pub fn new_link(&mut self, worker: WorkerId) {
-        if let Some(worker_rooms) = self.workers.get_mut(&worker) {
+        if !self.workers.contains_key(&worker) {
+            return;
+        }
+        self.change(worker, |worker_rooms| {
             for view in worker_rooms.nsps.values_mut() {
                 view.forget();
                 view.rooms.values_mut().for_each(|pin| *pin = Some(IPC_PIN));
             }
             worker_rooms.folded = worker_rooms.folded.map(|_| IPC_PIN);
+            worker_rooms.recount();
             worker_rooms.bound_pending();
-        }
+        })
     }
 
     /// The worker exited.
     pub fn remove(&mut self, worker: WorkerId) {
-        self.workers.remove(&worker);
+        if let Some(worker_rooms) = self.workers.remove(&worker) {
+            self.bytes -= worker_rooms.bytes;
+        }
     }
 
     /// Every `(nsp, room)` some view holds, pinned or known (repeated if several workers hold it).
@@ -206,17 +264,83 @@ impl RoomViews {
             .get(&worker)
             .map_or(0, |w| w.nsps.values().map(|view| view.rooms.len()).sum())
     }
+
+    /// The bytes of every view, as [`room_cost`] counts them.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Times a worker's views reached [`MAX_ROOM_BYTES`] and were folded.
+    pub fn overflows(&self) -> u64 {
+        self.overflows
+    }
+}
+
+fn view_bytes(worker_rooms: &WorkerRooms, nsp: &str) -> usize {
+    worker_rooms.nsps.get(nsp).map_or(0, |view| view.bytes)
 }
 
 impl NspRooms {
+    fn new(nsp: &str) -> Self {
+        NspRooms {
+            bytes: room_cost(nsp),
+            ..NspRooms::default()
+        }
+    }
+
+    /// The room's pin, the room added (unpinned) if it was not there.
+    fn slot(&mut self, room: &str) -> &mut Option<Pin> {
+        if !self.rooms.contains_key(room) {
+            self.bytes += room_cost(room);
+        }
+        match self.rooms.get_mut(room) {
+            Some(_) => {}
+            None => {
+                self.rooms.insert(room.to_string(), None);
+            }
+        }
+        self.rooms.get_mut(room).expect("inserted above")
+    }
+
+    fn remove(&mut self, room: &str) {
+        if self.rooms.remove(room).is_some() {
+            self.bytes -= room_cost(room);
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(Option<Pin>) -> bool) {
+        let mut freed = 0;
+        self.rooms.retain(|room, pin| {
+            let kept = keep(*pin);
+            if !kept {
+                freed += room_cost(room);
+            }
+            kept
+        });
+        self.bytes -= freed;
+    }
+
     /// Becomes unknown: only pinned rooms matter until the next reset.
     fn forget(&mut self) {
         self.complete = false;
-        self.rooms.retain(|_, pin| pin.is_some());
+        self.retain(|pin| pin.is_some());
     }
 }
 
 impl WorkerRooms {
+    fn view(&mut self, nsp: &str) -> &mut NspRooms {
+        if !self.nsps.contains_key(nsp) {
+            let view = NspRooms::new(nsp);
+            self.bytes += view.bytes;
+            self.nsps.insert(nsp.to_string(), view);
+        }
+        self.nsps.get_mut(nsp).expect("inserted above")
+    }
+
+    fn recount(&mut self) {
+        self.bytes = self.nsps.values().map(|view| view.bytes).sum();
+    }
+
     /// Folds the pins of unknown views into one when there are too many of them.
     fn bound_pending(&mut self) {
         let pending: usize = self
@@ -228,16 +352,24 @@ impl WorkerRooms {
         if pending <= MAX_PENDING_PINS {
             self.nsps
                 .retain(|_, view| view.complete || !view.rooms.is_empty());
+            self.recount();
             return;
         }
+        self.fold(false);
+    }
+
+    /// Folds pins into one; `all`: known views too (they reached the byte bound), else only the
+    /// unknown ones.
+    fn fold(&mut self, all: bool) {
         let mut folded = self.folded.unwrap_or(IPC_PIN);
-        for view in self.nsps.values().filter(|view| !view.complete) {
+        for view in self.nsps.values().filter(|view| all || !view.complete) {
             for pin in view.rooms.values().flatten() {
                 folded = folded.max(*pin);
             }
         }
         self.folded = Some(folded);
-        self.nsps.retain(|_, view| view.complete);
+        self.nsps.retain(|_, view| !all && view.complete);
+        self.recount();
     }
 }
 
@@ -395,5 +527,31 @@ mod tests {
         views.apply(1, &changed(&[], &[], Some(12), false));
         assert!(views.is_known(1, "/"));
         assert!(reaches(&views, "known"));
+    }
+
+    /// Issue 15, finding 11: a worker's views are counted, and past MAX_ROOM_BYTES they fold:
+    /// the worker gets every message addressed to rooms, and the bytes are freed.
+    #[test]
+    fn views_are_counted_and_fold_past_the_byte_bound() {
+        let mut views = RoomViews::new();
+        views.apply(2, &changed(&["other"], &[], None, true));
+        let two = views.bytes();
+        assert_eq!(two, room_cost("/") + room_cost("other"));
+        views.apply(1, &changed(&["known"], &[], None, true));
+        assert!(views.is_known(1, "/"));
+        let long = "x".repeat(1000);
+        let rooms: Vec<String> = (0..MAX_ROOM_BYTES / 1000)
+            .map(|i| format!("{long}{i}"))
+            .collect();
+        let mut report = changed(&[], &[], Some(3), false);
+        report.joined = rooms;
+        views.apply(1, &report);
+        assert_eq!(views.overflows(), 1);
+        assert!(!views.is_known(1, "/"));
+        assert!(reaches(&views, "anything"));
+        assert_eq!(views.bytes(), two, "worker 1's rooms are freed");
+        assert!(views.is_known(2, "/"));
+        views.remove(2);
+        assert_eq!(views.bytes(), 0);
     }
 }

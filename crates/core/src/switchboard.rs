@@ -117,6 +117,23 @@ impl Switchboard {
         })
     }
 
+    /// Each worker may hold `max_bytes` of adapters (see [`MAX_ADAPTER_BYTES`]).
+    ///
+    /// [`MAX_ADAPTER_BYTES`]: crate::routing::MAX_ADAPTER_BYTES
+    pub fn limit_adapters(&mut self, max_bytes: usize) {
+        self.router.set_max_bytes(max_bytes);
+    }
+
+    /// The adapters known (uids), their bytes in the table, and the messages refused because
+    /// their sender held as many adapters as it may.
+    pub fn adapter_stats(&self) -> (usize, usize, u64) {
+        (
+            self.router.known_uids(),
+            self.router.bytes(),
+            self.router.refused(),
+        )
+    }
+
     pub fn path(&self, worker: WorkerId) -> Option<Path> {
         self.paths.get(&worker).copied()
     }
@@ -228,8 +245,11 @@ impl Switchboard {
             return;
         }
         // Its uid is its adapter of the namespace: the hub answers in its name when it skips it.
-        self.router.record(from, header);
-        self.rooms.apply(from, header);
+        // An adapter past the worker's bound is not learnt, nor are its rooms (its view stays
+        // unknown: it gets every message addressed to rooms).
+        if self.router.record(from, header).is_ok() {
+            self.rooms.apply(from, header);
+        }
     }
 
     /// A join of `rooms` (SOCKETS_JOIN, or a restored session's rooms) was queued for `worker`:
@@ -652,5 +672,83 @@ mod tests {
                 &header(MessageType::FetchSocketsResponse, "b", Some("far"))
             )
             .is_err());
+    }
+
+    fn heartbeat(uid: &str, nsp: &str) -> Header {
+        Header::new(MessageType::Heartbeat, nsp, uid)
+    }
+
+    /// Issue 15, finding 11: a worker's uid table is bounded; past it a new adapter's message is
+    /// dropped (counted), the others' adapters are unaffected, and forgetting frees the bytes.
+    #[test]
+    fn a_worker_holds_a_bounded_number_of_adapters() {
+        let mut board = board();
+        board.limit_adapters(64 * 1024);
+        let mut accepted = 0;
+        for i in 0..100_000 {
+            let uid = format!("uid-{i:08}");
+            if board
+                .route(2, Path::Ipc, &heartbeat(&uid, &format!("/n{i}")))
+                .is_ok()
+            {
+                accepted += 1;
+            }
+        }
+        let (uids, bytes, refused) = board.adapter_stats();
+        assert!(
+            accepted > 0 && accepted < 1000,
+            "{accepted} adapters accepted"
+        );
+        assert_eq!((uids, refused), (accepted, 100_000 - accepted as u64));
+        assert!(bytes <= 64 * 1024, "{bytes}");
+        // Another worker is not refused.
+        board.route(1, Path::Ipc, &heartbeat("a", "/")).unwrap();
+        // Its closing announces what it holds: no more than the bound.
+        let orphans = board.remove_worker(2);
+        assert_eq!(orphans.len(), accepted);
+        let announced: usize = orphans
+            .iter()
+            .map(|(uid, nsp)| {
+                crate::encode_frame(
+                    &Header::new(MessageType::AdapterClose, nsp.as_str(), uid.as_str()),
+                    &[],
+                )
+                .unwrap()
+                .len()
+            })
+            .sum();
+        assert!(announced <= 64 * 1024, "{announced}");
+        assert_eq!(
+            board.adapter_stats(),
+            (1, crate::adapter_cost("a", "/"), refused)
+        );
+    }
+
+    /// The suspected item of issue 15: the hub answers a request once per adapter of a skipped
+    /// worker in the namespace (what the requester counts: one response per uid it knows), and
+    /// a worker may hold at most MAX_ADAPTERS_PER_NAMESPACE there, so one request costs a bounded
+    /// number of answers.
+    #[test]
+    fn answers_for_a_skipped_worker_are_one_per_adapter_and_bounded() {
+        let mut board = board_by_room(true);
+        // Two socket.io servers in worker 2's process: two adapters of "/", each answered for.
+        board.rooms_changed(2, &rooms_changed("b2", &["r2"]));
+        let request = to_rooms(MessageType::FetchSockets, "a", &["r1"]);
+        let to = board.route(1, Path::Link, &request).unwrap();
+        let uids: Vec<String> = board
+            .answers(&request, &to.skipped)
+            .into_iter()
+            .map(|answer| answer.header.uid)
+            .collect();
+        assert_eq!(uids, vec!["b", "b2"]);
+        // A worker that invents uids in one namespace does not multiply the answers.
+        for i in 0..1000 {
+            let _ = board.route(2, Path::Link, &heartbeat(&format!("x{i}"), "/"));
+        }
+        let to = board.route(1, Path::Link, &request).unwrap();
+        assert_eq!(to.skipped, vec![2]);
+        let answers = board.answers(&request, &to.skipped);
+        assert_eq!(answers.len(), 64);
+        assert_eq!(board.adapter_stats().2, 1000 - 62);
     }
 }

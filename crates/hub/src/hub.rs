@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use sio_cluster_core::{
     encode_frame, Channels, FrameDecoder, Header, MessageType, OutQueue, Path, RawFrame,
-    Recipients, RecoveryLimits, Subscriptions, Switchboard, WorkerId, IPC_PIN, PRIMARY,
+    Recipients, RecoveryLimits, Subscriptions, Switchboard, WorkerId, IPC_PIN, MAX_ADAPTER_BYTES,
+    PRIMARY,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -30,6 +31,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::runtime::Handle;
 use tokio::sync::{oneshot, Notify};
 
+use crate::backlog::Backlog;
 use crate::handshake::{check_hello, Secret, ACCEPTED};
 use crate::recovery::{Recovery, Reply};
 use crate::redis_bridge::{RedisBridge, RedisOptions};
@@ -111,6 +113,21 @@ pub struct HubStats {
     pub redis_bad: u64,
     pub redis_echoes: u64,
     pub redis_channels: u64,
+    /// Bytes of events waiting for the primary's JS (the IPC bridge), and events dropped because
+    /// they would have exceeded `max_queue_bytes` there (see [`Backlog`]).
+    pub bridge_bytes: u64,
+    pub bridge_dropped: u64,
+    /// The adapters (uids) the hub knows, their bytes in its table, and messages dropped because
+    /// their sender already held as many adapters as a worker may
+    /// ([`sio_cluster_core::MAX_ADAPTER_BYTES`], at most a quarter of `max_queue_bytes`).
+    pub uids: u64,
+    pub uid_bytes: u64,
+    pub uids_refused: u64,
+    /// The bytes of the workers' room views ([`sio_cluster_core::MAX_ROOM_BYTES`] per worker), and
+    /// the times a worker's views reached that bound and were folded (it then gets every message
+    /// addressed to rooms).
+    pub room_bytes: u64,
+    pub room_overflows: u64,
 }
 
 /// Bytes written per system call at most, when many small frames are queued.
@@ -128,7 +145,9 @@ pub struct Hub {
 
 struct Shared {
     state: Mutex<State>,
+    /// The caller's sink behind the bound of the IPC bridge ([`Backlog`]).
     sink: EventSink,
+    backlog: Arc<Backlog>,
     options: HubOptions,
     counters: Counters,
     next_link_id: AtomicU64,
@@ -191,8 +210,30 @@ struct LinkSlot {
 }
 
 impl Hub {
-    /// Binds the socket and starts accepting links on `runtime`.
+    /// Binds the socket and starts accepting links on `runtime`. Each event counts against the
+    /// bound of the IPC bridge until `sink` returns: a sink that hands events to another thread
+    /// uses [`Hub::start_bridged`] instead.
     pub fn start(runtime: &Handle, options: HubOptions, sink: EventSink) -> std::io::Result<Hub> {
+        let backlog = Arc::new(Backlog::new(options.max_queue_bytes));
+        let taken = backlog.clone();
+        let sink: EventSink = Arc::new(move |event| {
+            let cost = Backlog::cost(&event);
+            sink(event);
+            taken.release(cost);
+        });
+        Self::start_bridged(runtime, options, sink, backlog)
+    }
+
+    /// As [`Hub::start`], for a sink that queues events for another thread (the primary's JS),
+    /// which calls [`Backlog::taken`] on `backlog` as it takes each one: what waits in between
+    /// counts against `backlog`'s bound, beyond which events are dropped (see [`Backlog`]).
+    pub fn start_bridged(
+        runtime: &Handle,
+        options: HubOptions,
+        sink: EventSink,
+        backlog: Arc<Backlog>,
+    ) -> std::io::Result<Hub> {
+        let sink = bounded_sink(sink, backlog.clone());
         let dir = SocketDir::create(&options.parent_dir)?;
         let path = dir.socket_path().to_path_buf();
         let listener = {
@@ -202,6 +243,9 @@ impl Hub {
         dir.restrict_socket()?;
         let secret = Secret::random()?;
         let mut board = Switchboard::with_route_by_room(options.route_by_room);
+        // The ADAPTER_CLOSE frames announcing a closed worker's adapters (each smaller than its
+        // adapter's cost in the table) take at most a quarter of another worker's queue.
+        board.limit_adapters(MAX_ADAPTER_BYTES.min(options.max_queue_bytes / 4));
         let subscriptions = options.redis.as_ref().map(|redis| {
             board.add_remote();
             Subscriptions::new(Channels::new(redis.channel_prefix.clone(), redis.mode))
@@ -222,6 +266,7 @@ impl Hub {
         let shared = Arc::new_cyclic(|me| Shared {
             state: Mutex::new(state),
             sink,
+            backlog,
             options,
             counters: Counters::default(),
             next_link_id: AtomicU64::new(1),
@@ -361,6 +406,7 @@ impl Hub {
     pub fn stats(&self) -> HubStats {
         let state = self.shared.lock();
         let c = &self.shared.counters;
+        let (uids, uid_bytes, uids_refused) = state.board.adapter_stats();
         HubStats {
             links: state.links.len() as u64,
             frames_in: c.frames_in.load(Ordering::Relaxed),
@@ -376,6 +422,13 @@ impl Hub {
             sessions: state.recovery.sessions() as u64,
             skipped: c.skipped.load(Ordering::Relaxed),
             answered: c.answered.load(Ordering::Relaxed),
+            bridge_bytes: self.shared.backlog.bytes() as u64,
+            bridge_dropped: self.shared.backlog.dropped(),
+            uids: uids as u64,
+            uid_bytes: uid_bytes as u64,
+            uids_refused,
+            room_bytes: state.board.rooms().bytes() as u64,
+            room_overflows: state.board.rooms().overflows(),
             ..self.shared.redis_stats(&state)
         }
     }
@@ -679,6 +732,23 @@ impl Shared {
     }
 }
 
+/// `sink` behind the bound of the IPC bridge: an event that would take the bytes waiting for the
+/// primary's JS past the bound is dropped and counted, with a debug line when dropping starts and
+/// one when it stops.
+fn bounded_sink(sink: EventSink, backlog: Arc<Backlog>) -> EventSink {
+    Arc::new(move |event| {
+        let (admitted, line) = backlog.admit(&event);
+        if let Some(message) = line {
+            let line = HubEvent::Log { message };
+            backlog.admit_always(&line);
+            sink(line);
+        }
+        if admitted {
+            sink(event);
+        }
+    })
+}
+
 fn decode_one(bytes: &[u8]) -> Option<RawFrame> {
     let mut decoder = FrameDecoder::new(usize::MAX);
     decoder.push(bytes);
@@ -790,6 +860,7 @@ async fn read_loop(
 ) -> String {
     let mut decoder = FrameDecoder::new(shared.options.max_frame_len);
     let mut held: Option<Vec<RawFrame>> = Some(Vec::new());
+    let mut held_bytes = 0usize;
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         let read = tokio::select! {
@@ -824,7 +895,20 @@ async fn read_loop(
             loop {
                 match decoder.next_raw_frame() {
                     Ok(Some(frame)) => match held.as_mut() {
-                        Some(held) => held.push(frame),
+                        Some(held) => {
+                            // The rule: what a worker sends before it has switched is held within
+                            // maxQueueBytes; past it, its link closes as a worker's that does not
+                            // keep up (it goes on over IPC, and links again).
+                            held_bytes += frame.bytes.len();
+                            if held_bytes > shared.options.max_queue_bytes {
+                                shared.counters.overflows.fetch_add(1, Ordering::Relaxed);
+                                return format!(
+                                    "it sent more than maxQueueBytes ({}) before switching",
+                                    shared.options.max_queue_bytes
+                                );
+                            }
+                            held.push(frame);
+                        }
                         None => state.inbox.push((worker, frame)),
                     },
                     Ok(None) => break,

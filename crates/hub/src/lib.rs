@@ -11,6 +11,7 @@
 //! Neither knows about Node: events go out through plain callbacks, which the napi binding
 //! turns into threadsafe functions.
 
+mod backlog;
 mod handshake;
 mod hub;
 mod link;
@@ -18,6 +19,7 @@ mod recovery;
 pub mod redis_bridge;
 mod socket_dir;
 
+pub use backlog::Backlog;
 pub use handshake::{hello, Secret, ACCEPTED, SECRET_LEN};
 // Entry points of the fuzz targets in `fuzz/` and their corpus replay test; not the hub's API.
 #[doc(hidden)]

@@ -927,3 +927,151 @@ async fn a_message_of_the_primary_is_routed_by_room_stored_and_its_joins_pinned(
     assert!(refused.contains("unknown requester"), "{refused}");
     assert_eq!(hub.stats().log_packets, 1);
 }
+
+/// Issue 15, finding 7: what waits for the primary's JS (frames for workers on IPC) is bounded by
+/// `max_queue_bytes`; beyond, frames are dropped and counted, and traffic resumes once the JS
+/// thread takes what waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_waiting_for_the_primarys_js_are_bounded_and_flow_again_once_it_takes_them() {
+    let bound = 256 * 1024;
+    // A JS thread that is busy: events pile up here until the test takes them.
+    let waiting = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let pile = waiting.clone();
+    let sink = Arc::new(move |event| pile.lock().unwrap().push(event));
+    let backlog = Arc::new(sio_cluster_hub::Backlog::new(bound));
+    let options = HubOptions {
+        max_queue_bytes: bound,
+        ..HubOptions::default()
+    };
+    let hub = Hub::start_bridged(&Handle::current(), options, sink, backlog.clone()).unwrap();
+    for worker in 1..=2 {
+        hub.allow(worker, std::process::id());
+    }
+    let (sender, sender_rx) = connect(&hub, 1);
+    opened(&sender_rx).await;
+    assert!(hub.switch(1));
+    // Worker 2 stays on IPC: 64 times the bound for it.
+    let payload = vec![7u8; 4096];
+    let count = 64 * bound / payload.len();
+    for i in 0..count {
+        sender.send(frame(MessageType::Broadcast, "uid-1", None, &payload));
+        if i % 256 == 0 {
+            assert!(hub.stats().bridge_bytes <= bound as u64);
+        }
+    }
+    // Until the hub has routed them all.
+    let deadline = std::time::Instant::now() + WAIT;
+    while hub.stats().frames_in < count as u64 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", hub.stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stats = hub.stats();
+    assert!(stats.bridge_bytes <= bound as u64, "{stats:?}");
+    assert!(stats.bridge_dropped > 0, "{stats:?}");
+    let held: usize = waiting
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| match e {
+            HubEvent::Deliver { frame, .. } => frame.bytes.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(held <= bound, "{held} bytes held");
+    // The JS thread takes what waited: the bridge is empty, and frames flow again.
+    for event in waiting.lock().unwrap().drain(..) {
+        backlog.taken(&event);
+    }
+    assert_eq!(hub.stats().bridge_bytes, 0);
+    let dropped = hub.stats().bridge_dropped;
+    sender.send(frame(MessageType::Broadcast, "uid-1", None, b"after"));
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let events: Vec<HubEvent> = waiting.lock().unwrap().drain(..).collect();
+        let got = events
+            .iter()
+            .any(|e| matches!(e, HubEvent::Deliver { frame, .. } if frame.payload() == b"after"));
+        let said = events
+            .iter()
+            .any(|e| matches!(e, HubEvent::Log { message } if message.contains("caught up")));
+        if got {
+            assert!(said, "no debug line saying the bridge caught up");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(hub.stats().bridge_dropped, dropped);
+}
+
+/// Issue 15, finding 8: what a worker sends on its link before it has switched is held within
+/// `max_queue_bytes`; past it, that link closes (counted as an overflow) and the others flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_held_before_the_switch_are_bounded_and_past_it_only_that_link_closes() {
+    let (hub, _events, links) = cluster().await; // bound: 1 MiB
+    hub.allow(4, std::process::id());
+    let (link4, rx4) = connect(&hub, 4);
+    opened(&rx4).await;
+    let payload = vec![4u8; 4096];
+    for _ in 0..(2 << 20) / payload.len() {
+        link4.send(frame(MessageType::Broadcast, "uid-4", None, &payload));
+    }
+    closed(&rx4).await;
+    let stats = hub.stats();
+    assert_eq!(stats.overflows, 1, "{stats:?}");
+    assert_eq!(stats.links, 2, "{stats:?}");
+    assert!(!hub.switch(4));
+    // Nothing it sent reached the others, and they keep flowing.
+    links[0]
+        .0
+        .send(frame(MessageType::Broadcast, "uid-1", None, b"still"));
+    let got = frames(&links[1].1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].payload, b"still");
+}
+
+/// Issue 15, finding 11: a worker that invents many uids and then closes does not overflow the
+/// queues of healthy workers with its ADAPTER_CLOSE announcements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closing_worker_with_many_uids_does_not_overflow_the_others() {
+    let (hub, _events, links) = cluster().await; // bound: 1 MiB
+    let (_link1, rx1) = &links[0];
+    let (link2, _rx2) = &links[1];
+    // 40,000 adapters of 32-character uids, each in its own namespace: their announcements
+    // would take ~2.6 MB.
+    let count = 40_000;
+    for i in 0..count {
+        let heartbeat = Header::new(MessageType::Heartbeat, format!("/{i}"), format!("{i:032}"));
+        link2.send(encode_frame(&heartbeat, &[]).unwrap());
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    while hub.stats().frames_in < count {
+        assert!(std::time::Instant::now() < deadline, "{:?}", hub.stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    hub.remove_worker(2);
+    hub.inject(&header(MessageType::Broadcast, "emitter", None), b"after")
+        .unwrap();
+    // Worker 1 gets every announcement, then what it is sent next: it was not disconnected.
+    let mut closes = 0;
+    'reading: loop {
+        for got in frames(rx1).await {
+            match got.header.kind {
+                MessageType::AdapterClose => closes += 1,
+                _ if got.payload == b"after" => break 'reading,
+                _ => {}
+            }
+        }
+    }
+    let stats = hub.stats();
+    assert_eq!(stats.overflows, 0, "{stats:?}");
+    assert_eq!(stats.links, 1, "{stats:?}");
+    assert!(closes > 0);
+    bounded_adapters(&stats, closes);
+}
+
+fn bounded_adapters(stats: &sio_cluster_hub::HubStats, closes: u64) {
+    assert!(stats.uids_refused > 0, "{stats:?}");
+    assert_eq!(closes + stats.uids_refused, 40_000, "{stats:?}");
+    assert_eq!((stats.uids, stats.uid_bytes), (0, 0), "{stats:?}");
+}
