@@ -105,6 +105,16 @@ impl PacketLog {
         }
     }
 
+    /// A log whose first offset is `next` (as after that many stored broadcasts): for tests of
+    /// offsets past what a 32-bit integer holds.
+    #[doc(hidden)]
+    pub fn starting_at(limits: RecoveryLimits, next: u64) -> Self {
+        PacketLog {
+            next: next.max(1),
+            ..PacketLog::new(limits)
+        }
+    }
+
     /// Stores a broadcast and returns its offset.
     pub fn append(
         &mut self,

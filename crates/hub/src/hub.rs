@@ -479,7 +479,10 @@ impl Shared {
         }
         // After routing: the sender delivers a stored broadcast to its own sockets only once it
         // has the offset, so nothing routed before reaches them after it.
-        if let Some(Reply { bytes, joins }) = reply {
+        if let Some(Reply { bytes, joins, note }) = reply {
+            if let Some(note) = note {
+                self.log(format!("worker {from}: {note}"));
+            }
             self.queue_for_links(state, &[from], &bytes.into());
             // A restored session's sockets join its rooms when the worker applies the reply.
             if let Some((nsp, rooms)) = joins {

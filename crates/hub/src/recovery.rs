@@ -22,6 +22,8 @@ pub(crate) struct Reply {
     /// The namespace and rooms the worker's sockets join when it applies the reply (a restored
     /// session's), which the hub's room view must hold from then on.
     pub(crate) joins: Option<Joins>,
+    /// Something worth a debug line.
+    pub(crate) note: Option<String>,
 }
 
 /// A namespace and rooms joined in it.
@@ -29,7 +31,11 @@ pub type Joins = (String, Vec<String>);
 
 impl Reply {
     pub(crate) fn new(bytes: Vec<u8>) -> Reply {
-        Reply { bytes, joins: None }
+        Reply {
+            bytes,
+            joins: None,
+            note: None,
+        }
     }
 }
 
@@ -44,13 +50,64 @@ struct PersistRequest {
     pid: String,
     rooms: Vec<String>,
     data: ByteBuf,
+    #[serde(deserialize_with = "js_duration")]
     ttl: u64,
 }
 
 #[derive(Deserialize)]
 struct RestoreRequest {
     pid: String,
+    #[serde(deserialize_with = "js_position")]
     after: u64,
+}
+
+/// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// msgpackr packs a JS number that is an integer below 2^32 as a MessagePack integer and any
+/// other as a float64 (an offset past 4,294,967,295, a `maxDisconnectionDuration` of 50 days):
+/// these read either.
+struct JsNumber;
+
+impl serde::de::Visitor<'_> for JsNumber {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
+        Ok(v)
+    }
+}
+
+/// A position in the log, as a JS number: an integer in 0..=2^53-1 (exact), else refused.
+fn js_position<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = d.deserialize_any(JsNumber)?;
+    if v.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER as f64).contains(&v) {
+        Ok(v as u64)
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is not a position")))
+    }
+}
+
+/// A duration in milliseconds, as a JS number: rounded up, saturating (`Infinity` lasts for
+/// ever); negative or NaN refused.
+fn js_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = d.deserialize_any(JsNumber)?;
+    if v >= 0.0 {
+        Ok(v.ceil() as u64) // `as` saturates at u64::MAX
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is not a duration")))
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -127,23 +184,36 @@ impl Recovery {
     }
 
     /// Answers one page of a restore; the last page forgets the session (it is restored once).
+    /// Every request with a request id gets an answer: one that cannot be read, a negative one
+    /// (and a debug line), so that its socket gets a new session at once.
     pub(crate) fn restore(&mut self, frame: &RawFrame, now_ms: u64) -> Result<Reply, String> {
         let header = &frame.header;
-        let request: RestoreRequest =
-            rmp_serde::from_slice(frame.payload()).map_err(|e| format!("bad restore: {e}"))?;
-        let response = match self.page(&header.nsp, &request, now_ms) {
-            Ok(response) => response,
+        if header.request_id.is_none() {
+            return Err("a restore without a request id".into());
+        }
+        let mut note = None;
+        let response = match rmp_serde::from_slice::<RestoreRequest>(frame.payload()) {
             Err(error) => {
-                self.sessions.remove(&header.nsp, &request.pid);
+                note = Some(format!("refuse a restore that cannot be read: {error}"));
                 RestoreResponse {
-                    reason: Some(match error {
-                        RestoreError::UnknownSession => "unknown session",
-                        RestoreError::Expired => "session expired",
-                        RestoreError::OffsetGone => "offset no longer in the log",
-                    }),
+                    reason: Some("bad request"),
                     ..RestoreResponse::default()
                 }
             }
+            Ok(request) => match self.page(&header.nsp, &request, now_ms) {
+                Ok(response) => response,
+                Err(error) => {
+                    self.sessions.remove(&header.nsp, &request.pid);
+                    RestoreResponse {
+                        reason: Some(match error {
+                            RestoreError::UnknownSession => "unknown session",
+                            RestoreError::Expired => "session expired",
+                            RestoreError::OffsetGone => "offset no longer in the log",
+                        }),
+                        ..RestoreResponse::default()
+                    }
+                }
+            },
         };
         let payload = rmp_serde::to_vec_named(&response).map_err(|e| e.to_string())?;
         // Each ok page carries the rooms, and the worker joins them with the first one it applies.
@@ -157,7 +227,7 @@ impl Recovery {
             )
         };
         let bytes = encode_frame(&reply, &payload).map_err(|e| e.to_string())?;
-        Ok(Reply { bytes, joins })
+        Ok(Reply { bytes, joins, note })
     }
 
     fn page(
@@ -213,6 +283,13 @@ impl RecoveryHarness {
         RecoveryHarness(Recovery::new(limits))
     }
 
+    /// A harness whose log gives `next` as its first offset.
+    pub fn starting_at(limits: RecoveryLimits, next: u64) -> Self {
+        let mut recovery = Recovery::new(limits);
+        recovery.log = PacketLog::starting_at(limits, next);
+        RecoveryHarness(recovery)
+    }
+
     /// A broadcast to store: the frame to relay and the sender's acknowledgement.
     pub fn store(
         &mut self,
@@ -247,5 +324,129 @@ fn hub_header(kind: MessageType, nsp: &str, requester: Option<&str>) -> Header {
     Header {
         requester_uid: requester.map(str::to_string),
         ..Header::new(kind, nsp, HUB_UID)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sio_cluster_core::FrameDecoder;
+
+    fn decode(bytes: &[u8]) -> RawFrame {
+        let mut decoder = FrameDecoder::new(usize::MAX);
+        decoder.push(bytes);
+        decoder.next_raw_frame().unwrap().unwrap()
+    }
+
+    fn request(kind: MessageType, rooms: &[&str], payload: &[u8]) -> RawFrame {
+        let mut header = Header::new(kind, "/", "uid-1");
+        header.request_id = Some("req-1".into());
+        header.rooms = rooms.iter().map(|r| r.to_string()).collect();
+        header.store = kind == MessageType::Broadcast;
+        decode(&encode_frame(&header, payload).unwrap())
+    }
+
+    #[derive(Serialize)]
+    struct Persist<'a, T> {
+        sid: &'a str,
+        pid: &'a str,
+        rooms: Vec<&'a str>,
+        #[serde(with = "serde_bytes")]
+        data: &'a [u8],
+        ttl: T,
+    }
+
+    #[derive(Serialize)]
+    struct Restore<'a, T> {
+        pid: &'a str,
+        after: T,
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct Restored {
+        ok: bool,
+        reason: Option<String>,
+        packets: Vec<(u64, ByteBuf)>,
+    }
+
+    fn restored(recovery: &mut RecoveryHarness, payload: &[u8]) -> Restored {
+        let (bytes, _) = recovery
+            .restore(&request(MessageType::RestoreSession, &[], payload), 0)
+            .expect("every restore is answered");
+        let reply = decode(&bytes);
+        assert_eq!(reply.header.kind, MessageType::RestoreSessionResponse);
+        assert_eq!(reply.header.request_id.as_deref(), Some("req-1"));
+        rmp_serde::from_slice(reply.payload()).unwrap()
+    }
+
+    /// msgpackr packs JS numbers from 2^32 up as float64: such offsets and durations are read.
+    #[test]
+    fn offsets_and_durations_past_32_bits_arrive_as_float64_and_are_read() {
+        let first = (1u64 << 32) + 4;
+        let mut recovery = RecoveryHarness::starting_at(RecoveryLimits::default(), first);
+        let broadcast = request(MessageType::Broadcast, &[], b"p");
+        let (_, ack) = recovery.store(&broadcast, 0).unwrap();
+        assert_eq!(decode(&ack).header.offset, Some(first));
+        let persist = Persist {
+            sid: "s",
+            pid: "p",
+            rooms: vec!["s"],
+            data: b"",
+            ttl: (1u64 << 32) as f64 + 1.0, // 49.7 days and a millisecond
+        };
+        let persist = rmp_serde::to_vec_named(&persist).unwrap();
+        recovery
+            .persist(&request(MessageType::PersistSession, &[], &persist), 0)
+            .unwrap();
+        recovery.store(&broadcast, 0).unwrap(); // 2^32 + 5: missed
+        let after = Restore {
+            pid: "p",
+            after: first as f64,
+        };
+        let page = restored(&mut recovery, &rmp_serde::to_vec_named(&after).unwrap());
+        assert!(page.ok, "{page:?}");
+        let offsets: Vec<u64> = page.packets.iter().map(|(o, _)| *o).collect();
+        assert_eq!(offsets, vec![(1u64 << 32) + 5]);
+    }
+
+    /// A restore request that cannot be read is answered at once, negatively.
+    #[test]
+    fn a_malformed_restore_gets_a_negative_answer() {
+        let mut recovery = RecoveryHarness::new(RecoveryLimits::default());
+        let bad: Vec<Vec<u8>> = vec![
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: -1,
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: 1.5,
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: 1e20,
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: f64::NAN,
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: "12",
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&(7, 1)).unwrap(),
+            vec![0xc1], // never used in MessagePack
+            vec![],
+        ];
+        for payload in bad {
+            let page = restored(&mut recovery, &payload);
+            assert!(!page.ok);
+            assert_eq!(page.reason.as_deref(), Some("bad request"), "{payload:?}");
+        }
     }
 }
