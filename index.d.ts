@@ -50,7 +50,11 @@ export interface PrimaryOptions {
   recovery: Partial<{
     /** @default 100000 */
     maxPackets: number;
-    /** @default 67108864 (64 MiB) */
+    /**
+     * Bytes the log retains: payloads, namespaces, room and except names of its entries, and
+     * their overhead; past that, the oldest entries go.
+     * @default 67108864 (64 MiB)
+     */
     maxBytes: number;
     /** @default 100000 */
     maxSessions: number;

@@ -9,7 +9,8 @@
 //! it last saw names one position: what it missed is exactly what follows, filtered by its rooms
 //! as socket.io-adapter's `SessionAwareAdapter` filters (`shouldIncludePacket`).
 //!
-//! Bounds. The log keeps at most `max_packets` entries and `max_bytes` of payload, and nothing
+//! Bounds. The log keeps at most `max_packets` entries and `max_bytes` of retained bytes (payload,
+//! namespace, room and except lists, per-entry overhead: [`LogEntry::retained_bytes`]), and nothing
 //! older than the longest `maxDisconnectionDuration` it was told about; sessions likewise. When
 //! what follows an offset is no longer all there, a restore fails (the client gets a new
 //! session) rather than delivering a partial history. A restore is read one page at a time.
@@ -57,7 +58,27 @@ pub struct LogEntry {
     pub at_ms: u64,
 }
 
+/// What the log holds for an entry besides its strings and payload: the entry itself and the
+/// payload's `Arc` counts.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<LogEntry>() + 2 * std::mem::size_of::<usize>();
+
 impl LogEntry {
+    /// The bytes the log retains for this entry, counted against `max_bytes`: its payload, its
+    /// namespace, every room and except name (each a `String` of its own) and the entry itself.
+    /// Computed in time proportional to the entry's room lists, which it holds.
+    pub fn retained_bytes(&self) -> usize {
+        let names = |list: &[String]| -> usize {
+            list.iter()
+                .map(|r| r.len() + std::mem::size_of::<String>())
+                .sum()
+        };
+        ENTRY_OVERHEAD
+            + self.payload.len()
+            + self.nsp.len()
+            + names(&self.rooms)
+            + names(&self.except)
+    }
+
     /// `shouldIncludePacket` of socket.io-adapter, for a session in the entry's namespace.
     fn concerns(&self, session_rooms: &[String]) -> bool {
         let included =
@@ -126,15 +147,18 @@ impl PacketLog {
     ) -> u64 {
         let offset = self.next;
         self.next += 1;
-        self.bytes += payload.len();
-        self.entries.push_back(LogEntry {
+        let entry = LogEntry {
             offset,
             nsp,
             rooms,
             except,
             payload,
             at_ms: now_ms,
-        });
+        };
+        self.bytes += entry.retained_bytes();
+        self.entries.push_back(entry);
+        // Bound: `max_bytes` of retained entries (payload, namespace, room lists, overhead),
+        // `max_packets` entries; over it, the oldest entries are dropped.
         self.prune(now_ms);
         offset
     }
@@ -154,7 +178,7 @@ impl PacketLog {
             if !(too_many || too_big || too_old) {
                 break;
             }
-            self.bytes -= oldest.payload.len();
+            self.bytes -= oldest.retained_bytes();
             self.entries.pop_front();
         }
     }
@@ -167,6 +191,7 @@ impl PacketLog {
         self.entries.is_empty()
     }
 
+    /// Bytes retained by the entries (see [`LogEntry::retained_bytes`]), at most `max_bytes`.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -323,7 +348,7 @@ mod tests {
     fn limits() -> RecoveryLimits {
         RecoveryLimits {
             max_packets: 5,
-            max_bytes: 100,
+            max_bytes: 100_000,
             max_sessions: 2,
             page_packets: 2,
             page_bytes: 1000,
@@ -387,19 +412,64 @@ mod tests {
 
     #[test]
     fn the_log_is_bounded_in_bytes_and_age() {
-        let mut log = PacketLog::new(limits());
+        let entry = ENTRY_OVERHEAD + 1 + 40; // "/" and the payload
+        let mut log = PacketLog::new(RecoveryLimits {
+            max_bytes: 2 * entry + 10,
+            ..limits()
+        });
         log.retain_for(DEFAULT_RETENTION_MS + 10_000);
         for _ in 0..3 {
             log.append("/".into(), vec![], vec![], vec![0; 40].into(), 0);
         }
-        assert_eq!(log.len(), 2); // 120 bytes > 100
-        assert_eq!(log.bytes(), 80);
+        assert_eq!(log.len(), 2); // 3 entries > max_bytes
+        assert_eq!(log.bytes(), 2 * entry);
         log.prune(DEFAULT_RETENTION_MS + 10_000);
         assert_eq!(log.len(), 2);
         log.prune(DEFAULT_RETENTION_MS + 10_001);
         assert!(log.is_empty());
         assert!(!log.holds_after(2));
         assert!(log.holds_after(3));
+    }
+
+    /// Room lists are retained bytes: 600 broadcasts to 10,000 rooms each held ~390 MB while
+    /// `bytes()` said 40 KB (payloads only).
+    #[test]
+    fn room_lists_count_against_the_byte_bound() {
+        let max_bytes = 8 * 1024 * 1024;
+        let mut log = PacketLog::new(RecoveryLimits {
+            max_bytes,
+            ..RecoveryLimits::default()
+        });
+        let rooms: Vec<String> = (0..10_000).map(|i| format!("room-{i:05}")).collect();
+        let mut counted = 0;
+        for _ in 0..600 {
+            log.append(
+                "/".into(),
+                rooms.clone(),
+                vec!["someone".into()],
+                vec![0; 66].into(),
+                0,
+            );
+            assert!(log.bytes() <= max_bytes);
+            // Honest: at least the names and payloads of what is held.
+            let held: usize = log
+                .entries
+                .iter()
+                .map(|e| {
+                    e.payload.len()
+                        + e.rooms
+                            .iter()
+                            .chain(&e.except)
+                            .map(String::len)
+                            .sum::<usize>()
+                })
+                .sum();
+            assert!(log.bytes() >= held);
+            counted = log.bytes();
+        }
+        // Each entry retains 10,000 names of 10 bytes and their `String`s: 24 fit in 8 MiB.
+        assert!(log.len() < 30, "{} entries, {counted} bytes", log.len());
+        assert!(log.holds_after(log.last_offset() - 1));
     }
 
     #[test]
