@@ -58,6 +58,12 @@ export interface PrimaryOptions {
     maxBytes: number;
     /** @default 100000 */
     maxSessions: number;
+    /**
+     * Bytes the sessions retain (`socket.data`, ids, room names, overhead); past that, the
+     * sessions closest to expiry go, and a session larger than this alone is not kept.
+     * @default 67108864 (64 MiB)
+     */
+    maxSessionBytes: number;
   }>;
   /**
    * Several machines: the hub bridges this machine to the others through Redis (>= 7, sharded
@@ -107,6 +113,10 @@ export interface HubStats {
   logPackets: number;
   logBytes: number;
   sessions: number;
+  /** Bytes the sessions retain, at most `recovery.maxSessionBytes`. */
+  sessionBytes: number;
+  /** Sessions evicted or refused at `recovery.maxSessions` or `recovery.maxSessionBytes`. */
+  sessionsDropped: number;
   skipped: number;
   answered: number;
   redisConnected: boolean;

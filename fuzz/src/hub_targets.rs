@@ -133,8 +133,10 @@ pub fn recovery(data: &[u8]) {
     let mut input = Input::new(data);
     let limits = RecoveryLimits {
         max_packets: input.below(16) + 1,
-        max_bytes: input.below(255) + 1,
+        // Retained bytes count ~120 bytes of overhead per entry: room for a few entries.
+        max_bytes: (input.below(255) + 1) * 8,
         max_sessions: input.below(4) + 1,
+        max_session_bytes: 64 * 1024,
         page_packets: input.below(8) + 1,
         page_bytes: input.below(64) + 1,
     };

@@ -42,6 +42,8 @@ impl Reply {
 pub(crate) struct Recovery {
     log: PacketLog,
     sessions: SessionStore,
+    /// Sessions evicted or refused at the store's bounds.
+    sessions_dropped: u64,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +136,7 @@ impl Recovery {
         Recovery {
             log: PacketLog::new(limits),
             sessions: SessionStore::new(limits),
+            sessions_dropped: 0,
         }
     }
 
@@ -167,7 +170,12 @@ impl Recovery {
         ))
     }
 
-    pub(crate) fn persist(&mut self, frame: &RawFrame, now_ms: u64) -> Result<(), String> {
+    /// Stores a session; returns a debug line when a bound made sessions go (counted).
+    pub(crate) fn persist(
+        &mut self,
+        frame: &RawFrame,
+        now_ms: u64,
+    ) -> Result<Option<String>, String> {
         let request: PersistRequest =
             rmp_serde::from_slice(frame.payload()).map_err(|e| format!("bad session: {e}"))?;
         self.log.retain_for(request.ttl);
@@ -178,9 +186,26 @@ impl Recovery {
             data: request.data.into_vec(),
             expires_at_ms: now_ms.saturating_add(request.ttl),
         };
-        self.sessions
+        let sid = session.sid.clone();
+        // Bounds: `max_sessions` and `max_session_bytes`; the sessions closest to expiry make
+        // room, a session alone over the byte bound is refused. Either is counted and logged.
+        let outcome = self
+            .sessions
             .persist(frame.header.nsp.clone(), session, now_ms);
-        Ok(())
+        let dropped = outcome.evicted + usize::from(outcome.refused);
+        self.sessions_dropped += dropped as u64;
+        Ok(if outcome.refused {
+            Some(format!(
+                "session {sid} not kept: larger than recovery.maxSessionBytes"
+            ))
+        } else if outcome.evicted > 0 {
+            Some(format!(
+                "{} sessions closest to expiry dropped for session {sid}: recovery.maxSessions or maxSessionBytes reached",
+                outcome.evicted
+            ))
+        } else {
+            None
+        })
     }
 
     /// Answers one page of a restore; the last page forgets the session (it is restored once).
@@ -269,6 +294,14 @@ impl Recovery {
     pub(crate) fn sessions(&self) -> usize {
         self.sessions.len()
     }
+
+    pub(crate) fn session_bytes(&self) -> usize {
+        self.sessions.bytes()
+    }
+
+    pub(crate) fn sessions_dropped(&self) -> u64 {
+        self.sessions_dropped
+    }
 }
 
 /// The hub's recovery handling with nothing around it, for the fuzz targets and their corpus
@@ -300,7 +333,7 @@ impl RecoveryHarness {
     }
 
     pub fn persist(&mut self, frame: &RawFrame, now_ms: u64) -> Result<(), String> {
-        self.0.persist(frame, now_ms)
+        self.0.persist(frame, now_ms).map(drop)
     }
 
     /// The reply frame and the rooms its sender joins when applying it.
