@@ -241,7 +241,7 @@ impl Recovery {
             },
         };
         let payload = rmp_serde::to_vec_named(&response).map_err(|e| e.to_string())?;
-        // Each ok page carries the rooms, and the worker joins them with the first one it applies.
+        // The last page carries the rooms, and the worker's socket joins them when it applies it.
         let joins = response.rooms.map(|rooms| (header.nsp.clone(), rooms));
         let reply = Header {
             request_id: header.request_id.clone(),
@@ -264,11 +264,14 @@ impl Recovery {
         self.log.prune(now_ms);
         let session = self.sessions.get(nsp, &request.pid, now_ms)?;
         let page = self.log.page(nsp, &session.rooms, request.after)?;
+        // The session itself (sid, rooms, `socket.data`) travels once, with the last page, which
+        // is the one the worker applies: not repeated on every page.
+        let last = page.more.is_none();
         let response = RestoreResponse {
             ok: true,
-            sid: Some(session.sid.clone()),
-            rooms: Some(session.rooms.clone()),
-            data: Some(ByteBuf::from(session.data.clone())),
+            sid: last.then(|| session.sid.clone()),
+            rooms: last.then(|| session.rooms.clone()),
+            data: last.then(|| ByteBuf::from(session.data.clone())),
             packets: page
                 .entries
                 .iter()
@@ -400,6 +403,60 @@ mod tests {
         ok: bool,
         reason: Option<String>,
         packets: Vec<(u64, ByteBuf)>,
+        data: Option<ByteBuf>,
+        rooms: Option<Vec<String>>,
+        more: Option<u64>,
+    }
+
+    /// `socket.data` (up to `maxSessionBytes`) travels once, not with every page of a restore.
+    #[test]
+    fn a_restore_sends_the_session_once_with_its_last_page() {
+        let mut recovery = RecoveryHarness::new(RecoveryLimits {
+            page_packets: 2,
+            ..RecoveryLimits::default()
+        });
+        let broadcast = request(MessageType::Broadcast, &[], b"p");
+        recovery.store(&broadcast, 0).unwrap(); // offset 1: the client's
+        let persist = Persist {
+            sid: "s",
+            pid: "p",
+            rooms: vec!["s"],
+            data: &[7; 1000],
+            ttl: 60_000,
+        };
+        let persist = rmp_serde::to_vec_named(&persist).unwrap();
+        recovery
+            .persist(&request(MessageType::PersistSession, &[], &persist), 0)
+            .unwrap();
+        for _ in 0..5 {
+            recovery.store(&broadcast, 0).unwrap();
+        }
+        let mut after = 1;
+        let mut pages = vec![];
+        loop {
+            let page = restored(
+                &mut recovery,
+                &rmp_serde::to_vec_named(&Restore { pid: "p", after }).unwrap(),
+            );
+            assert!(page.ok, "{page:?}");
+            let more = page.more;
+            pages.push(page);
+            match more {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        assert_eq!(pages.len(), 3);
+        let packets: usize = pages.iter().map(|p| p.packets.len()).sum();
+        assert_eq!(packets, 5);
+        let with_data: Vec<bool> = pages.iter().map(|p| p.data.is_some()).collect();
+        assert_eq!(with_data, vec![false, false, true]);
+        let last = pages.last().unwrap();
+        assert_eq!(
+            last.data.as_ref().map(|d| d.to_vec()),
+            Some(vec![7u8; 1000])
+        );
+        assert_eq!(last.rooms.as_deref(), Some(&["s".to_string()][..]));
     }
 
     fn restored(recovery: &mut RecoveryHarness, payload: &[u8]) -> Restored {
