@@ -50,10 +50,20 @@ export interface PrimaryOptions {
   recovery: Partial<{
     /** @default 100000 */
     maxPackets: number;
-    /** @default 67108864 (64 MiB) */
+    /**
+     * Bytes the log retains: payloads, namespaces, room and except names of its entries, and
+     * their overhead; past that, the oldest entries go.
+     * @default 67108864 (64 MiB)
+     */
     maxBytes: number;
     /** @default 100000 */
     maxSessions: number;
+    /**
+     * Bytes the sessions retain (`socket.data`, ids, room names, overhead); past that, the
+     * sessions closest to expiry go, and a session larger than this alone is not kept.
+     * @default 67108864 (64 MiB)
+     */
+    maxSessionBytes: number;
   }>;
   /**
    * Several machines: the hub bridges this machine to the others through Redis (>= 7, sharded
@@ -103,6 +113,10 @@ export interface HubStats {
   logPackets: number;
   logBytes: number;
   sessions: number;
+  /** Bytes the sessions retain, at most `recovery.maxSessionBytes`. */
+  sessionBytes: number;
+  /** Sessions evicted or refused at `recovery.maxSessions` or `recovery.maxSessionBytes`. */
+  sessionsDropped: number;
   skipped: number;
   answered: number;
   redisConnected: boolean;

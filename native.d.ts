@@ -121,6 +121,8 @@ export interface HubStatsJs {
   logPackets: number
   logBytes: number
   sessions: number
+  sessionBytes: number
+  sessionsDropped: number
   /** Deliveries to a worker avoided because it holds none of a message's rooms. */
   skipped: number
   /** Answers the hub sent in the name of skipped workers. */
@@ -184,6 +186,7 @@ export interface NativeHubOptions {
   recoveryMaxPackets?: number
   recoveryMaxBytes?: number
   recoveryMaxSessions?: number
+  recoveryMaxSessionBytes?: number
   /** Send a message addressed to rooms only to the workers holding one of them (default true). */
   routeByRoom?: boolean
   /**

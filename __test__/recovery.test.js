@@ -156,6 +156,36 @@ describe("our primary (hub) + our workers: when recovery is not possible", () =>
   });
 });
 
+describe("our primary (hub) + our workers: offsets a client makes up", () => {
+  const cluster = startCluster({ workers: ["native", "native"] });
+
+  // A client controls `auth.offset`. A position past 2^32 is packed by msgpackr as a float64
+  // (the hub refused to read it and never answered: 10 s of silence); an unsafe integer, a
+  // negative or fractional one or garbage must not reach the hub at all. Each gets a new session
+  // at once, well before the hub request's 10 s timeout.
+  test.each([
+    ["past 2^32 (float64 on the wire)", (epoch) => `${epoch}-${2 ** 32 + 5}`],
+    ["past 2^53", (epoch) => `${epoch}-99999999999999999999`],
+    ["negative", (epoch) => `${epoch}--1`],
+    ["fractional", (epoch) => `${epoch}-1.5`],
+    ["garbage", () => "garbage"],
+  ])("an offset %s gets a new session at once", async (_, makeOffset) => {
+    const client = await cluster.client(0, { rooms: ["r"] });
+    const id = client.id;
+    await cluster.run(1, ({ io }) => io.to("r").emit("m", 1));
+    await waitForEvents(client, "m", 1);
+    const epoch = client._lastOffset.split("-")[0];
+    await dropConnection(cluster, client, 0);
+    client._lastOffset = makeOffset(epoch);
+    const started = Date.now();
+    await cluster.reconnect(client, 1);
+    const elapsed = Date.now() - started;
+    expect(client.recovered).toBe(false);
+    expect(client.id).not.toBe(id);
+    expect(elapsed).toBeLessThan(5000); // behaviour, not speed: the timeout it waited was 10 s
+  }, 60000);
+});
+
 describe("our primary (hub) + mixed workers", () => {
   const cluster = startCluster({ workers: ["native", "native", "reference"] });
 

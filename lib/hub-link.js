@@ -455,7 +455,9 @@ function toOffset(position) {
 function parseOffset(offset) {
   const match = /^([0-9a-f]+)-(\d+)$/.exec(offset);
   if (!match || match[1] !== epoch) return null;
-  return Number(match[2]);
+  // A client makes up its offset: a position a JS number cannot hold exactly is none of ours.
+  const position = Number(match[2]);
+  return Number.isSafeInteger(position) ? position : null;
 }
 
 /** Sends a request to the hub (persist: no answer; restore, server count: resolves with the decoded answer). */

@@ -39,7 +39,12 @@ const PRIMARY_DEFAULTS = Object.freeze({
   routeByRoom: true,
   maxQueueBytes: 64 * 1024 * 1024,
   // Bounds of the hub's packet log and session store (connection state recovery).
-  recovery: Object.freeze({ maxPackets: 100000, maxBytes: 64 * 1024 * 1024, maxSessions: 100000 }),
+  recovery: Object.freeze({
+    maxPackets: 100000,
+    maxBytes: 64 * 1024 * 1024,
+    maxSessions: 100000,
+    maxSessionBytes: 64 * 1024 * 1024,
+  }),
   // Bridge to the other machines through Redis: off unless given.
   redis: null,
 });

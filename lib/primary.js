@@ -46,6 +46,7 @@ function startHub(options) {
       recoveryMaxPackets: options.recovery.maxPackets,
       recoveryMaxBytes: options.recovery.maxBytes,
       recoveryMaxSessions: options.recovery.maxSessions,
+      recoveryMaxSessionBytes: options.recovery.maxSessionBytes,
       routeByRoom: options.routeByRoom,
       ...(options.redis && {
         redisNodes: options.redis.nodes,

@@ -22,6 +22,7 @@ pub struct NativeHubOptions {
     pub recovery_max_packets: Option<f64>,
     pub recovery_max_bytes: Option<f64>,
     pub recovery_max_sessions: Option<f64>,
+    pub recovery_max_session_bytes: Option<f64>,
     /// Send a message addressed to rooms only to the workers holding one of them (default true).
     pub route_by_room: Option<bool>,
     /// Bridge to the other machines through Redis: the server's URL, or some nodes of a Cluster
@@ -98,6 +99,8 @@ pub struct HubStatsJs {
     pub log_packets: f64,
     pub log_bytes: f64,
     pub sessions: f64,
+    pub session_bytes: f64,
+    pub sessions_dropped: f64,
     /// Deliveries to a worker avoided because it holds none of a message's rooms.
     pub skipped: f64,
     /// Answers the hub sent in the name of skipped workers.
@@ -154,6 +157,10 @@ impl NativeHub {
             set(
                 &mut hub_options.recovery.max_sessions,
                 options.recovery_max_sessions,
+            );
+            set(
+                &mut hub_options.recovery.max_session_bytes,
+                options.recovery_max_session_bytes,
             );
             if let Some(route_by_room) = options.route_by_room {
                 hub_options.route_by_room = route_by_room;
@@ -302,6 +309,8 @@ impl NativeHub {
             log_packets: s.log_packets as f64,
             log_bytes: s.log_bytes as f64,
             sessions: s.sessions as f64,
+            session_bytes: s.session_bytes as f64,
+            sessions_dropped: s.sessions_dropped as f64,
             skipped: s.skipped as f64,
             answered: s.answered as f64,
             redis_connected: s.redis_connected,

@@ -9,12 +9,13 @@
 //! it last saw names one position: what it missed is exactly what follows, filtered by its rooms
 //! as socket.io-adapter's `SessionAwareAdapter` filters (`shouldIncludePacket`).
 //!
-//! Bounds. The log keeps at most `max_packets` entries and `max_bytes` of payload, and nothing
+//! Bounds. The log keeps at most `max_packets` entries and `max_bytes` of retained bytes (payload,
+//! namespace, room and except lists, per-entry overhead: [`LogEntry::retained_bytes`]), and nothing
 //! older than the longest `maxDisconnectionDuration` it was told about; sessions likewise. When
 //! what follows an offset is no longer all there, a restore fails (the client gets a new
 //! session) rather than delivering a partial history. A restore is read one page at a time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::view::View;
@@ -28,6 +29,8 @@ pub struct RecoveryLimits {
     pub max_packets: usize,
     pub max_bytes: usize,
     pub max_sessions: usize,
+    /// Bytes retained by sessions (`socket.data`, ids, rooms, overhead).
+    pub max_session_bytes: usize,
     /// Packets per page of a restore.
     pub page_packets: usize,
     /// Payload bytes per page of a restore (at least one packet per page).
@@ -40,6 +43,7 @@ impl Default for RecoveryLimits {
             max_packets: 100_000,
             max_bytes: 64 * 1024 * 1024,
             max_sessions: 100_000,
+            max_session_bytes: 64 * 1024 * 1024,
             page_packets: 1000,
             page_bytes: 1024 * 1024,
         }
@@ -57,7 +61,27 @@ pub struct LogEntry {
     pub at_ms: u64,
 }
 
+/// What the log holds for an entry besides its strings and payload: the entry itself and the
+/// payload's `Arc` counts.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<LogEntry>() + 2 * std::mem::size_of::<usize>();
+
 impl LogEntry {
+    /// The bytes the log retains for this entry, counted against `max_bytes`: its payload, its
+    /// namespace, every room and except name (each a `String` of its own) and the entry itself.
+    /// Computed in time proportional to the entry's room lists, which it holds.
+    pub fn retained_bytes(&self) -> usize {
+        let names = |list: &[String]| -> usize {
+            list.iter()
+                .map(|r| r.len() + std::mem::size_of::<String>())
+                .sum()
+        };
+        ENTRY_OVERHEAD
+            + self.payload.len()
+            + self.nsp.len()
+            + names(&self.rooms)
+            + names(&self.except)
+    }
+
     /// `shouldIncludePacket` of socket.io-adapter, for a session in the entry's namespace.
     fn concerns(&self, session_rooms: &[String]) -> bool {
         let included =
@@ -105,6 +129,16 @@ impl PacketLog {
         }
     }
 
+    /// A log whose first offset is `next` (as after that many stored broadcasts): for tests of
+    /// offsets past what a 32-bit integer holds.
+    #[doc(hidden)]
+    pub fn starting_at(limits: RecoveryLimits, next: u64) -> Self {
+        PacketLog {
+            next: next.max(1),
+            ..PacketLog::new(limits)
+        }
+    }
+
     /// Stores a broadcast and returns its offset.
     pub fn append(
         &mut self,
@@ -116,15 +150,18 @@ impl PacketLog {
     ) -> u64 {
         let offset = self.next;
         self.next += 1;
-        self.bytes += payload.len();
-        self.entries.push_back(LogEntry {
+        let entry = LogEntry {
             offset,
             nsp,
             rooms,
             except,
             payload,
             at_ms: now_ms,
-        });
+        };
+        self.bytes += entry.retained_bytes();
+        self.entries.push_back(entry);
+        // Bound: `max_bytes` of retained entries (payload, namespace, room lists, overhead),
+        // `max_packets` entries; over it, the oldest entries are dropped.
         self.prune(now_ms);
         offset
     }
@@ -144,7 +181,7 @@ impl PacketLog {
             if !(too_many || too_big || too_old) {
                 break;
             }
-            self.bytes -= oldest.payload.len();
+            self.bytes -= oldest.retained_bytes();
             self.entries.pop_front();
         }
     }
@@ -157,6 +194,7 @@ impl PacketLog {
         self.entries.is_empty()
     }
 
+    /// Bytes retained by the entries (see [`LogEntry::retained_bytes`]), at most `max_bytes`.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -221,40 +259,108 @@ pub struct Session {
     pub expires_at_ms: u64,
 }
 
-/// Sessions of disconnected sockets, by namespace and private id.
+/// What the store holds for a session besides its strings and data: the session, its key and
+/// its place in the expiry index.
+const SESSION_OVERHEAD: usize =
+    std::mem::size_of::<Session>() + 4 * std::mem::size_of::<String>() + 32;
+
+impl Session {
+    /// The bytes the store retains for this session in `nsp`, counted against
+    /// `max_session_bytes`: `socket.data`, sid, pid, the namespace (in both the key and the
+    /// expiry index), every room name (each a `String` of its own) and the overhead.
+    pub fn retained_bytes(&self, nsp: &str) -> usize {
+        let rooms: usize = self
+            .rooms
+            .iter()
+            .map(|r| r.len() + std::mem::size_of::<String>())
+            .sum();
+        SESSION_OVERHEAD
+            + self.data.len()
+            + self.sid.len()
+            + 3 * self.pid.len()
+            + 2 * nsp.len()
+            + rooms
+    }
+}
+
+/// What happened to the sessions a persist made room for, or to the new one.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Persisted {
+    /// Sessions that made room (the closest to expiry first), over the count or byte bound.
+    pub evicted: usize,
+    /// The new session is alone larger than the byte bound: it was not kept.
+    pub refused: bool,
+}
+
+type SessionKey = (String, String);
+
+/// Sessions of disconnected sockets, by namespace and private id, with an index by expiry.
+///
+/// Persisting, getting, removing and pruning cost O(log n) amortized: expired sessions are taken
+/// from the front of the expiry index (each once), and at a bound the session closest to expiry
+/// is the first of it. A `BTreeMap` rather than a queue in insertion order: sessions carry their
+/// server's `maxDisconnectionDuration`, which may differ between namespaces and workers, so
+/// expiries are not in insertion order.
 #[derive(Debug)]
 pub struct SessionStore {
-    sessions: HashMap<(String, String), Session>,
+    sessions: HashMap<SessionKey, (Session, u64)>,
+    /// (expires_at_ms, sequence) -> key; the sequence keeps equal expiries apart.
+    by_expiry: BTreeMap<(u64, u64), SessionKey>,
+    sequence: u64,
+    bytes: usize,
     max_sessions: usize,
+    max_bytes: usize,
+    /// Entries of the expiry index visited by prunes and evictions (their work), for tests.
+    visited: u64,
 }
 
 impl SessionStore {
     pub fn new(limits: RecoveryLimits) -> Self {
         SessionStore {
             sessions: HashMap::new(),
+            by_expiry: BTreeMap::new(),
+            sequence: 0,
+            bytes: 0,
             max_sessions: limits.max_sessions,
+            max_bytes: limits.max_session_bytes,
+            visited: 0,
         }
     }
 
-    /// Stores a session; at the bound, the session closest to expiry makes room.
-    pub fn persist(&mut self, nsp: String, session: Session, now_ms: u64) {
+    /// Stores a session (replacing one with the same namespace and pid). Bounds: `max_sessions`
+    /// sessions and `max_session_bytes` retained bytes; to stay within them, the sessions
+    /// closest to expiry make room; a session alone larger than the byte bound is refused.
+    pub fn persist(&mut self, nsp: String, session: Session, now_ms: u64) -> Persisted {
         self.prune(now_ms);
         let key = (nsp, session.pid.clone());
-        if !self.sessions.contains_key(&key) && self.sessions.len() >= self.max_sessions {
-            let soonest = self
-                .sessions
-                .iter()
-                .min_by_key(|(_, s)| s.expires_at_ms)
-                .map(|(k, _)| k.clone());
-            if let Some(soonest) = soonest {
-                self.sessions.remove(&soonest);
+        self.remove_key(&key);
+        let size = session.retained_bytes(&key.0);
+        let mut outcome = Persisted::default();
+        if size > self.max_bytes {
+            outcome.refused = true;
+            return outcome;
+        }
+        while self.sessions.len() >= self.max_sessions.max(1) || self.bytes + size > self.max_bytes
+        {
+            let Some((_, soonest)) = self.by_expiry.pop_first() else {
+                break;
+            };
+            self.visited += 1;
+            if let Some((evicted, _)) = self.sessions.remove(&soonest) {
+                self.bytes -= evicted.retained_bytes(&soonest.0);
+                outcome.evicted += 1;
             }
         }
-        self.sessions.insert(key, session);
+        self.sequence += 1;
+        self.by_expiry
+            .insert((session.expires_at_ms, self.sequence), key.clone());
+        self.bytes += size;
+        self.sessions.insert(key, (session, self.sequence));
+        outcome
     }
 
     pub fn get(&self, nsp: &str, pid: &str, now_ms: u64) -> Result<&Session, RestoreError> {
-        let session = self
+        let (session, _) = self
             .sessions
             .get(&(nsp.to_string(), pid.to_string()))
             .ok_or(RestoreError::UnknownSession)?;
@@ -266,11 +372,28 @@ impl SessionStore {
 
     /// A session is restored once: the last page of its restore removes it.
     pub fn remove(&mut self, nsp: &str, pid: &str) -> Option<Session> {
-        self.sessions.remove(&(nsp.to_string(), pid.to_string()))
+        self.remove_key(&(nsp.to_string(), pid.to_string()))
     }
 
+    fn remove_key(&mut self, key: &SessionKey) -> Option<Session> {
+        let (session, sequence) = self.sessions.remove(key)?;
+        self.by_expiry.remove(&(session.expires_at_ms, sequence));
+        self.bytes -= session.retained_bytes(&key.0);
+        Some(session)
+    }
+
+    /// Forgets expired sessions: each is visited once, from the front of the expiry index.
     pub fn prune(&mut self, now_ms: u64) {
-        self.sessions.retain(|_, s| s.expires_at_ms >= now_ms);
+        while let Some(entry) = self.by_expiry.first_entry() {
+            self.visited += 1;
+            if entry.key().0 >= now_ms {
+                break;
+            }
+            let key = entry.remove();
+            if let Some((session, _)) = self.sessions.remove(&key) {
+                self.bytes -= session.retained_bytes(&key.0);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -279,6 +402,17 @@ impl SessionStore {
 
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
+    }
+
+    /// Bytes retained by the sessions (see [`Session::retained_bytes`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Entries of the expiry index visited so far by prunes and evictions.
+    #[doc(hidden)]
+    pub fn visited(&self) -> u64 {
+        self.visited
     }
 }
 
@@ -313,8 +447,9 @@ mod tests {
     fn limits() -> RecoveryLimits {
         RecoveryLimits {
             max_packets: 5,
-            max_bytes: 100,
+            max_bytes: 100_000,
             max_sessions: 2,
+            max_session_bytes: 1024 * 1024,
             page_packets: 2,
             page_bytes: 1000,
         }
@@ -377,19 +512,64 @@ mod tests {
 
     #[test]
     fn the_log_is_bounded_in_bytes_and_age() {
-        let mut log = PacketLog::new(limits());
+        let entry = ENTRY_OVERHEAD + 1 + 40; // "/" and the payload
+        let mut log = PacketLog::new(RecoveryLimits {
+            max_bytes: 2 * entry + 10,
+            ..limits()
+        });
         log.retain_for(DEFAULT_RETENTION_MS + 10_000);
         for _ in 0..3 {
             log.append("/".into(), vec![], vec![], vec![0; 40].into(), 0);
         }
-        assert_eq!(log.len(), 2); // 120 bytes > 100
-        assert_eq!(log.bytes(), 80);
+        assert_eq!(log.len(), 2); // 3 entries > max_bytes
+        assert_eq!(log.bytes(), 2 * entry);
         log.prune(DEFAULT_RETENTION_MS + 10_000);
         assert_eq!(log.len(), 2);
         log.prune(DEFAULT_RETENTION_MS + 10_001);
         assert!(log.is_empty());
         assert!(!log.holds_after(2));
         assert!(log.holds_after(3));
+    }
+
+    /// Room lists are retained bytes: 600 broadcasts to 10,000 rooms each held ~390 MB while
+    /// `bytes()` said 40 KB (payloads only).
+    #[test]
+    fn room_lists_count_against_the_byte_bound() {
+        let max_bytes = 8 * 1024 * 1024;
+        let mut log = PacketLog::new(RecoveryLimits {
+            max_bytes,
+            ..RecoveryLimits::default()
+        });
+        let rooms: Vec<String> = (0..10_000).map(|i| format!("room-{i:05}")).collect();
+        let mut counted = 0;
+        for _ in 0..600 {
+            log.append(
+                "/".into(),
+                rooms.clone(),
+                vec!["someone".into()],
+                vec![0; 66].into(),
+                0,
+            );
+            assert!(log.bytes() <= max_bytes);
+            // Honest: at least the names and payloads of what is held.
+            let held: usize = log
+                .entries
+                .iter()
+                .map(|e| {
+                    e.payload.len()
+                        + e.rooms
+                            .iter()
+                            .chain(&e.except)
+                            .map(String::len)
+                            .sum::<usize>()
+                })
+                .sum();
+            assert!(log.bytes() >= held);
+            counted = log.bytes();
+        }
+        // Each entry retains 10,000 names of 10 bytes and their `String`s: 24 fit in 8 MiB.
+        assert!(log.len() < 30, "{} entries, {counted} bytes", log.len());
+        assert!(log.holds_after(log.last_offset() - 1));
     }
 
     #[test]
@@ -405,6 +585,85 @@ mod tests {
         let page = log.page("/", &[], 1).unwrap();
         assert_eq!(offsets(&page), vec![2]);
         assert_eq!(page.more, Some(2));
+    }
+
+    fn session(pid: usize, data: usize, expires_at_ms: u64) -> Session {
+        Session {
+            sid: format!("sid-{pid}"),
+            pid: format!("pid-{pid}"),
+            rooms: vec![format!("sid-{pid}"), "room".into()],
+            data: vec![0; data],
+            expires_at_ms,
+        }
+    }
+
+    /// `io.close()` of a worker holding N clients persists N sessions at once: each persist
+    /// pruned the whole store and, at the bound, scanned it (O(N^2)). The work is counted as
+    /// entries of the expiry index visited.
+    #[test]
+    fn persisting_many_sessions_costs_linear_work() {
+        const N: usize = 100_000;
+        for max_sessions in [N, N / 10] {
+            let mut store = SessionStore::new(RecoveryLimits {
+                max_sessions,
+                ..RecoveryLimits::default()
+            });
+            let mut evicted = 0;
+            for i in 0..N {
+                // Expiries out of insertion order (servers with different durations).
+                let expires = 120_000 + (i % 7) as u64 * 1000;
+                evicted += store
+                    .persist("/".into(), session(i, 16, expires), i as u64 / 10)
+                    .evicted;
+            }
+            assert_eq!(store.len(), max_sessions);
+            assert_eq!(evicted, N - max_sessions);
+            for i in (N - 100)..N {
+                let pid = format!("pid-{i}");
+                // At the lower bound some made room; every one is kept at the higher.
+                let held = store.get("/", &pid, N as u64).is_ok();
+                assert!(held || max_sessions < N);
+                assert_eq!(store.remove("/", &pid).is_some(), held);
+            }
+            store.prune(200_000); // all expired
+            assert!(store.is_empty());
+            assert_eq!(store.bytes(), 0);
+            // One visit per persist or prune call, plus one per session dropped.
+            assert!(
+                store.visited() <= 3 * N as u64,
+                "{} visits",
+                store.visited()
+            );
+        }
+    }
+
+    /// 400 sessions with 1 MiB of `socket.data` each took +1.1 GB: retained bytes are bounded.
+    #[test]
+    fn sessions_are_bounded_in_bytes() {
+        let max = 8 * 1024 * 1024;
+        let mut store = SessionStore::new(RecoveryLimits {
+            max_session_bytes: max,
+            ..RecoveryLimits::default()
+        });
+        let mut evicted = 0;
+        for i in 0..400 {
+            let outcome = store.persist("/".into(), session(i, 1 << 20, 60_000 + i as u64), 0);
+            assert!(!outcome.refused);
+            evicted += outcome.evicted;
+            assert!(store.bytes() <= max);
+            let data: usize = (0..=i)
+                .filter_map(|j| store.get("/", &format!("pid-{j}"), 0).ok())
+                .map(|s| s.data.len())
+                .sum();
+            assert!(store.bytes() >= data); // honest
+        }
+        assert_eq!(store.len(), 7); // 7 sessions of 1 MiB and a little fit in 8 MiB
+        assert_eq!(evicted, 393);
+        assert!(store.get("/", "pid-399", 0).is_ok()); // the newest stay
+        assert!(store.get("/", "pid-392", 0).is_err()); // the closest to expiry went
+        let huge = store.persist("/".into(), session(1000, max, 60_000), 0);
+        assert!(huge.refused);
+        assert_eq!(store.len(), 7); // refused: nothing made room for it
     }
 
     #[test]

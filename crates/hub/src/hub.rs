@@ -100,6 +100,10 @@ pub struct HubStats {
     pub log_packets: u64,
     pub log_bytes: u64,
     pub sessions: u64,
+    /// Bytes the sessions retain (counted against `recovery.max_session_bytes`).
+    pub session_bytes: u64,
+    /// Sessions evicted or refused at `recovery.max_sessions` or `max_session_bytes`.
+    pub sessions_dropped: u64,
     /// Deliveries to a worker avoided because it holds none of a message's rooms.
     pub skipped: u64,
     /// Answers the hub sent in the name of skipped workers.
@@ -420,6 +424,8 @@ impl Hub {
             log_packets: state.recovery.log_len() as u64,
             log_bytes: state.recovery.log_bytes() as u64,
             sessions: state.recovery.sessions() as u64,
+            session_bytes: state.recovery.session_bytes() as u64,
+            sessions_dropped: state.recovery.sessions_dropped(),
             skipped: c.skipped.load(Ordering::Relaxed),
             answered: c.answered.load(Ordering::Relaxed),
             bridge_bytes: self.shared.backlog.bytes() as u64,
@@ -498,7 +504,12 @@ impl Shared {
                     Err(error) => Err(error.to_string()),
                 }
             }
-            MessageType::PersistSession => state.recovery.persist(&frame, now).map(|()| None),
+            MessageType::PersistSession => state.recovery.persist(&frame, now).map(|note| {
+                if let Some(note) = note {
+                    self.log(format!("worker {from}: {note}"));
+                }
+                None
+            }),
             MessageType::RestoreSession => state.recovery.restore(&frame, now).map(Some),
             _ => Err("only the hub sends it".to_string()),
         };
@@ -532,7 +543,10 @@ impl Shared {
         }
         // After routing: the sender delivers a stored broadcast to its own sockets only once it
         // has the offset, so nothing routed before reaches them after it.
-        if let Some(Reply { bytes, joins }) = reply {
+        if let Some(Reply { bytes, joins, note }) = reply {
+            if let Some(note) = note {
+                self.log(format!("worker {from}: {note}"));
+            }
             self.queue_for_links(state, &[from], &bytes.into());
             // A restored session's sockets join its rooms when the worker applies the reply.
             if let Some((nsp, rooms)) = joins {

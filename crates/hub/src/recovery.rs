@@ -22,6 +22,8 @@ pub(crate) struct Reply {
     /// The namespace and rooms the worker's sockets join when it applies the reply (a restored
     /// session's), which the hub's room view must hold from then on.
     pub(crate) joins: Option<Joins>,
+    /// Something worth a debug line.
+    pub(crate) note: Option<String>,
 }
 
 /// A namespace and rooms joined in it.
@@ -29,13 +31,19 @@ pub type Joins = (String, Vec<String>);
 
 impl Reply {
     pub(crate) fn new(bytes: Vec<u8>) -> Reply {
-        Reply { bytes, joins: None }
+        Reply {
+            bytes,
+            joins: None,
+            note: None,
+        }
     }
 }
 
 pub(crate) struct Recovery {
     log: PacketLog,
     sessions: SessionStore,
+    /// Sessions evicted or refused at the store's bounds.
+    sessions_dropped: u64,
 }
 
 #[derive(Deserialize)]
@@ -44,13 +52,64 @@ struct PersistRequest {
     pid: String,
     rooms: Vec<String>,
     data: ByteBuf,
+    #[serde(deserialize_with = "js_duration")]
     ttl: u64,
 }
 
 #[derive(Deserialize)]
 struct RestoreRequest {
     pid: String,
+    #[serde(deserialize_with = "js_position")]
     after: u64,
+}
+
+/// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// msgpackr packs a JS number that is an integer below 2^32 as a MessagePack integer and any
+/// other as a float64 (an offset past 4,294,967,295, a `maxDisconnectionDuration` of 50 days):
+/// these read either.
+struct JsNumber;
+
+impl serde::de::Visitor<'_> for JsNumber {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
+        Ok(v)
+    }
+}
+
+/// A position in the log, as a JS number: an integer in 0..=2^53-1 (exact), else refused.
+fn js_position<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = d.deserialize_any(JsNumber)?;
+    if v.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER as f64).contains(&v) {
+        Ok(v as u64)
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is not a position")))
+    }
+}
+
+/// A duration in milliseconds, as a JS number: rounded up, saturating (`Infinity` lasts for
+/// ever); negative or NaN refused.
+fn js_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = d.deserialize_any(JsNumber)?;
+    if v >= 0.0 {
+        Ok(v.ceil() as u64) // `as` saturates at u64::MAX
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is not a duration")))
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -77,6 +136,7 @@ impl Recovery {
         Recovery {
             log: PacketLog::new(limits),
             sessions: SessionStore::new(limits),
+            sessions_dropped: 0,
         }
     }
 
@@ -110,7 +170,12 @@ impl Recovery {
         ))
     }
 
-    pub(crate) fn persist(&mut self, frame: &RawFrame, now_ms: u64) -> Result<(), String> {
+    /// Stores a session; returns a debug line when a bound made sessions go (counted).
+    pub(crate) fn persist(
+        &mut self,
+        frame: &RawFrame,
+        now_ms: u64,
+    ) -> Result<Option<String>, String> {
         let request: PersistRequest =
             rmp_serde::from_slice(frame.payload()).map_err(|e| format!("bad session: {e}"))?;
         self.log.retain_for(request.ttl);
@@ -121,32 +186,62 @@ impl Recovery {
             data: request.data.into_vec(),
             expires_at_ms: now_ms.saturating_add(request.ttl),
         };
-        self.sessions
+        let sid = session.sid.clone();
+        // Bounds: `max_sessions` and `max_session_bytes`; the sessions closest to expiry make
+        // room, a session alone over the byte bound is refused. Either is counted and logged.
+        let outcome = self
+            .sessions
             .persist(frame.header.nsp.clone(), session, now_ms);
-        Ok(())
+        let dropped = outcome.evicted + usize::from(outcome.refused);
+        self.sessions_dropped += dropped as u64;
+        Ok(if outcome.refused {
+            Some(format!(
+                "session {sid} not kept: larger than recovery.maxSessionBytes"
+            ))
+        } else if outcome.evicted > 0 {
+            Some(format!(
+                "{} sessions closest to expiry dropped for session {sid}: recovery.maxSessions or maxSessionBytes reached",
+                outcome.evicted
+            ))
+        } else {
+            None
+        })
     }
 
     /// Answers one page of a restore; the last page forgets the session (it is restored once).
+    /// Every request with a request id gets an answer: one that cannot be read, a negative one
+    /// (and a debug line), so that its socket gets a new session at once.
     pub(crate) fn restore(&mut self, frame: &RawFrame, now_ms: u64) -> Result<Reply, String> {
         let header = &frame.header;
-        let request: RestoreRequest =
-            rmp_serde::from_slice(frame.payload()).map_err(|e| format!("bad restore: {e}"))?;
-        let response = match self.page(&header.nsp, &request, now_ms) {
-            Ok(response) => response,
+        if header.request_id.is_none() {
+            return Err("a restore without a request id".into());
+        }
+        let mut note = None;
+        let response = match rmp_serde::from_slice::<RestoreRequest>(frame.payload()) {
             Err(error) => {
-                self.sessions.remove(&header.nsp, &request.pid);
+                note = Some(format!("refuse a restore that cannot be read: {error}"));
                 RestoreResponse {
-                    reason: Some(match error {
-                        RestoreError::UnknownSession => "unknown session",
-                        RestoreError::Expired => "session expired",
-                        RestoreError::OffsetGone => "offset no longer in the log",
-                    }),
+                    reason: Some("bad request"),
                     ..RestoreResponse::default()
                 }
             }
+            Ok(request) => match self.page(&header.nsp, &request, now_ms) {
+                Ok(response) => response,
+                Err(error) => {
+                    self.sessions.remove(&header.nsp, &request.pid);
+                    RestoreResponse {
+                        reason: Some(match error {
+                            RestoreError::UnknownSession => "unknown session",
+                            RestoreError::Expired => "session expired",
+                            RestoreError::OffsetGone => "offset no longer in the log",
+                        }),
+                        ..RestoreResponse::default()
+                    }
+                }
+            },
         };
         let payload = rmp_serde::to_vec_named(&response).map_err(|e| e.to_string())?;
-        // Each ok page carries the rooms, and the worker joins them with the first one it applies.
+        // The last page carries the rooms, and the worker's socket joins them when it applies it.
         let joins = response.rooms.map(|rooms| (header.nsp.clone(), rooms));
         let reply = Header {
             request_id: header.request_id.clone(),
@@ -157,7 +252,7 @@ impl Recovery {
             )
         };
         let bytes = encode_frame(&reply, &payload).map_err(|e| e.to_string())?;
-        Ok(Reply { bytes, joins })
+        Ok(Reply { bytes, joins, note })
     }
 
     fn page(
@@ -169,11 +264,14 @@ impl Recovery {
         self.log.prune(now_ms);
         let session = self.sessions.get(nsp, &request.pid, now_ms)?;
         let page = self.log.page(nsp, &session.rooms, request.after)?;
+        // The session itself (sid, rooms, `socket.data`) travels once, with the last page, which
+        // is the one the worker applies: not repeated on every page.
+        let last = page.more.is_none();
         let response = RestoreResponse {
             ok: true,
-            sid: Some(session.sid.clone()),
-            rooms: Some(session.rooms.clone()),
-            data: Some(ByteBuf::from(session.data.clone())),
+            sid: last.then(|| session.sid.clone()),
+            rooms: last.then(|| session.rooms.clone()),
+            data: last.then(|| ByteBuf::from(session.data.clone())),
             packets: page
                 .entries
                 .iter()
@@ -199,6 +297,14 @@ impl Recovery {
     pub(crate) fn sessions(&self) -> usize {
         self.sessions.len()
     }
+
+    pub(crate) fn session_bytes(&self) -> usize {
+        self.sessions.bytes()
+    }
+
+    pub(crate) fn sessions_dropped(&self) -> u64 {
+        self.sessions_dropped
+    }
 }
 
 /// The hub's recovery handling with nothing around it, for the fuzz targets and their corpus
@@ -213,6 +319,13 @@ impl RecoveryHarness {
         RecoveryHarness(Recovery::new(limits))
     }
 
+    /// A harness whose log gives `next` as its first offset.
+    pub fn starting_at(limits: RecoveryLimits, next: u64) -> Self {
+        let mut recovery = Recovery::new(limits);
+        recovery.log = PacketLog::starting_at(limits, next);
+        RecoveryHarness(recovery)
+    }
+
     /// A broadcast to store: the frame to relay and the sender's acknowledgement.
     pub fn store(
         &mut self,
@@ -223,7 +336,7 @@ impl RecoveryHarness {
     }
 
     pub fn persist(&mut self, frame: &RawFrame, now_ms: u64) -> Result<(), String> {
-        self.0.persist(frame, now_ms)
+        self.0.persist(frame, now_ms).map(drop)
     }
 
     /// The reply frame and the rooms its sender joins when applying it.
@@ -247,5 +360,183 @@ fn hub_header(kind: MessageType, nsp: &str, requester: Option<&str>) -> Header {
     Header {
         requester_uid: requester.map(str::to_string),
         ..Header::new(kind, nsp, HUB_UID)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sio_cluster_core::FrameDecoder;
+
+    fn decode(bytes: &[u8]) -> RawFrame {
+        let mut decoder = FrameDecoder::new(usize::MAX);
+        decoder.push(bytes);
+        decoder.next_raw_frame().unwrap().unwrap()
+    }
+
+    fn request(kind: MessageType, rooms: &[&str], payload: &[u8]) -> RawFrame {
+        let mut header = Header::new(kind, "/", "uid-1");
+        header.request_id = Some("req-1".into());
+        header.rooms = rooms.iter().map(|r| r.to_string()).collect();
+        header.store = kind == MessageType::Broadcast;
+        decode(&encode_frame(&header, payload).unwrap())
+    }
+
+    #[derive(Serialize)]
+    struct Persist<'a, T> {
+        sid: &'a str,
+        pid: &'a str,
+        rooms: Vec<&'a str>,
+        #[serde(with = "serde_bytes")]
+        data: &'a [u8],
+        ttl: T,
+    }
+
+    #[derive(Serialize)]
+    struct Restore<'a, T> {
+        pid: &'a str,
+        after: T,
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct Restored {
+        ok: bool,
+        reason: Option<String>,
+        packets: Vec<(u64, ByteBuf)>,
+        data: Option<ByteBuf>,
+        rooms: Option<Vec<String>>,
+        more: Option<u64>,
+    }
+
+    /// `socket.data` (up to `maxSessionBytes`) travels once, not with every page of a restore.
+    #[test]
+    fn a_restore_sends_the_session_once_with_its_last_page() {
+        let mut recovery = RecoveryHarness::new(RecoveryLimits {
+            page_packets: 2,
+            ..RecoveryLimits::default()
+        });
+        let broadcast = request(MessageType::Broadcast, &[], b"p");
+        recovery.store(&broadcast, 0).unwrap(); // offset 1: the client's
+        let persist = Persist {
+            sid: "s",
+            pid: "p",
+            rooms: vec!["s"],
+            data: &[7; 1000],
+            ttl: 60_000,
+        };
+        let persist = rmp_serde::to_vec_named(&persist).unwrap();
+        recovery
+            .persist(&request(MessageType::PersistSession, &[], &persist), 0)
+            .unwrap();
+        for _ in 0..5 {
+            recovery.store(&broadcast, 0).unwrap();
+        }
+        let mut after = 1;
+        let mut pages = vec![];
+        loop {
+            let page = restored(
+                &mut recovery,
+                &rmp_serde::to_vec_named(&Restore { pid: "p", after }).unwrap(),
+            );
+            assert!(page.ok, "{page:?}");
+            let more = page.more;
+            pages.push(page);
+            match more {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        assert_eq!(pages.len(), 3);
+        let packets: usize = pages.iter().map(|p| p.packets.len()).sum();
+        assert_eq!(packets, 5);
+        let with_data: Vec<bool> = pages.iter().map(|p| p.data.is_some()).collect();
+        assert_eq!(with_data, vec![false, false, true]);
+        let last = pages.last().unwrap();
+        assert_eq!(
+            last.data.as_ref().map(|d| d.to_vec()),
+            Some(vec![7u8; 1000])
+        );
+        assert_eq!(last.rooms.as_deref(), Some(&["s".to_string()][..]));
+    }
+
+    fn restored(recovery: &mut RecoveryHarness, payload: &[u8]) -> Restored {
+        let (bytes, _) = recovery
+            .restore(&request(MessageType::RestoreSession, &[], payload), 0)
+            .expect("every restore is answered");
+        let reply = decode(&bytes);
+        assert_eq!(reply.header.kind, MessageType::RestoreSessionResponse);
+        assert_eq!(reply.header.request_id.as_deref(), Some("req-1"));
+        rmp_serde::from_slice(reply.payload()).unwrap()
+    }
+
+    /// msgpackr packs JS numbers from 2^32 up as float64: such offsets and durations are read.
+    #[test]
+    fn offsets_and_durations_past_32_bits_arrive_as_float64_and_are_read() {
+        let first = (1u64 << 32) + 4;
+        let mut recovery = RecoveryHarness::starting_at(RecoveryLimits::default(), first);
+        let broadcast = request(MessageType::Broadcast, &[], b"p");
+        let (_, ack) = recovery.store(&broadcast, 0).unwrap();
+        assert_eq!(decode(&ack).header.offset, Some(first));
+        let persist = Persist {
+            sid: "s",
+            pid: "p",
+            rooms: vec!["s"],
+            data: b"",
+            ttl: (1u64 << 32) as f64 + 1.0, // 49.7 days and a millisecond
+        };
+        let persist = rmp_serde::to_vec_named(&persist).unwrap();
+        recovery
+            .persist(&request(MessageType::PersistSession, &[], &persist), 0)
+            .unwrap();
+        recovery.store(&broadcast, 0).unwrap(); // 2^32 + 5: missed
+        let after = Restore {
+            pid: "p",
+            after: first as f64,
+        };
+        let page = restored(&mut recovery, &rmp_serde::to_vec_named(&after).unwrap());
+        assert!(page.ok, "{page:?}");
+        let offsets: Vec<u64> = page.packets.iter().map(|(o, _)| *o).collect();
+        assert_eq!(offsets, vec![(1u64 << 32) + 5]);
+    }
+
+    /// A restore request that cannot be read is answered at once, negatively.
+    #[test]
+    fn a_malformed_restore_gets_a_negative_answer() {
+        let mut recovery = RecoveryHarness::new(RecoveryLimits::default());
+        let bad: Vec<Vec<u8>> = vec![
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: -1,
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: 1.5,
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: 1e20,
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: f64::NAN,
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&Restore {
+                pid: "p",
+                after: "12",
+            })
+            .unwrap(),
+            rmp_serde::to_vec_named(&(7, 1)).unwrap(),
+            vec![0xc1], // never used in MessagePack
+            vec![],
+        ];
+        for payload in bad {
+            let page = restored(&mut recovery, &payload);
+            assert!(!page.ok);
+            assert_eq!(page.reason.as_deref(), Some("bad request"), "{payload:?}");
+        }
     }
 }
