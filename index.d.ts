@@ -119,6 +119,8 @@ export interface HubStats {
   sessionsDropped: number;
   skipped: number;
   answered: number;
+  /** Broadcasts a worker asked to store that were delivered without an offset (their frame could not carry one within the 64 MiB frame limit). */
+  unstored: number;
   redisConnected: boolean;
   redisPublished: number;
   redisReceived: number;

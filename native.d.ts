@@ -127,6 +127,7 @@ export interface HubStatsJs {
   skipped: number
   /** Answers the hub sent in the name of skipped workers. */
   answered: number
+  unstored: number
   redisConnected: boolean
   redisPublished: number
   redisReceived: number

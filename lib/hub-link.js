@@ -257,7 +257,8 @@ function drain() {
 function receive(frame) {
   switch (frame.type) {
     case OFFSET_ASSIGNED:
-      return acknowledgeStored(toOffset(frame.offset));
+      // Without an offset: the hub could not store it (delivered all the same, not recoverable).
+      return acknowledgeStored(frame.offset == null ? "" : toOffset(frame.offset));
     case RESTORE_SESSION_RESPONSE:
       settleRequest(frame);
       return "yield";

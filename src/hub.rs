@@ -105,6 +105,7 @@ pub struct HubStatsJs {
     pub skipped: f64,
     /// Answers the hub sent in the name of skipped workers.
     pub answered: f64,
+    pub unstored: f64,
     pub redis_connected: bool,
     pub redis_published: f64,
     pub redis_received: f64,
@@ -313,6 +314,7 @@ impl NativeHub {
             sessions_dropped: s.sessions_dropped as f64,
             skipped: s.skipped as f64,
             answered: s.answered as f64,
+            unstored: s.unstored as f64,
             redis_connected: s.redis_connected,
             redis_published: s.redis_published as f64,
             redis_received: s.redis_received as f64,

@@ -139,6 +139,11 @@ impl PacketLog {
         }
     }
 
+    /// The offset the next stored broadcast gets.
+    pub fn next_offset(&self) -> u64 {
+        self.next
+    }
+
     /// Stores a broadcast and returns its offset.
     pub fn append(
         &mut self,

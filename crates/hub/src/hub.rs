@@ -108,6 +108,9 @@ pub struct HubStats {
     pub skipped: u64,
     /// Answers the hub sent in the name of skipped workers.
     pub answered: u64,
+    /// Broadcasts a worker asked to store that were delivered without an offset (one whose frame
+    /// could not carry its offset within the frame limit).
+    pub unstored: u64,
     /// Redis: connected now, messages published and received, publishes dropped (Redis away),
     /// received messages that were not valid, our own messages heard back, channels subscribed.
     pub redis_connected: bool,
@@ -172,6 +175,7 @@ struct Counters {
     bad_frames: AtomicU64,
     skipped: AtomicU64,
     answered: AtomicU64,
+    unstored: AtomicU64,
 }
 
 struct State {
@@ -428,6 +432,7 @@ impl Hub {
             sessions_dropped: state.recovery.sessions_dropped(),
             skipped: c.skipped.load(Ordering::Relaxed),
             answered: c.answered.load(Ordering::Relaxed),
+            unstored: c.unstored.load(Ordering::Relaxed),
             bridge_bytes: self.shared.backlog.bytes() as u64,
             bridge_dropped: self.shared.backlog.dropped(),
             uids: uids as u64,
@@ -497,12 +502,21 @@ impl Shared {
         let outcome = match kind {
             MessageType::Broadcast if frame.header.store => {
                 match state.recovery.store(&frame, now) {
-                    Ok((relayed, ack)) => match decode_one(&relayed) {
-                        Some(relayed) => return (Some(relayed), Some(Reply::new(ack))),
-                        None => Err("cannot re-read a stored frame".to_string()),
-                    },
-                    Err(error) => Err(error.to_string()),
+                    Ok((relayed, ack)) => {
+                        if let Some(relayed) = decode_one(&relayed) {
+                            return (Some(relayed), Some(Reply::new(ack)));
+                        }
+                    }
+                    Err(error) => self.log(format!(
+                        "worker {from}: a broadcast is delivered without storing it: {error}"
+                    )),
                 }
+                self.counters.unstored.fetch_add(1, Ordering::Relaxed);
+                let (relayed, ack) = Recovery::unstored(&frame);
+                return (
+                    relayed.as_deref().and_then(decode_one),
+                    Some(Reply::new(ack)),
+                );
             }
             MessageType::PersistSession => state.recovery.persist(&frame, now).map(|note| {
                 if let Some(note) = note {

@@ -148,13 +148,10 @@ impl Recovery {
         now_ms: u64,
     ) -> Result<(Vec<u8>, Vec<u8>), FrameError> {
         let header = &frame.header;
-        let offset = self.log.append(
-            header.nsp.clone(),
-            header.rooms.clone(),
-            header.except.clone(),
-            Arc::from(frame.payload()),
-            now_ms,
-        );
+        // Both frames are made before the entry is stored: a broadcast that cannot carry its
+        // offset (a frame at the size limit, which the offset's bytes push over it) is not in the
+        // log, so no client ever recovers a packet the cluster did not deliver with that offset.
+        let offset = self.log.next_offset();
         let relayed = Header {
             store: false,
             offset: Some(offset),
@@ -164,10 +161,35 @@ impl Recovery {
             offset: Some(offset),
             ..hub_header(MessageType::OffsetAssigned, &header.nsp, None)
         };
-        Ok((
+        let frames = (
             encode_frame(&relayed, frame.payload())?,
             encode_frame(&ack, &[])?,
-        ))
+        );
+        let stored = self.log.append(
+            header.nsp.clone(),
+            header.rooms.clone(),
+            header.except.clone(),
+            Arc::from(frame.payload()),
+            now_ms,
+        );
+        debug_assert_eq!(stored, offset);
+        Ok(frames)
+    }
+
+    /// What the hub does with a broadcast it could not store: delivered without an offset, and
+    /// its sender told so (an OFFSET_ASSIGNED without one), so that the sender's pairing of
+    /// acknowledgements with its stored broadcasts, first in first out, stays in step.
+    pub(crate) fn unstored(frame: &RawFrame) -> (Option<Vec<u8>>, Vec<u8>) {
+        let header = &frame.header;
+        let relayed = Header {
+            store: false,
+            ..header.clone()
+        };
+        let ack = hub_header(MessageType::OffsetAssigned, &header.nsp, None);
+        (
+            encode_frame(&relayed, frame.payload()).ok(),
+            encode_frame(&ack, &[]).expect("an acknowledgement without an offset always encodes"),
+        )
     }
 
     /// Stores a session; returns a debug line when a bound made sessions go (counted).

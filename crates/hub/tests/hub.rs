@@ -53,7 +53,7 @@ fn connect_with(hub: &Hub, worker: u32, secret: Secret) -> (Link, Receiver<LinkE
         hub.path().to_path_buf(),
         secret,
         worker,
-        1 << 20,
+        sio_cluster_core::MAX_FRAME_LEN,
         sink,
     );
     (link, rx)
@@ -1074,4 +1074,65 @@ fn bounded_adapters(stats: &sio_cluster_hub::HubStats, closes: u64) {
     assert!(stats.uids_refused > 0, "{stats:?}");
     assert_eq!(closes + stats.uids_refused, 40_000, "{stats:?}");
     assert_eq!((stats.uids, stats.uid_bytes), (0, 0), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_that_cannot_carry_its_offset_is_delivered_unstored_and_its_sender_told() {
+    // Queues large enough for a frame at the size limit.
+    let (hub, events) = start_hub(256 << 20);
+    let mut links = Vec::new();
+    for worker in 1..=2 {
+        hub.allow(worker, std::process::id());
+        let (link, rx) = connect(&hub, worker);
+        opened(&rx).await;
+        assert!(hub.switch(worker));
+        next(&events, move |e| {
+            matches!(e, HubEvent::Flushed { worker: w } if w == worker).then_some(())
+        })
+        .await;
+        links.push((link, rx));
+    }
+    let (link1, rx1) = &links[0];
+    let (_link2, rx2) = &links[1];
+    // Offsets past 127 take more bytes than "no offset" in a header.
+    for _ in 0..200 {
+        link1.send(stored("uid-1", &[], b"small"));
+    }
+    let (mut acks, mut seen) = (0, 0);
+    while acks < 200 {
+        acks += frames(rx1).await.len();
+    }
+    while seen < 200 {
+        seen += frames(rx2).await.len();
+    }
+
+    // A stored broadcast of exactly the frame limit: with its offset it would exceed it.
+    let empty = stored("uid-1", &[], b"");
+    let payload = vec![7u8; sio_cluster_core::MAX_FRAME_LEN + 4 - empty.len()];
+    link1.send(stored("uid-1", &[], &payload));
+    link1.send(stored("uid-1", &[], b"after"));
+
+    let mut acks = Vec::new();
+    while acks.len() < 2 {
+        acks.extend(frames(rx1).await);
+    }
+    assert!(acks
+        .iter()
+        .all(|a| a.header.kind == MessageType::OffsetAssigned));
+    // One acknowledgement per stored broadcast, in order: the sender's pairing stays in step.
+    assert_eq!(acks[0].header.offset, None, "the big one was not stored");
+    assert_eq!(acks[1].header.offset, Some(201));
+    let mut relayed = Vec::new();
+    while relayed.len() < 2 {
+        relayed.extend(frames(rx2).await);
+    }
+    assert_eq!(
+        relayed[0].payload.len(),
+        payload.len(),
+        "delivered all the same"
+    );
+    assert_eq!(relayed[0].header.offset, None);
+    assert_eq!(relayed[1].header.offset, Some(201));
+    let stats = hub.stats();
+    assert_eq!((stats.log_packets, stats.unstored), (201, 1));
 }
