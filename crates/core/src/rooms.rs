@@ -18,7 +18,7 @@
 //!   [`MAX_PENDING_PINS`] per worker, beyond which they fold into one pin that keeps every view of
 //!   the worker unknown until a report's `applied` reaches it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::header::Header;
 use crate::routing::WorkerId;
@@ -36,6 +36,74 @@ pub const MAX_PENDING_PINS: usize = 10_000;
 #[derive(Debug, Default)]
 pub struct RoomViews {
     workers: HashMap<WorkerId, WorkerRooms>,
+    held: Held,
+}
+
+/// How many views hold each room, kept only when asked ([`RoomViews::track_holders`]: Redis
+/// subscribes a channel per room some view holds), and the rooms whose count went from or to zero
+/// since [`RoomViews::take_changes`]. The rule: a subscription reconcile costs what changed since
+/// the last one, never a walk of every room. Bound: one count per distinct (namespace, room) held,
+/// and one entry per room changed since the last reconcile (at most one per room ever held).
+#[derive(Debug, Default)]
+struct Held {
+    on: bool,
+    counts: HashMap<String, HashMap<String, usize>>,
+    changed: HashMap<String, HashSet<String>>,
+}
+
+impl Held {
+    fn gained(&mut self, nsp: &str, room: &str) {
+        if !self.on {
+            return;
+        }
+        let rooms = match self.counts.get_mut(nsp) {
+            Some(rooms) => rooms,
+            None => self.counts.entry(nsp.to_string()).or_default(),
+        };
+        match rooms.get_mut(room) {
+            Some(count) => *count += 1,
+            None => {
+                rooms.insert(room.to_string(), 1);
+                self.changed(nsp, room);
+            }
+        }
+    }
+
+    fn lost(&mut self, nsp: &str, room: &str) {
+        if !self.on {
+            return;
+        }
+        let Some(rooms) = self.counts.get_mut(nsp) else {
+            return;
+        };
+        let Some(count) = rooms.get_mut(room) else {
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            rooms.remove(room);
+            if rooms.is_empty() {
+                self.counts.remove(nsp);
+            }
+            self.changed(nsp, room);
+        }
+    }
+
+    fn changed(&mut self, nsp: &str, room: &str) {
+        let rooms = match self.changed.get_mut(nsp) {
+            Some(rooms) => rooms,
+            None => self.changed.entry(nsp.to_string()).or_default(),
+        };
+        if !rooms.contains(room) {
+            rooms.insert(room.to_string());
+        }
+    }
+
+    fn lost_view(&mut self, nsp: &str, view: &NspRooms) {
+        for room in view.rooms.keys() {
+            self.lost(nsp, room);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -97,6 +165,7 @@ impl RoomViews {
         if rooms.is_empty() {
             return;
         }
+        let held = &mut self.held;
         let worker_rooms = self.workers.entry(worker).or_default();
         if let Some(folded) = &mut worker_rooms.folded {
             *folded = (*folded).max(pin);
@@ -109,18 +178,23 @@ impl RoomViews {
         for room in rooms {
             let slot = match view.rooms.get_mut(room) {
                 Some(slot) => slot,
-                None => view.rooms.entry(room.clone()).or_default(),
+                None => {
+                    held.gained(nsp, room);
+                    view.rooms.entry(room.clone()).or_default()
+                }
             };
             *slot = Some(slot.map_or(pin, |old| old.max(pin)));
         }
         if !view.complete {
-            worker_rooms.bound_pending();
+            worker_rooms.bound_pending(held);
         }
     }
 
     /// Applies a worker's ROOMS_CHANGED (`header.nsp`, `joined`, `left`, `applied`, `reset`).
     pub fn apply(&mut self, worker: WorkerId, header: &Header) {
         let applied = header.applied;
+        let held = &mut self.held;
+        let nsp = header.nsp.as_str();
         let worker_rooms = self.workers.entry(worker).or_default();
         if let (Some(folded), Some(applied)) = (worker_rooms.folded, applied) {
             if applied >= folded {
@@ -131,7 +205,13 @@ impl RoomViews {
         if header.reset {
             // What the snapshot lacks is gone, unless a join the worker may not have applied yet
             // pinned it.
-            view.rooms.retain(|_, pin| !removable(*pin, applied));
+            view.rooms.retain(|room, pin| {
+                let keep = !removable(*pin, applied);
+                if !keep {
+                    held.lost(nsp, room);
+                }
+                keep
+            });
             view.complete = true;
         } else {
             for room in &header.left {
@@ -141,13 +221,17 @@ impl RoomViews {
                     .is_some_and(|pin| removable(*pin, applied))
                 {
                     view.rooms.remove(room);
+                    held.lost(nsp, room);
                 }
             }
         }
         // An unknown view keeps pins only: its other rooms would mean nothing until a reset.
         if view.complete {
             for room in &header.joined {
-                view.rooms.entry(room.clone()).or_insert(None);
+                if !view.rooms.contains_key(room) {
+                    view.rooms.insert(room.clone(), None);
+                    held.gained(nsp, room);
+                }
             }
         }
     }
@@ -156,9 +240,9 @@ impl RoomViews {
     pub fn adapter_closed(&mut self, worker: WorkerId, nsp: &str) {
         if let Some(worker_rooms) = self.workers.get_mut(&worker) {
             if let Some(view) = worker_rooms.nsps.get_mut(nsp) {
-                view.forget();
+                view.forget(nsp, &mut self.held);
             }
-            worker_rooms.bound_pending();
+            worker_rooms.bound_pending(&mut self.held);
         }
     }
 
@@ -166,8 +250,10 @@ impl RoomViews {
     /// count of its link goes on).
     pub fn switched(&mut self, worker: WorkerId) {
         if let Some(worker_rooms) = self.workers.get_mut(&worker) {
-            worker_rooms.nsps.values_mut().for_each(NspRooms::forget);
-            worker_rooms.bound_pending();
+            for (nsp, view) in &mut worker_rooms.nsps {
+                view.forget(nsp, &mut self.held);
+            }
+            worker_rooms.bound_pending(&mut self.held);
         }
     }
 
@@ -175,18 +261,42 @@ impl RoomViews {
     /// (the next link counts from 1), becoming [`IPC_PIN`]s.
     pub fn new_link(&mut self, worker: WorkerId) {
         if let Some(worker_rooms) = self.workers.get_mut(&worker) {
-            for view in worker_rooms.nsps.values_mut() {
-                view.forget();
+            for (nsp, view) in &mut worker_rooms.nsps {
+                view.forget(nsp, &mut self.held);
                 view.rooms.values_mut().for_each(|pin| *pin = Some(IPC_PIN));
             }
             worker_rooms.folded = worker_rooms.folded.map(|_| IPC_PIN);
-            worker_rooms.bound_pending();
+            worker_rooms.bound_pending(&mut self.held);
         }
     }
 
     /// The worker exited.
     pub fn remove(&mut self, worker: WorkerId) {
-        self.workers.remove(&worker);
+        if let Some(worker_rooms) = self.workers.remove(&worker) {
+            for (nsp, view) in &worker_rooms.nsps {
+                self.held.lost_view(nsp, view);
+            }
+        }
+    }
+
+    /// Counts, from now on, how many views hold each room, and records which rooms come and go
+    /// (see [`RoomViews::take_changes`]). Call before any room is held.
+    pub fn track_holders(&mut self) {
+        self.held.on = true;
+    }
+
+    /// Whether some view holds `room` of `nsp` (pinned or known). Needs [`Self::track_holders`].
+    pub fn holds(&self, nsp: &str, room: &str) -> bool {
+        self.held
+            .counts
+            .get(nsp)
+            .is_some_and(|rooms| rooms.contains_key(room))
+    }
+
+    /// The rooms, by namespace, that some view came to hold or that no view holds any more since
+    /// the last call: what a subscription reconcile looks at, instead of every room.
+    pub fn take_changes(&mut self) -> HashMap<String, HashSet<String>> {
+        std::mem::take(&mut self.held.changed)
     }
 
     /// Every `(nsp, room)` some view holds, pinned or known (repeated if several workers hold it).
@@ -210,15 +320,20 @@ impl RoomViews {
 
 impl NspRooms {
     /// Becomes unknown: only pinned rooms matter until the next reset.
-    fn forget(&mut self) {
+    fn forget(&mut self, nsp: &str, held: &mut Held) {
         self.complete = false;
-        self.rooms.retain(|_, pin| pin.is_some());
+        self.rooms.retain(|room, pin| {
+            if pin.is_none() {
+                held.lost(nsp, room);
+            }
+            pin.is_some()
+        });
     }
 }
 
 impl WorkerRooms {
     /// Folds the pins of unknown views into one when there are too many of them.
-    fn bound_pending(&mut self) {
+    fn bound_pending(&mut self, held: &mut Held) {
         let pending: usize = self
             .nsps
             .values()
@@ -237,7 +352,12 @@ impl WorkerRooms {
             }
         }
         self.folded = Some(folded);
-        self.nsps.retain(|_, view| view.complete);
+        self.nsps.retain(|nsp, view| {
+            if !view.complete {
+                held.lost_view(nsp, view);
+            }
+            view.complete
+        });
     }
 }
 

@@ -365,7 +365,9 @@ impl RedisHandler for RemoteHandler {
 }
 
 /// Leaves the channels nothing here needs any more (adapters closed, rooms emptied), and
-/// subscribes what an adapter or room known only from the board needs.
+/// subscribes what an adapter or room known only from the board needs. Under the lock, so it
+/// costs only what changed since the last turn (see [`Subscriptions::reconcile`]), never a walk of
+/// every room: `hubStats()` and the links wait for this lock.
 pub(super) async fn reconcile_loop(shared: Weak<Shared>) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
