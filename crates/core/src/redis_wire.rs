@@ -7,6 +7,7 @@
 //! byte `{` means JSON). The hub always writes MessagePack: its payload is already MessagePack, so
 //! the message is a map written around it without decoding it, and it is smaller than JSON.
 
+use crate::frame::MAX_FRAME_LEN;
 use crate::header::Header;
 use crate::message::MessageType;
 use crate::msgpack_view::{skip, MsgpackView};
@@ -223,9 +224,22 @@ fn transcode(payload: &[u8], out: &mut Vec<u8>) -> Option<()> {
 /// and the MessagePack of its `data`. `requester` is the adapter whose response channel it came
 /// on, if any: redis-adapter's responses name their requester by channel only.
 pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
+    // Bound: a message from Redis is at most a frame (MAX_FRAME_LEN, as a worker's): a larger one
+    // could not be framed for a worker anyway, so it is refused before any decoding (the hub drops
+    // it with a count, `redisBad`, and a debug line).
+    if bytes.len() > MAX_FRAME_LEN {
+        return Err(Invalid::new(format!(
+            "{} bytes, more than the frame limit ({MAX_FRAME_LEN} bytes)",
+            bytes.len()
+        )));
+    }
     if bytes.first() == Some(&b'{') {
         return decode_json(bytes, requester);
     }
+    decode_msgpack(bytes, requester)
+}
+
+fn decode_msgpack(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
     // MessagePack is read where it lies: validation visits the fields it checks, and the bytes
     // of `data` become the payload as they came.
     if skip(bytes) != Some(bytes.len()) {
@@ -252,25 +266,24 @@ pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, 
     Ok((header, payload))
 }
 
+/// The rule: a JSON message costs its bytes. It is transcoded to MessagePack in one pass, with no
+/// value tree (a `serde_json::Value` costs up to ~16 times the text), then read as MessagePack
+/// messages are: its `requesterUid` is the channel's, never its own. serde_json's nesting limit
+/// (128) bounds the copies of nested containers whose length MessagePack needs first.
 fn decode_json(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
-    let mut message: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
-    let Some(fields) = message.as_object_mut() else {
+    let mut packed = Vec::with_capacity(bytes.len());
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    serde_transcode::transcode(&mut json, &mut rmp_serde::Serializer::new(&mut packed))
+        .map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
+    json.end()
+        .map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
+    if packed
+        .first()
+        .is_none_or(|&marker| !matches!(marker, 0x80..=0x8f | 0xde | 0xdf))
+    {
         return Err(Invalid::new("message must be a map"));
-    };
-    fields.remove("requesterUid");
-    if let Some(requester) = requester {
-        fields.insert("requesterUid".into(), requester.into());
     }
-    let mut header = validate(&&message)?;
-    header.store = stored_by_workers(&&message);
-    let payload = match message.get("data") {
-        Some(data) => {
-            rmp_serde::to_vec(data).map_err(|e| Invalid::new(format!("cannot encode data: {e}")))?
-        }
-        None => Vec::new(),
-    };
-    Ok((header, payload))
+    decode_msgpack(&packed, requester)
 }
 
 /// A MessagePack message from Redis seen as the message the hub validates: its `requesterUid` is
@@ -497,6 +510,20 @@ mod tests {
             let message = encode_message(&Header::new(MessageType::Broadcast, "/", "u"), &payload);
             assert!(message.ends_with(&payload));
         }
+    }
+
+    #[test]
+    fn messages_larger_than_a_frame_are_refused_before_decoding() {
+        let json = br#"{"uid":"x","nsp":"/","type":3,"data":{"opts":{"rooms":[],"except":[]},"packet":{"type":2,"data":[""#;
+        let mut big = json.to_vec();
+        big.resize(MAX_FRAME_LEN + 1 - 5, b'a');
+        big.extend_from_slice(br#""]}}}"#);
+        assert_eq!(big.len(), MAX_FRAME_LEN + 1);
+        let refused = decode_message(&big, None).unwrap_err();
+        assert!(refused.reason.contains("frame limit"), "{}", refused.reason);
+        // One byte less is a message like any other.
+        big.remove(json.len());
+        assert!(decode_message(&big, None).is_ok());
     }
 
     #[test]

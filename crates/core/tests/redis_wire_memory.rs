@@ -1,10 +1,11 @@
 //! What turning msgpackr's typed arrays into plain binary for Redis costs in memory: the output's
 //! size, not a value tree of the payload (issue 15, finding 9: a 16 MiB broadcast peaked at
-//! 807 MB). Measured with a counting allocator: the only test of this binary, so nothing else
-//! allocates meanwhile.
+//! 807 MB); and what reading a JSON message from Redis costs. Measured with a counting allocator,
+//! one test at a time (`ALONE`), so nothing else allocates meanwhile.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use sio_cluster_core::{encode_message, Header, MessageType};
 
@@ -12,6 +13,7 @@ struct Counting;
 
 static NOW: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+static ALONE: Mutex<()> = Mutex::new(());
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -33,6 +35,7 @@ static ALLOCATOR: Counting = Counting;
 fn typed_arrays_are_converted_in_memory_of_the_output() {
     // [Uint8Array([9, 8]), 1, 1, ... 2,000,000 small numbers]: many small values, the shape that
     // costs a value tree tens of bytes per byte.
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     const N: u32 = 2_000_000;
     let mut payload = vec![0xdd];
     payload.extend_from_slice(&(N + 1).to_be_bytes());
@@ -52,5 +55,30 @@ fn typed_arrays_are_converted_in_memory_of_the_output() {
         peak <= payload.len() + 1024,
         "converting {} bytes allocated up to {peak} bytes",
         payload.len()
+    );
+}
+
+#[test]
+fn json_messages_are_read_in_memory_of_their_size() {
+    // A broadcast of 500,000 small numbers in JSON (as plain redis-adapter servers send what holds
+    // no binary): about 1 MB of text, which a value tree would hold in tens of MB.
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut json = br#"{"uid":"x","nsp":"/","type":3,"data":{"opts":{"rooms":["r","s"],"except":[]},"packet":{"type":2,"nsp":"/","data":["ev",["#.to_vec();
+    for i in 0..500_000 {
+        json.extend_from_slice(if i == 0 { b"1" } else { b",1" });
+    }
+    json.extend_from_slice(b"]]}}}");
+
+    let before = NOW.load(Ordering::SeqCst);
+    PEAK.store(before, Ordering::SeqCst);
+    let (header, payload) = sio_cluster_core::decode_message(&json, None).unwrap();
+    let peak = PEAK.load(Ordering::SeqCst) - before;
+
+    assert_eq!(header.rooms, vec!["r".to_string(), "s".to_string()]);
+    assert!(payload.len() > 500_000);
+    assert!(
+        peak <= 3 * json.len(),
+        "reading {} bytes of JSON allocated up to {peak} bytes",
+        json.len()
     );
 }
