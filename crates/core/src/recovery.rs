@@ -226,6 +226,10 @@ pub struct Session {
 pub struct SessionStore {
     sessions: HashMap<(String, String), Session>,
     max_sessions: usize,
+    /// How many sessions hold each room, by namespace: whether a broadcast from another machine
+    /// concerns a session here costs its rooms, not a walk of the sessions. Bound: one entry per
+    /// distinct room of the sessions stored (themselves bounded by `max_sessions`).
+    rooms: HashMap<String, HashMap<String, usize>>,
 }
 
 impl SessionStore {
@@ -233,6 +237,7 @@ impl SessionStore {
         SessionStore {
             sessions: HashMap::new(),
             max_sessions: limits.max_sessions,
+            rooms: HashMap::new(),
         }
     }
 
@@ -247,10 +252,22 @@ impl SessionStore {
                 .min_by_key(|(_, s)| s.expires_at_ms)
                 .map(|(k, _)| k.clone());
             if let Some(soonest) = soonest {
-                self.sessions.remove(&soonest);
+                if let Some(gone) = self.sessions.remove(&soonest) {
+                    unindex(&mut self.rooms, &soonest.0, &gone);
+                }
             }
         }
-        self.sessions.insert(key, session);
+        index(&mut self.rooms, &key.0, &session);
+        if let Some(replaced) = self.sessions.insert(key.clone(), session) {
+            unindex(&mut self.rooms, &key.0, &replaced);
+        }
+    }
+
+    /// Whether a stored session of `nsp` is in one of `rooms`.
+    pub fn holds_any(&self, nsp: &str, rooms: &[String]) -> bool {
+        self.rooms
+            .get(nsp)
+            .is_some_and(|held| rooms.iter().any(|room| held.contains_key(room)))
     }
 
     pub fn get(&self, nsp: &str, pid: &str, now_ms: u64) -> Result<&Session, RestoreError> {
@@ -266,11 +283,20 @@ impl SessionStore {
 
     /// A session is restored once: the last page of its restore removes it.
     pub fn remove(&mut self, nsp: &str, pid: &str) -> Option<Session> {
-        self.sessions.remove(&(nsp.to_string(), pid.to_string()))
+        let session = self.sessions.remove(&(nsp.to_string(), pid.to_string()))?;
+        unindex(&mut self.rooms, nsp, &session);
+        Some(session)
     }
 
     pub fn prune(&mut self, now_ms: u64) {
-        self.sessions.retain(|_, s| s.expires_at_ms >= now_ms);
+        let rooms = &mut self.rooms;
+        self.sessions.retain(|(nsp, _), s| {
+            let keep = s.expires_at_ms >= now_ms;
+            if !keep {
+                unindex(rooms, nsp, s);
+            }
+            keep
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -279,6 +305,30 @@ impl SessionStore {
 
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
+    }
+}
+
+fn index(rooms: &mut HashMap<String, HashMap<String, usize>>, nsp: &str, session: &Session) {
+    let held = rooms.entry(nsp.to_string()).or_default();
+    for room in &session.rooms {
+        *held.entry(room.clone()).or_default() += 1;
+    }
+}
+
+fn unindex(rooms: &mut HashMap<String, HashMap<String, usize>>, nsp: &str, session: &Session) {
+    let Some(held) = rooms.get_mut(nsp) else {
+        return;
+    };
+    for room in &session.rooms {
+        if let Some(count) = held.get_mut(room) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(room);
+            }
+        }
+    }
+    if held.is_empty() {
+        rooms.remove(nsp);
     }
 }
 
@@ -430,5 +480,40 @@ mod tests {
         assert!(store.remove("/", "p3").is_some());
         store.prune(250);
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn sessions_are_indexed_by_room_as_they_come_and_go() {
+        let limits = RecoveryLimits {
+            max_sessions: 2,
+            ..RecoveryLimits::default()
+        };
+        let mut store = SessionStore::new(limits);
+        let session = |pid: &str, rooms: &[&str], expires_at_ms| Session {
+            sid: format!("s{pid}"),
+            pid: pid.into(),
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            data: vec![],
+            expires_at_ms,
+        };
+        let rooms = |names: &[&str]| names.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        store.persist("/".into(), session("1", &["a", "b"], 100), 0);
+        store.persist("/".into(), session("2", &["b"], 50), 0);
+        assert!(store.holds_any("/", &rooms(&["x", "a"])));
+        assert!(!store.holds_any("/", &rooms(&["x"])));
+        assert!(!store.holds_any("/other", &rooms(&["a"])));
+        // Persisted again with other rooms: the old ones are gone.
+        store.persist("/".into(), session("1", &["c"], 100), 0);
+        assert!(!store.holds_any("/", &rooms(&["a"])));
+        assert!(store.holds_any("/", &rooms(&["b", "c"])));
+        // At the bound, the session closest to expiry makes room.
+        store.persist("/".into(), session("3", &["d"], 200), 0);
+        assert!(!store.holds_any("/", &rooms(&["b"])));
+        // Restored, or expired.
+        store.remove("/", "1");
+        assert!(!store.holds_any("/", &rooms(&["c"])));
+        store.prune(300);
+        assert!(!store.holds_any("/", &rooms(&["d"])));
+        assert!(store.rooms.is_empty());
     }
 }
