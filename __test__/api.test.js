@@ -52,8 +52,6 @@ describe("options", () => {
     [{ redis: {} }, /needs exactly one of "url" \(one server\) or "nodes" \(a Cluster\)/],
     [{ redis: { url: "redis://a:1", nodes: ["redis://b:1"] } }, /needs exactly one of/],
     [{ redis: { url: "http://127.0.0.1:6379" } }, /option "redis.url" must be a redis:\/\/ URL/],
-    [{ redis: { url: "rediss://127.0.0.1:6380" } }, /option "redis.url" is a rediss:\/\/ URL, but TLS to Redis is not supported/],
-    [{ redis: { nodes: ["redis://a:1", "rediss://b:1"] } }, /option "redis.nodes\[1\]" is a rediss:\/\/ URL, but TLS/],
     [{ redis: { nodes: [] } }, /option "redis.nodes" must be a non-empty array/],
     [{ redis: { nodes: ["redis://a:1", 7000] } }, /option "redis.nodes\[1\]" must be a redis:\/\/ URL/],
     [{ redis: { url: "redis://a:1", subscriptionMode: "sharded" } }, /"redis.subscriptionMode" must be one of static, dynamic, dynamic-private/],

@@ -131,14 +131,7 @@ function redisUrl(name, value) {
   } catch {
     url = null;
   }
-  // The hub's Redis client is built without TLS: a rediss:// URL would have it retry forever
-  // while the machine runs alone, so it is refused here, where the mistake can be named.
-  if (url && url.protocol === "rediss:") {
-    throw new TypeError(
-      `socket.io-cluster-adapter-native: option "${name}" is a rediss:// URL, but TLS to Redis is not supported (use redis://, e.g. through a local TLS tunnel), got ${describe(value)}`,
-    );
-  }
-  if (!url || url.protocol !== "redis:") {
+  if (!url || !["redis:", "rediss:"].includes(url.protocol)) {
     throw new TypeError(`socket.io-cluster-adapter-native: option "${name}" must be a redis:// URL, got ${describe(value)}`);
   }
   return value;
