@@ -21,6 +21,7 @@ class TestCluster {
     this.primary = fork(path.join(__dirname, "primary.js"), [JSON.stringify(this.config)], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       serialization: "advanced",
+      env: process.env, // Jest's copy: what a test sets there (e.g. SSL_CERT_FILE) reaches the primary
     });
     this.primary.on("message", (message) => this.onMessage(message));
     const count = this.config.workers.length;

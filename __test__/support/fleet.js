@@ -12,8 +12,9 @@ class Fleet {
    * Cluster of 3 masters with `{ cluster: { replicas } }`, is started first and given to every
    * machine).
    */
-  constructor(machines, { cluster = false, redisOptions = {} } = {}) {
+  constructor(machines, { cluster = false, redisOptions = {}, startRedis: start = null } = {}) {
     this.specs = machines;
+    this.startRedis = start; // a Redis of the test's own (e.g. with TLS): () => ({ url, stop })
     this.cluster = cluster;
     this.redisOptions = redisOptions;
     this.machines = [];
@@ -45,7 +46,8 @@ class Fleet {
   }
 
   async start() {
-    this.redis = this.cluster ? await startRedisCluster(3, this.cluster.replicas || 0) : await startRedis();
+    if (this.startRedis) this.redis = await this.startRedis();
+    else this.redis = this.cluster ? await startRedisCluster(3, this.cluster.replicas || 0) : await startRedis();
     let indexBase = 0;
     this.machines = this.specs.map((spec) => {
       const machine = new TestCluster({ ...this.withRedis(spec), indexBase });

@@ -317,6 +317,11 @@ pub struct SessionStore {
     max_bytes: usize,
     /// Entries of the expiry index visited by prunes and evictions (their work), for tests.
     visited: u64,
+    /// How many sessions hold each room, by namespace: whether a broadcast from another machine
+    /// concerns a session here costs its rooms, not a walk of the sessions. Bound: one entry per
+    /// distinct room of the sessions stored (themselves bounded by `max_sessions` and
+    /// `max_session_bytes`, which count the room names).
+    rooms: HashMap<String, HashMap<String, usize>>,
 }
 
 impl SessionStore {
@@ -329,6 +334,7 @@ impl SessionStore {
             max_sessions: limits.max_sessions,
             max_bytes: limits.max_session_bytes,
             visited: 0,
+            rooms: HashMap::new(),
         }
     }
 
@@ -351,8 +357,7 @@ impl SessionStore {
                 break;
             };
             self.visited += 1;
-            if let Some((evicted, _)) = self.sessions.remove(&soonest) {
-                self.bytes -= evicted.retained_bytes(&soonest.0);
+            if self.forget(&soonest).is_some() {
                 outcome.evicted += 1;
             }
         }
@@ -360,8 +365,16 @@ impl SessionStore {
         self.by_expiry
             .insert((session.expires_at_ms, self.sequence), key.clone());
         self.bytes += size;
+        index(&mut self.rooms, &key.0, &session);
         self.sessions.insert(key, (session, self.sequence));
         outcome
+    }
+
+    /// Whether a stored session of `nsp` is in one of `rooms`.
+    pub fn holds_any(&self, nsp: &str, rooms: &[String]) -> bool {
+        self.rooms
+            .get(nsp)
+            .is_some_and(|held| rooms.iter().any(|room| held.contains_key(room)))
     }
 
     pub fn get(&self, nsp: &str, pid: &str, now_ms: u64) -> Result<&Session, RestoreError> {
@@ -381,9 +394,17 @@ impl SessionStore {
     }
 
     fn remove_key(&mut self, key: &SessionKey) -> Option<Session> {
-        let (session, sequence) = self.sessions.remove(key)?;
-        self.by_expiry.remove(&(session.expires_at_ms, sequence));
+        let sequence = self.sessions.get(key)?.1;
+        let expires_at_ms = self.sessions.get(key)?.0.expires_at_ms;
+        self.by_expiry.remove(&(expires_at_ms, sequence));
+        self.forget(key)
+    }
+
+    /// Removes a session whose entry in the expiry index is already gone.
+    fn forget(&mut self, key: &SessionKey) -> Option<Session> {
+        let (session, _) = self.sessions.remove(key)?;
         self.bytes -= session.retained_bytes(&key.0);
+        unindex(&mut self.rooms, &key.0, &session);
         Some(session)
     }
 
@@ -395,9 +416,7 @@ impl SessionStore {
                 break;
             }
             let key = entry.remove();
-            if let Some((session, _)) = self.sessions.remove(&key) {
-                self.bytes -= session.retained_bytes(&key.0);
-            }
+            self.forget(&key);
         }
     }
 
@@ -418,6 +437,30 @@ impl SessionStore {
     #[doc(hidden)]
     pub fn visited(&self) -> u64 {
         self.visited
+    }
+}
+
+fn index(rooms: &mut HashMap<String, HashMap<String, usize>>, nsp: &str, session: &Session) {
+    let held = rooms.entry(nsp.to_string()).or_default();
+    for room in &session.rooms {
+        *held.entry(room.clone()).or_default() += 1;
+    }
+}
+
+fn unindex(rooms: &mut HashMap<String, HashMap<String, usize>>, nsp: &str, session: &Session) {
+    let Some(held) = rooms.get_mut(nsp) else {
+        return;
+    };
+    for room in &session.rooms {
+        if let Some(count) = held.get_mut(room) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(room);
+            }
+        }
+    }
+    if held.is_empty() {
+        rooms.remove(nsp);
     }
 }
 
@@ -694,5 +737,40 @@ mod tests {
         assert!(store.remove("/", "p3").is_some());
         store.prune(250);
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn sessions_are_indexed_by_room_as_they_come_and_go() {
+        let limits = RecoveryLimits {
+            max_sessions: 2,
+            ..RecoveryLimits::default()
+        };
+        let mut store = SessionStore::new(limits);
+        let session = |pid: &str, rooms: &[&str], expires_at_ms| Session {
+            sid: format!("s{pid}"),
+            pid: pid.into(),
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            data: vec![],
+            expires_at_ms,
+        };
+        let rooms = |names: &[&str]| names.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        store.persist("/".into(), session("1", &["a", "b"], 100), 0);
+        store.persist("/".into(), session("2", &["b"], 50), 0);
+        assert!(store.holds_any("/", &rooms(&["x", "a"])));
+        assert!(!store.holds_any("/", &rooms(&["x"])));
+        assert!(!store.holds_any("/other", &rooms(&["a"])));
+        // Persisted again with other rooms: the old ones are gone.
+        store.persist("/".into(), session("1", &["c"], 100), 0);
+        assert!(!store.holds_any("/", &rooms(&["a"])));
+        assert!(store.holds_any("/", &rooms(&["b", "c"])));
+        // At the bound, the session closest to expiry makes room.
+        store.persist("/".into(), session("3", &["d"], 200), 0);
+        assert!(!store.holds_any("/", &rooms(&["b"])));
+        // Restored, or expired.
+        store.remove("/", "1");
+        assert!(!store.holds_any("/", &rooms(&["c"])));
+        store.prune(300);
+        assert!(!store.holds_any("/", &rooms(&["d"])));
+        assert!(store.rooms.is_empty());
     }
 }

@@ -7,8 +7,7 @@
 //! byte `{` means JSON). The hub always writes MessagePack: its payload is already MessagePack, so
 //! the message is a map written around it without decoding it, and it is smaller than JSON.
 
-use rmpv::Value;
-
+use crate::frame::MAX_FRAME_LEN;
 use crate::header::Header;
 use crate::message::MessageType;
 use crate::msgpack_view::{skip, MsgpackView};
@@ -116,13 +115,6 @@ const TYPED_ARRAY_EXT: i8 = 0x74;
 /// plain redis-adapter servers use, does not know msgpackr's extension): what socket.io sends a
 /// client of them is those bytes either way.
 pub fn encode_message(header: &Header, payload: &[u8]) -> Vec<u8> {
-    let transcoded;
-    let payload = if may_hold_typed_arrays(payload) {
-        transcoded = typed_arrays_as_binary(payload).unwrap_or_else(|| payload.to_vec());
-        &transcoded[..]
-    } else {
-        payload
-    };
     let fields = 3 + u32::from(!payload.is_empty());
     let mut out = Vec::with_capacity(payload.len() + header.uid.len() + header.nsp.len() + 32);
     // Writing to a Vec cannot fail.
@@ -135,7 +127,11 @@ pub fn encode_message(header: &Header, payload: &[u8]) -> Vec<u8> {
     let _ = rmp::encode::write_uint(&mut out, u64::from(header.kind.code()));
     if !payload.is_empty() {
         let _ = rmp::encode::write_str(&mut out, "data");
-        out.extend_from_slice(payload);
+        let start = out.len();
+        if !(may_hold_typed_arrays(payload) && typed_arrays_as_binary(payload, &mut out)) {
+            out.truncate(start);
+            out.extend_from_slice(payload);
+        }
     }
     out
 }
@@ -156,32 +152,94 @@ fn may_hold_typed_arrays(payload: &[u8]) -> bool {
     })
 }
 
-fn typed_arrays_as_binary(payload: &[u8]) -> Option<Vec<u8>> {
-    fn convert(value: &mut Value) {
-        match value {
-            Value::Ext(TYPED_ARRAY_EXT, data) if !data.is_empty() => {
-                *value = Value::Binary(data[1..].to_vec());
-            }
-            Value::Array(items) => items.iter_mut().for_each(convert),
-            Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| convert(v)),
-            _ => {}
+/// Rewrites `payload` in one pass, copying it through and turning each typed-array extension
+/// record into plain binary of its bytes. The rule: the work is proportional to the bytes the
+/// payload holds (each step consumes at least one byte, whatever length a header declares, and no
+/// value tree is built), and the memory is the output's: written at the end of `out`. False if it
+/// is not one MessagePack value (what was written is then to be dropped).
+fn typed_arrays_as_binary(payload: &[u8], out: &mut Vec<u8>) -> bool {
+    transcode(payload, out).is_some()
+}
+
+fn transcode(payload: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let mut at = 0usize;
+    // Values still to read: a container adds its items (declared counts are only counted, never
+    // allocated, and a count the bytes do not hold fails when the bytes run out).
+    let mut values: u64 = 1;
+    while values > 0 {
+        values -= 1;
+        let marker = *payload.get(at)?;
+        let be = |from: usize, n: usize| -> Option<usize> {
+            let bytes = payload.get(at + from..at + from + n)?;
+            Some(
+                bytes
+                    .iter()
+                    .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
+            )
+        };
+        // (header length, data length, items added) of the value at `at`.
+        let (head, data, items): (usize, usize, u64) = match marker {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (1, 0, 0),
+            0x80..=0x8f => (1, 0, 2 * u64::from(marker & 0x0f)),
+            0x90..=0x9f => (1, 0, u64::from(marker & 0x0f)),
+            0xa0..=0xbf => (1, usize::from(marker & 0x1f), 0),
+            0xc4 | 0xd9 => (2, be(1, 1)?, 0),
+            0xc5 | 0xda => (3, be(1, 2)?, 0),
+            0xc6 | 0xdb => (5, be(1, 4)?, 0),
+            0xca => (1, 4, 0),
+            0xcb => (1, 8, 0),
+            0xcc | 0xd0 => (1, 1, 0),
+            0xcd | 0xd1 => (1, 2, 0),
+            0xce | 0xd2 => (1, 4, 0),
+            0xcf | 0xd3 => (1, 8, 0),
+            0xdc => (3, 0, be(1, 2)? as u64),
+            0xdd => (5, 0, be(1, 4)? as u64),
+            0xde => (3, 0, 2 * be(1, 2)? as u64),
+            0xdf => (5, 0, 2 * be(1, 4)? as u64),
+            // Extensions: the type byte is part of the header.
+            0xd4..=0xd8 => (2, 1 << (marker - 0xd4), 0),
+            0xc7 => (3, be(1, 1)?, 0),
+            0xc8 => (4, be(1, 2)?, 0),
+            0xc9 => (6, be(1, 4)?, 0),
+            0xc1 => return None,
+        };
+        let end = at.checked_add(head)?.checked_add(data)?;
+        let record = payload.get(at..end)?;
+        let is_ext = matches!(marker, 0xd4..=0xd8 | 0xc7..=0xc9);
+        if is_ext && record[head - 1] == TYPED_ARRAY_EXT as u8 && data > 0 {
+            // msgpackr's typed array: its type code, then its bytes.
+            let bytes = &record[head + 1..];
+            rmp::encode::write_bin_len(out, bytes.len() as u32).ok()?;
+            out.extend_from_slice(bytes);
+        } else {
+            out.extend_from_slice(record);
         }
+        values = values.checked_add(items)?;
+        at = end;
     }
-    let mut reader = payload;
-    let mut value = rmpv::decode::read_value(&mut reader).ok()?;
-    convert(&mut value);
-    let mut out = Vec::with_capacity(payload.len());
-    rmpv::encode::write_value(&mut out, &value).ok()?;
-    Some(out)
+    (at == payload.len()).then_some(())
 }
 
 /// Reads a Redis message: its routing header (validated as any message from another process)
 /// and the MessagePack of its `data`. `requester` is the adapter whose response channel it came
 /// on, if any: redis-adapter's responses name their requester by channel only.
 pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
+    // Bound: a message from Redis is at most a frame (MAX_FRAME_LEN, as a worker's): a larger one
+    // could not be framed for a worker anyway, so it is refused before any decoding (the hub drops
+    // it with a count, `redisBad`, and a debug line).
+    if bytes.len() > MAX_FRAME_LEN {
+        return Err(Invalid::new(format!(
+            "{} bytes, more than the frame limit ({MAX_FRAME_LEN} bytes)",
+            bytes.len()
+        )));
+    }
     if bytes.first() == Some(&b'{') {
         return decode_json(bytes, requester);
     }
+    decode_msgpack(bytes, requester)
+}
+
+fn decode_msgpack(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
     // MessagePack is read where it lies: validation visits the fields it checks, and the bytes
     // of `data` become the payload as they came.
     if skip(bytes) != Some(bytes.len()) {
@@ -208,25 +266,24 @@ pub fn decode_message(bytes: &[u8], requester: Option<&str>) -> Result<(Header, 
     Ok((header, payload))
 }
 
+/// The rule: a JSON message costs its bytes. It is transcoded to MessagePack in one pass, with no
+/// value tree (a `serde_json::Value` costs up to ~16 times the text), then read as MessagePack
+/// messages are: its `requesterUid` is the channel's, never its own. serde_json's nesting limit
+/// (128) bounds the copies of nested containers whose length MessagePack needs first.
 fn decode_json(bytes: &[u8], requester: Option<&str>) -> Result<(Header, Vec<u8>), Invalid> {
-    let mut message: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
-    let Some(fields) = message.as_object_mut() else {
+    let mut packed = Vec::with_capacity(bytes.len());
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    serde_transcode::transcode(&mut json, &mut rmp_serde::Serializer::new(&mut packed))
+        .map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
+    json.end()
+        .map_err(|e| Invalid::new(format!("not JSON: {e}")))?;
+    if packed
+        .first()
+        .is_none_or(|&marker| !matches!(marker, 0x80..=0x8f | 0xde | 0xdf))
+    {
         return Err(Invalid::new("message must be a map"));
-    };
-    fields.remove("requesterUid");
-    if let Some(requester) = requester {
-        fields.insert("requesterUid".into(), requester.into());
     }
-    let mut header = validate(&&message)?;
-    header.store = stored_by_workers(&&message);
-    let payload = match message.get("data") {
-        Some(data) => {
-            rmp_serde::to_vec(data).map_err(|e| Invalid::new(format!("cannot encode data: {e}")))?
-        }
-        None => Vec::new(),
-    };
-    Ok((header, payload))
+    decode_msgpack(&packed, requester)
 }
 
 /// A MessagePack message from Redis seen as the message the hub validates: its `requesterUid` is
@@ -313,6 +370,7 @@ pub fn peek_uid(bytes: &[u8]) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmpv::Value;
 
     fn channels(mode: SubscriptionMode) -> Channels {
         Channels::new("socket.io", mode)
@@ -414,6 +472,56 @@ mod tests {
         assert_eq!(header.request_id.as_deref(), Some("7"));
         let data = rmpv::decode::read_value(&mut payload.as_slice()).unwrap();
         assert_eq!(data.as_map().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn typed_arrays_are_rewritten_in_place_of_their_records_only() {
+        // {"a": [fixext 4 typed array, ext 16 typed array, ext 8 of another type], "b": -1.5}
+        let mut ext16 = vec![0xc8, 0x01, 0x01, 0x74, 0x02];
+        ext16.extend(std::iter::repeat_n(7u8, 256));
+        let mut payload = vec![0x82, 0xa1, b'a', 0x93, 0xd6, 0x74, 0x01, 1, 2, 3];
+        payload.extend_from_slice(&ext16);
+        payload.extend_from_slice(&[0xc7, 0x01, 0x05, 0xff, 0xa1, b'b']);
+        payload.extend_from_slice(&[0xcb, 0xbf, 0xf8, 0, 0, 0, 0, 0, 0]);
+        let mut out = Vec::new();
+        assert!(typed_arrays_as_binary(&payload, &mut out));
+        let value = rmpv::decode::read_value(&mut out.as_slice()).unwrap();
+        let items = value.as_map().unwrap()[0].1.as_array().unwrap().clone();
+        assert_eq!(items[0], Value::Binary(vec![1, 2, 3]));
+        assert_eq!(items[1], Value::Binary(vec![7; 256]));
+        assert_eq!(items[2], Value::Ext(5, vec![0xff]));
+        assert_eq!(value.as_map().unwrap()[1].1, Value::from(-1.5));
+    }
+
+    #[test]
+    fn declared_counts_cost_nothing_the_bytes_do_not_hold() {
+        // An array and a map declaring 2^32-1 items, a string declaring 4 GiB: a few bytes each.
+        for payload in [
+            vec![0xdd, 0xff, 0xff, 0xff, 0xff, 0xd4, 0x74, 0x01],
+            vec![0xdf, 0xff, 0xff, 0xff, 0xff, 0xd4, 0x74, 0x01],
+            vec![0x91, 0xdb, 0xff, 0xff, 0xff, 0xff, 0xd4, 0x74],
+        ] {
+            let mut out = Vec::new();
+            assert!(!typed_arrays_as_binary(&payload, &mut out));
+            assert!(out.len() <= payload.len());
+            // encode_message falls back to the payload as it came.
+            let message = encode_message(&Header::new(MessageType::Broadcast, "/", "u"), &payload);
+            assert!(message.ends_with(&payload));
+        }
+    }
+
+    #[test]
+    fn messages_larger_than_a_frame_are_refused_before_decoding() {
+        let json = br#"{"uid":"x","nsp":"/","type":3,"data":{"opts":{"rooms":[],"except":[]},"packet":{"type":2,"data":[""#;
+        let mut big = json.to_vec();
+        big.resize(MAX_FRAME_LEN + 1 - 5, b'a');
+        big.extend_from_slice(br#""]}}}"#);
+        assert_eq!(big.len(), MAX_FRAME_LEN + 1);
+        let refused = decode_message(&big, None).unwrap_err();
+        assert!(refused.reason.contains("frame limit"), "{}", refused.reason);
+        // One byte less is a message like any other.
+        big.remove(json.len());
+        assert!(decode_message(&big, None).is_ok());
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //!   [`MAX_PENDING_PINS`] per worker, beyond which they fold into one pin that keeps every view of
 //!   the worker unknown until a report's `applied` reaches it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::header::Header;
 use crate::routing::WorkerId;
@@ -55,6 +55,74 @@ pub struct RoomViews {
     bytes: usize,
     /// Times a worker's views were folded because they reached [`MAX_ROOM_BYTES`].
     overflows: u64,
+    held: Held,
+}
+
+/// How many views hold each room, kept only when asked ([`RoomViews::track_holders`]: Redis
+/// subscribes a channel per room some view holds), and the rooms whose count went from or to zero
+/// since [`RoomViews::take_changes`]. The rule: a subscription reconcile costs what changed since
+/// the last one, never a walk of every room. Bound: one count per distinct (namespace, room) held,
+/// and one entry per room changed since the last reconcile (at most one per room ever held).
+#[derive(Debug, Default)]
+struct Held {
+    on: bool,
+    counts: HashMap<String, HashMap<String, usize>>,
+    changed: HashMap<String, HashSet<String>>,
+}
+
+impl Held {
+    fn gained(&mut self, nsp: &str, room: &str) {
+        if !self.on {
+            return;
+        }
+        let rooms = match self.counts.get_mut(nsp) {
+            Some(rooms) => rooms,
+            None => self.counts.entry(nsp.to_string()).or_default(),
+        };
+        match rooms.get_mut(room) {
+            Some(count) => *count += 1,
+            None => {
+                rooms.insert(room.to_string(), 1);
+                self.changed(nsp, room);
+            }
+        }
+    }
+
+    fn lost(&mut self, nsp: &str, room: &str) {
+        if !self.on {
+            return;
+        }
+        let Some(rooms) = self.counts.get_mut(nsp) else {
+            return;
+        };
+        let Some(count) = rooms.get_mut(room) else {
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            rooms.remove(room);
+            if rooms.is_empty() {
+                self.counts.remove(nsp);
+            }
+            self.changed(nsp, room);
+        }
+    }
+
+    fn changed(&mut self, nsp: &str, room: &str) {
+        let rooms = match self.changed.get_mut(nsp) {
+            Some(rooms) => rooms,
+            None => self.changed.entry(nsp.to_string()).or_default(),
+        };
+        if !rooms.contains(room) {
+            rooms.insert(room.to_string());
+        }
+    }
+
+    fn lost_view(&mut self, nsp: &str, view: &NspRooms) {
+        for room in view.rooms.keys() {
+            self.lost(nsp, room);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -116,14 +184,19 @@ impl RoomViews {
     }
 
     /// Runs `change` on `worker`'s views, keeping the byte counts and the bound.
-    fn change<R>(&mut self, worker: WorkerId, change: impl FnOnce(&mut WorkerRooms) -> R) -> R {
+    fn change<R>(
+        &mut self,
+        worker: WorkerId,
+        change: impl FnOnce(&mut WorkerRooms, &mut Held) -> R,
+    ) -> R {
+        let held = &mut self.held;
         let worker_rooms = self.workers.entry(worker).or_default();
         let before = worker_rooms.bytes;
-        let result = change(worker_rooms);
+        let result = change(worker_rooms, held);
         // The rule: a worker's views hold at most MAX_ROOM_BYTES; past it they fold into one pin
         // (the worker then gets every message addressed to rooms).
         if worker_rooms.bytes > MAX_ROOM_BYTES {
-            worker_rooms.fold(true);
+            worker_rooms.fold(true, held);
             self.overflows += 1;
         }
         self.bytes = self.bytes - before + worker_rooms.bytes;
@@ -138,7 +211,7 @@ impl RoomViews {
         if rooms.is_empty() {
             return;
         }
-        self.change(worker, |worker_rooms| {
+        self.change(worker, |worker_rooms, held| {
             if let Some(folded) = &mut worker_rooms.folded {
                 *folded = (*folded).max(pin);
                 return;
@@ -146,13 +219,13 @@ impl RoomViews {
             let view = worker_rooms.view(nsp);
             let before = view.bytes;
             for room in rooms {
-                let slot = view.slot(room);
+                let slot = view.slot(nsp, room, held);
                 *slot = Some(slot.map_or(pin, |old| old.max(pin)));
             }
             let complete = view.complete;
             worker_rooms.bytes = worker_rooms.bytes - before + view_bytes(worker_rooms, nsp);
             if !complete {
-                worker_rooms.bound_pending();
+                worker_rooms.bound_pending(held);
             }
         })
     }
@@ -160,7 +233,7 @@ impl RoomViews {
     /// Applies a worker's ROOMS_CHANGED (`header.nsp`, `joined`, `left`, `applied`, `reset`).
     pub fn apply(&mut self, worker: WorkerId, header: &Header) {
         let applied = header.applied;
-        self.change(worker, |worker_rooms| {
+        self.change(worker, |worker_rooms, held| {
             if let (Some(folded), Some(applied)) = (worker_rooms.folded, applied) {
                 if applied >= folded {
                     worker_rooms.folded = None;
@@ -171,7 +244,7 @@ impl RoomViews {
             if header.reset {
                 // What the snapshot lacks is gone, unless a join the worker may not have applied
                 // yet pinned it.
-                view.retain(|pin| !removable(pin, applied));
+                view.retain(&header.nsp, held, |pin| !removable(pin, applied));
                 view.complete = true;
             } else {
                 for room in &header.left {
@@ -180,14 +253,14 @@ impl RoomViews {
                         .get(room)
                         .is_some_and(|pin| removable(*pin, applied))
                     {
-                        view.remove(room);
+                        view.remove(&header.nsp, room, held);
                     }
                 }
             }
             // An unknown view keeps pins only: its other rooms would mean nothing until a reset.
             if view.complete {
                 for room in &header.joined {
-                    view.slot(room);
+                    view.slot(&header.nsp, room, held);
                 }
             }
             worker_rooms.bytes =
@@ -200,13 +273,13 @@ impl RoomViews {
         if !self.workers.contains_key(&worker) {
             return;
         }
-        self.change(worker, |worker_rooms| {
+        self.change(worker, |worker_rooms, held| {
             if let Some(view) = worker_rooms.nsps.get_mut(nsp) {
                 let before = view.bytes;
-                view.forget();
+                view.forget(nsp, held);
                 worker_rooms.bytes = worker_rooms.bytes - before + view_bytes(worker_rooms, nsp);
             }
-            worker_rooms.bound_pending();
+            worker_rooms.bound_pending(held);
         })
     }
 
@@ -216,10 +289,12 @@ impl RoomViews {
         if !self.workers.contains_key(&worker) {
             return;
         }
-        self.change(worker, |worker_rooms| {
-            worker_rooms.nsps.values_mut().for_each(NspRooms::forget);
+        self.change(worker, |worker_rooms, held| {
+            for (nsp, view) in &mut worker_rooms.nsps {
+                view.forget(nsp, held);
+            }
             worker_rooms.recount();
-            worker_rooms.bound_pending();
+            worker_rooms.bound_pending(held);
         })
     }
 
@@ -229,14 +304,14 @@ impl RoomViews {
         if !self.workers.contains_key(&worker) {
             return;
         }
-        self.change(worker, |worker_rooms| {
-            for view in worker_rooms.nsps.values_mut() {
-                view.forget();
+        self.change(worker, |worker_rooms, held| {
+            for (nsp, view) in &mut worker_rooms.nsps {
+                view.forget(nsp, held);
                 view.rooms.values_mut().for_each(|pin| *pin = Some(IPC_PIN));
             }
             worker_rooms.folded = worker_rooms.folded.map(|_| IPC_PIN);
             worker_rooms.recount();
-            worker_rooms.bound_pending();
+            worker_rooms.bound_pending(held);
         })
     }
 
@@ -244,7 +319,30 @@ impl RoomViews {
     pub fn remove(&mut self, worker: WorkerId) {
         if let Some(worker_rooms) = self.workers.remove(&worker) {
             self.bytes -= worker_rooms.bytes;
+            for (nsp, view) in &worker_rooms.nsps {
+                self.held.lost_view(nsp, view);
+            }
         }
+    }
+
+    /// Counts, from now on, how many views hold each room, and records which rooms come and go
+    /// (see [`RoomViews::take_changes`]). Call before any room is held.
+    pub fn track_holders(&mut self) {
+        self.held.on = true;
+    }
+
+    /// Whether some view holds `room` of `nsp` (pinned or known). Needs [`Self::track_holders`].
+    pub fn holds(&self, nsp: &str, room: &str) -> bool {
+        self.held
+            .counts
+            .get(nsp)
+            .is_some_and(|rooms| rooms.contains_key(room))
+    }
+
+    /// The rooms, by namespace, that some view came to hold or that no view holds any more since
+    /// the last call: what a subscription reconcile looks at, instead of every room.
+    pub fn take_changes(&mut self) -> HashMap<String, HashSet<String>> {
+        std::mem::take(&mut self.held.changed)
     }
 
     /// Every `(nsp, room)` some view holds, pinned or known (repeated if several workers hold it).
@@ -289,9 +387,10 @@ impl NspRooms {
     }
 
     /// The room's pin, the room added (unpinned) if it was not there.
-    fn slot(&mut self, room: &str) -> &mut Option<Pin> {
+    fn slot(&mut self, nsp: &str, room: &str, held: &mut Held) -> &mut Option<Pin> {
         if !self.rooms.contains_key(room) {
             self.bytes += room_cost(room);
+            held.gained(nsp, room);
         }
         match self.rooms.get_mut(room) {
             Some(_) => {}
@@ -302,18 +401,20 @@ impl NspRooms {
         self.rooms.get_mut(room).expect("inserted above")
     }
 
-    fn remove(&mut self, room: &str) {
+    fn remove(&mut self, nsp: &str, room: &str, held: &mut Held) {
         if self.rooms.remove(room).is_some() {
             self.bytes -= room_cost(room);
+            held.lost(nsp, room);
         }
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(Option<Pin>) -> bool) {
+    fn retain(&mut self, nsp: &str, held: &mut Held, mut keep: impl FnMut(Option<Pin>) -> bool) {
         let mut freed = 0;
         self.rooms.retain(|room, pin| {
             let kept = keep(*pin);
             if !kept {
                 freed += room_cost(room);
+                held.lost(nsp, room);
             }
             kept
         });
@@ -321,9 +422,9 @@ impl NspRooms {
     }
 
     /// Becomes unknown: only pinned rooms matter until the next reset.
-    fn forget(&mut self) {
+    fn forget(&mut self, nsp: &str, held: &mut Held) {
         self.complete = false;
-        self.retain(|pin| pin.is_some());
+        self.retain(nsp, held, |pin| pin.is_some());
     }
 }
 
@@ -342,7 +443,7 @@ impl WorkerRooms {
     }
 
     /// Folds the pins of unknown views into one when there are too many of them.
-    fn bound_pending(&mut self) {
+    fn bound_pending(&mut self, held: &mut Held) {
         let pending: usize = self
             .nsps
             .values()
@@ -355,12 +456,12 @@ impl WorkerRooms {
             self.recount();
             return;
         }
-        self.fold(false);
+        self.fold(false, held);
     }
 
     /// Folds pins into one; `all`: known views too (they reached the byte bound), else only the
     /// unknown ones.
-    fn fold(&mut self, all: bool) {
+    fn fold(&mut self, all: bool, held: &mut Held) {
         let mut folded = self.folded.unwrap_or(IPC_PIN);
         for view in self.nsps.values().filter(|view| all || !view.complete) {
             for pin in view.rooms.values().flatten() {
@@ -368,7 +469,13 @@ impl WorkerRooms {
             }
         }
         self.folded = Some(folded);
-        self.nsps.retain(|_, view| !all && view.complete);
+        self.nsps.retain(|nsp, view| {
+            let kept = !all && view.complete;
+            if !kept {
+                held.lost_view(nsp, view);
+            }
+            kept
+        });
         self.recount();
     }
 }

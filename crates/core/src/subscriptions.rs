@@ -12,14 +12,28 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::redis_wire::Channels;
 use crate::switchboard::Switchboard;
 
+/// Incremental: the rule is that a reconcile costs what changed since the last one (rooms that
+/// came or went, noted rooms, and the local adapters), never a walk of every room subscribed: a
+/// machine may hold hundreds of thousands of rooms, and the reconcile runs under the hub's lock.
+/// Bound: `current` holds one entry per channel subscribed; `fresh` and `leaving` at most one per
+/// room noted or subscribed since.
 #[derive(Debug)]
 pub struct Subscriptions {
     channels: Channels,
     /// Every channel subscribed, and what it is: names cannot be parsed back (namespaces, rooms
     /// and uids may hold the `#` that separates them).
     current: HashMap<String, Channel>,
+    /// The namespace and response channels subscribed (a few per local adapter).
+    fixed: HashSet<String>,
     /// The local adapters whose channels are subscribed.
     adapters: HashSet<String>,
+    /// Rooms (by namespace) to look at in the next reconcile: noted here since the last one.
+    fresh: HashMap<String, HashSet<String>>,
+    /// Rooms (by namespace) subscribed that no view held at the last reconcile: left once every
+    /// view of their namespace is known.
+    leaving: HashMap<String, HashSet<String>>,
+    /// Rooms looked at by the last reconcile (what it cost).
+    visited: usize,
 }
 
 /// What a subscribed channel carries.
@@ -45,7 +59,11 @@ impl Subscriptions {
         Subscriptions {
             channels,
             current: HashMap::new(),
+            fixed: HashSet::new(),
             adapters: HashSet::new(),
+            fresh: HashMap::new(),
+            leaving: HashMap::new(),
+            visited: 0,
         }
     }
 
@@ -77,6 +95,11 @@ impl Subscriptions {
         self.current.is_empty()
     }
 
+    /// How many rooms the last [`Subscriptions::reconcile`] looked at.
+    pub fn last_visited(&self) -> usize {
+        self.visited
+    }
+
     /// An adapter of this machine was heard from: its namespace's and its response channels, if
     /// new. Cheap when known (no allocation): called for every message a worker sends.
     pub fn note_adapter(&mut self, uid: &str, nsp: &str) -> Vec<String> {
@@ -92,23 +115,28 @@ impl Subscriptions {
             (self.channels.responses(nsp, uid), responses),
         ]
         .into_iter()
-        .filter_map(|(name, channel)| self.add(name, channel))
+        .filter_map(|(name, channel)| self.add_fixed(name, channel))
         .collect()
     }
 
-    /// Rooms of `nsp` a local worker now has (reported, or joined through the hub).
+    /// Rooms of `nsp` a local worker now has (reported, or joined through the hub). Each new one
+    /// is looked at again by the next reconcile (left then if no view holds it).
     pub fn note_rooms(&mut self, nsp: &str, rooms: &[String]) -> Vec<String> {
         let mode = self.channels.mode();
-        rooms
-            .iter()
-            .filter(|room| mode.subscribes_room(room))
-            .filter_map(|room| {
-                let channel = Channel::Room {
-                    nsp: nsp.to_string(),
-                };
-                self.add(self.channels.room(nsp, room), channel)
-            })
-            .collect()
+        let mut added = Vec::new();
+        for room in rooms.iter().filter(|room| mode.subscribes_room(room)) {
+            let channel = Channel::Room {
+                nsp: nsp.to_string(),
+            };
+            if let Some(name) = self.add(self.channels.room(nsp, room), channel) {
+                added.push(name);
+                self.fresh
+                    .entry(nsp.to_string())
+                    .or_default()
+                    .insert(room.clone());
+            }
+        }
+        added
     }
 
     /// Adds `name` unless subscribed already: its name if new.
@@ -120,36 +148,19 @@ impl Subscriptions {
         Some(name)
     }
 
-    /// Additions and removals: call now and then.
-    pub fn reconcile(&mut self, board: &Switchboard) -> Changes {
-        let wanted = self.wanted(board);
-        let mut subscribe = Vec::new();
-        for (name, channel) in &wanted {
-            if let Some(name) = self.add(name.clone(), channel.clone()) {
-                subscribe.push(name);
-            }
-        }
-        let mut unsubscribe: Vec<String> = self
-            .current
-            .iter()
-            .filter(|(name, channel)| !wanted.contains_key(*name) && may_leave(board, channel))
-            .map(|(name, _)| name.clone())
-            .collect();
-        unsubscribe.sort_unstable();
-        for name in &unsubscribe {
-            self.current.remove(name);
-        }
-        self.adapters = board
-            .local_adapters()
-            .map(|(uid, _)| uid.to_string())
-            .collect();
-        Changes {
-            subscribe,
-            unsubscribe,
-        }
+    fn add_fixed(&mut self, name: String, channel: Channel) -> Option<String> {
+        let added = self.add(name, channel)?;
+        self.fixed.insert(added.clone());
+        Some(added)
     }
 
-    fn wanted(&self, board: &Switchboard) -> BTreeMap<String, Channel> {
+    /// Additions and removals: call now and then. Costs the local adapters plus the rooms that
+    /// came or went since the last call (and, once their namespace's views are all known, the
+    /// rooms waiting to be left), not the rooms held.
+    pub fn reconcile(&mut self, board: &mut Switchboard) -> Changes {
+        let mut subscribe = Vec::new();
+        let mut unsubscribe = Vec::new();
+        // Namespaces and responses: what the local adapters need.
         let mut wanted = BTreeMap::new();
         for (uid, nsp) in board.local_adapters() {
             wanted.insert(self.channels.namespace(nsp), Channel::Namespace);
@@ -158,24 +169,74 @@ impl Subscriptions {
             };
             wanted.insert(self.channels.responses(nsp, uid), responses);
         }
-        let mode = self.channels.mode();
-        for (nsp, room) in board.rooms().all_rooms() {
-            if mode.subscribes_room(room) {
-                let channel = Channel::Room {
-                    nsp: nsp.to_string(),
-                };
-                wanted.insert(self.channels.room(nsp, room), channel);
+        let gone: Vec<String> = self
+            .fixed
+            .iter()
+            .filter(|name| !wanted.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.fixed.remove(&name);
+            self.current.remove(&name);
+            unsubscribe.push(name);
+        }
+        for (name, channel) in wanted {
+            if let Some(name) = self.add_fixed(name, channel) {
+                subscribe.push(name);
             }
         }
-        wanted
-    }
-}
+        self.adapters = board
+            .local_adapters()
+            .map(|(uid, _)| uid.to_string())
+            .collect();
 
-/// A room's channel is left only once every linked worker's view of its namespace is known.
-fn may_leave(board: &Switchboard, channel: &Channel) -> bool {
-    match channel {
-        Channel::Room { nsp } => board.views_settled(nsp),
-        Channel::Namespace | Channel::Responses { .. } => true,
+        // Rooms: only those that changed.
+        let mut changed = board.take_room_changes();
+        for (nsp, rooms) in std::mem::take(&mut self.fresh) {
+            changed.entry(nsp).or_default().extend(rooms);
+        }
+        let mode = self.channels.mode();
+        self.visited = 0;
+        for (nsp, rooms) in changed {
+            for room in rooms {
+                self.visited += 1;
+                if !mode.subscribes_room(&room) {
+                    continue;
+                }
+                let name = self.channels.room(&nsp, &room);
+                if board.rooms().holds(&nsp, &room) {
+                    let channel = Channel::Room { nsp: nsp.clone() };
+                    if let Some(name) = self.add(name, channel) {
+                        subscribe.push(name);
+                    }
+                } else if self.current.contains_key(&name) {
+                    self.leaving.entry(nsp.clone()).or_default().insert(room);
+                }
+            }
+        }
+        let settled: Vec<String> = self
+            .leaving
+            .keys()
+            .filter(|nsp| board.views_settled(nsp))
+            .cloned()
+            .collect();
+        for nsp in settled {
+            for room in self.leaving.remove(&nsp).unwrap_or_default() {
+                self.visited += 1;
+                if board.rooms().holds(&nsp, &room) {
+                    continue;
+                }
+                let name = self.channels.room(&nsp, &room);
+                if self.current.remove(&name).is_some() {
+                    unsubscribe.push(name);
+                }
+            }
+        }
+        unsubscribe.sort_unstable();
+        Changes {
+            subscribe,
+            unsubscribe,
+        }
     }
 }
 
@@ -217,17 +278,101 @@ mod tests {
     #[test]
     fn reconcile_keeps_what_the_board_needs_and_leaves_the_rest() {
         let mut board = Switchboard::new();
+        board.add_remote();
         board.add_worker(1);
         let heartbeat = Header::new(MessageType::Heartbeat, "/", "w1");
         board.route(1, Path::Ipc, &heartbeat).unwrap();
         let mut subs = Subscriptions::new(Channels::new("p", SubscriptionMode::Dynamic));
         subs.note_rooms("/", &["gone".into()]);
-        let changes = subs.reconcile(&board);
+        let changes = subs.reconcile(&mut board);
         assert_eq!(
             changes.subscribe,
             vec!["p#/#".to_string(), "p#/#w1#".to_string()]
         );
         assert_eq!(changes.unsubscribe, vec!["p#/#gone#".to_string()]);
         assert_eq!(subs.all(), vec!["p#/#".to_string(), "p#/#w1#".to_string()]);
+    }
+
+    /// A worker on its link whose rooms of "/" the board knows.
+    fn board_with_rooms(rooms: &[String]) -> Switchboard {
+        let mut board = Switchboard::new();
+        board.add_remote();
+        board.add_worker(1);
+        board.switch_to_link(1);
+        board.rooms_changed(
+            1,
+            &Header {
+                joined: rooms.to_vec(),
+                applied: Some(0),
+                reset: true,
+                ..Header::new(MessageType::RoomsChanged, "/", "w1")
+            },
+        );
+        board
+    }
+
+    #[test]
+    fn a_reconcile_costs_what_changed_not_every_room_held() {
+        let rooms: Vec<String> = (0..200_000).map(|i| format!("room-{i}")).collect();
+        let mut board = board_with_rooms(&rooms);
+        let mut subs = Subscriptions::new(Channels::new("p", SubscriptionMode::Dynamic));
+        let first = subs.reconcile(&mut board);
+        // The rooms, the namespace and the adapter's responses.
+        assert_eq!(first.subscribe.len(), 200_002);
+        assert_eq!(subs.last_visited(), 200_000);
+
+        // Nothing changed: nothing looked at.
+        assert_eq!(subs.reconcile(&mut board), Changes::default());
+        assert_eq!(subs.last_visited(), 0);
+
+        // One room left, one joined: two rooms looked at (and the one left looked at again once
+        // the views are settled, which they are).
+        let changed = Header {
+            joined: vec!["new".into()],
+            left: vec!["room-7".into()],
+            applied: Some(0),
+            ..Header::new(MessageType::RoomsChanged, "/", "w1")
+        };
+        board.rooms_changed(1, &changed);
+        let changes = subs.reconcile(&mut board);
+        assert_eq!(changes.subscribe, vec!["p#/#new#".to_string()]);
+        assert_eq!(changes.unsubscribe, vec!["p#/#room-7#".to_string()]);
+        assert!(subs.last_visited() <= 3, "{}", subs.last_visited());
+        assert_eq!(subs.len(), 200_002);
+    }
+
+    #[test]
+    fn a_room_is_left_only_once_the_views_of_its_namespace_are_known() {
+        let mut board = board_with_rooms(&["a".into(), "b".into()]);
+        let mut subs = Subscriptions::new(Channels::new("p", SubscriptionMode::Dynamic));
+        subs.reconcile(&mut board);
+        let w1 = Header::new(MessageType::Heartbeat, "/", "w1");
+        board.route(1, Path::Link, &w1).unwrap();
+        board.rooms_changed(
+            1,
+            &Header {
+                left: vec!["a".into()],
+                applied: Some(0),
+                ..Header::new(MessageType::RoomsChanged, "/", "w1")
+            },
+        );
+        // A new link: its view is unknown until its next reset.
+        board.link_opened(1);
+        let changes = subs.reconcile(&mut board);
+        assert!(changes.unsubscribe.is_empty(), "{changes:?}");
+        assert!(subs.contains("p#/#a#") && subs.contains("p#/#b#"));
+        // Its reset: "b" only (the unknown view had dropped it, the reset brings it back).
+        board.rooms_changed(
+            1,
+            &Header {
+                joined: vec!["b".into()],
+                applied: Some(0),
+                reset: true,
+                ..Header::new(MessageType::RoomsChanged, "/", "w1")
+            },
+        );
+        let changes = subs.reconcile(&mut board);
+        assert_eq!(changes.unsubscribe, vec!["p#/#a#".to_string()]);
+        assert!(subs.contains("p#/#b#"));
     }
 }

@@ -10,7 +10,7 @@
 //! knows ([`RoomViews`]) and holds none of them; the hub answers requests in its name
 //! ([`answer_for_skipped`]). A worker on IPC receives everything: it reports no rooms there.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::answers::answer_for_skipped;
 use crate::frame::Frame;
@@ -96,6 +96,14 @@ impl Switchboard {
     /// responses to their adapters.
     pub fn add_remote(&mut self) {
         self.paths.insert(REMOTE, Path::Remote);
+        // Redis subscribes the rooms the views hold: count them as they come and go.
+        self.rooms.track_holders();
+    }
+
+    /// The rooms some view came to hold or no view holds any more since the last call (with
+    /// Redis, see [`RoomViews::take_changes`]).
+    pub fn take_room_changes(&mut self) -> HashMap<String, HashSet<String>> {
+        self.rooms.take_changes()
     }
 
     /// The adapters of this machine's workers, as `(uid, nsp)`.

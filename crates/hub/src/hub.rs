@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use sio_cluster_core::{
     encode_frame, Channels, FrameDecoder, Header, MessageType, OutQueue, Path, RawFrame,
     Recipients, RecoveryLimits, Subscriptions, Switchboard, WorkerId, IPC_PIN, MAX_ADAPTER_BYTES,
-    PRIMARY,
+    PRIMARY, REMOTE,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -631,7 +631,13 @@ impl Shared {
         recipients: &Recipients,
     ) {
         if header.kind == MessageType::SocketsJoin && !header.joined.is_empty() {
-            self.note_rooms(state, &header.nsp, &header.joined);
+            // A join from another machine that reached no worker here joins nobody here: it
+            // subscribes nothing (one message from Redis costs no channels for rooms nobody here
+            // has; a worker it reached holds them, pinned below, and reports what it joined).
+            let reached = !recipients.links.is_empty() || !recipients.ipc.is_empty();
+            if from != REMOTE || reached {
+                self.note_rooms(state, &header.nsp, &header.joined);
+            }
             self.pin_for_links(state, &recipients.links, &header.nsp, &header.joined);
             // socket.io-adapter publishes a join before it applies it to the sender's own
             // sockets, so the sender's report of the rooms it joined comes after anything it sends

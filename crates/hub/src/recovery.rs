@@ -308,6 +308,11 @@ impl Recovery {
         Ok(response)
     }
 
+    /// Whether a stored session of `nsp` is in one of `rooms`.
+    pub(crate) fn sessions_hold_any(&self, nsp: &str, rooms: &[String]) -> bool {
+        self.sessions.holds_any(nsp, rooms)
+    }
+
     pub(crate) fn log_len(&self) -> usize {
         self.log.len()
     }

@@ -200,7 +200,16 @@ impl Shared {
         let Ok(mut bytes) = encode_frame(&header, &payload) else {
             return self.bad_remote(format!("cannot frame a {}", header.kind.name()));
         };
-        if header.store {
+        // A broadcast from another machine takes a place in this machine's log only if it may
+        // concern someone here: a worker it reaches now (routing by room skipped the others:
+        // they hold none of its rooms), or a disconnected client whose stored session is in one
+        // of its rooms (a broadcast to everyone concerns every session). Others would push local
+        // history out of the log for nobody.
+        let concerns_here = !recipients.links.is_empty()
+            || !recipients.ipc.is_empty()
+            || header.rooms.is_empty()
+            || state.recovery.sessions_hold_any(&header.nsp, &header.rooms);
+        if header.store && concerns_here {
             bytes = match self.store_made(&mut state, bytes) {
                 Ok(bytes) => bytes,
                 Err(reason) => {
@@ -365,7 +374,9 @@ impl RedisHandler for RemoteHandler {
 }
 
 /// Leaves the channels nothing here needs any more (adapters closed, rooms emptied), and
-/// subscribes what an adapter or room known only from the board needs.
+/// subscribes what an adapter or room known only from the board needs. Under the lock, so it
+/// costs only what changed since the last turn (see [`Subscriptions::reconcile`]), never a walk of
+/// every room: `hubStats()` and the links wait for this lock.
 pub(super) async fn reconcile_loop(shared: Weak<Shared>) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
