@@ -73,10 +73,10 @@ function waitReady(child, name, timeoutMs = 60000) {
 }
 
 /** A cluster primary (scale/primary.js) and its workers. */
-async function startMachine({ name, workers, recovery = false, redisUrl = "" }) {
+async function startMachine({ name, workers, recovery = false, redisUrl = "", plainWorkers = [] }) {
   const child = trackChild(
     fork(path.join(__dirname, "primary.js"), [], {
-      env: { ...process.env, SCALE_NAME: name, SCALE_WORKERS: String(workers), SCALE_RECOVERY: recovery ? "1" : "", SCALE_REDIS_URL: redisUrl },
+      env: { ...process.env, SCALE_NAME: name, SCALE_WORKERS: String(workers), SCALE_RECOVERY: recovery ? "1" : "", SCALE_REDIS_URL: redisUrl, SCALE_PLAIN_WORKERS: plainWorkers.join(",") },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     }),
   );
@@ -367,17 +367,31 @@ const points = {
     });
   },
 
-  // N sessions persisted at once through the link protocol (PERSIST_SESSION frames on a second
-  // link opened from worker 0's process with the hub's secret). Workers: 0 writes, 1 -> 2 probe.
+  // N sessions persisted at once through the link protocol: worker 0 has no adapter of ours and
+  // speaks for itself what lib/hub-link.js does (asks for the hub over IPC, links with the hub's
+  // secret, says "switched", then writes N PERSIST_SESSION frames in 1,000-frame writes).
+  // Workers: 0 writes, 1 -> 2 probe.
   async persist(ctx, size, scope) {
     const n = SIZES.persist[size];
-    const machine = await scope.machine({ name: "A", workers: 3, recovery: true });
+    const machine = await scope.machine({ name: "A", workers: 3, recovery: true, plainWorkers: [0] });
     const probe = await startProbe(scope, machine, 1, 2);
     const hub = await machine.rpc.call("hubInfo");
     const before = (await machine.hubStats()).sessions;
     await measure(ctx, { point: "persist", size, n, machine, probe, timeoutMs: ctx.timeoutMs, op: "sessions persisted at once (link protocol)", unit: "session", units: n }, async () => {
-      const written = await machine.run(0, async ({ require, cluster, io, packageDir }, hubPath, secret, n) => {
+      const written = await machine.run(0, async ({ require, cluster, packageDir }, hubPath, secret, n) => {
         const net = require("node:net");
+        const { CONTROL_SOURCE } = require(`${packageDir}/lib/protocol`);
+        // The primary allows this worker's pid on the hub when it asks for the hub.
+        await new Promise((resolve) => {
+          const onMessage = (m) => {
+            if (m && m.source === CONTROL_SOURCE && m.kind === "hub") {
+              process.off("message", onMessage);
+              resolve();
+            }
+          };
+          process.on("message", onMessage);
+          process.send({ source: CONTROL_SOURCE, kind: "hub?" });
+        });
         const { LinkCodec } = require(`${packageDir}/native.js`);
         const { pack } = require(`${packageDir}/lib/codec`);
         const codec = new LinkCodec(secret, cluster.worker.id);
@@ -394,7 +408,9 @@ const points = {
           });
           socket.on("error", reject);
         });
-        const uid = io.of("/").adapter.uid;
+        // What the hub holds until the worker has relayed its IPC backlog: nothing here.
+        process.send({ source: CONTROL_SOURCE, kind: "switched" });
+        const uid = "5ca1e5ca1e5ca1e0";
         const data = pack({});
         let bytes = 0;
         for (let i = 0; i < n; i++) {
@@ -406,7 +422,7 @@ const points = {
             if (!socket.write(chunk)) await new Promise((resolve) => socket.once("drain", resolve));
           }
         }
-        // keep the link open: closing it could end the sessions' worker
+        // The link stays open (closing it would announce this worker gone).
         return bytes;
       }, [hub.path, hub.secret, n], ctx.timeoutMs);
       const stats = await until(async () => {

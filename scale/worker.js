@@ -15,12 +15,15 @@ const { serve, announceReady } = require("../bench/rpc");
 
 const INDEX = Number(process.env.SCALE_WORKER_INDEX);
 const RECOVERY = process.env.SCALE_RECOVERY === "1";
+// Workers listed in SCALE_PLAIN_WORKERS keep socket.io's in-memory adapter: they never link to
+// the hub by themselves, so a point can speak the link protocol from their process directly.
+const PLAIN = (process.env.SCALE_PLAIN_WORKERS || "").split(",").includes(String(INDEX));
 
 async function main() {
   process.on("disconnect", () => process.exit(0)); // the primary is gone
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
-    adapter: createAdapter(),
+    ...(PLAIN ? {} : { adapter: createAdapter() }),
     serveClient: false,
     transports: ["websocket"],
     // a client that misses pings under load must not be dropped in the middle of a measurement
