@@ -50,7 +50,8 @@ function openOne({ port, nsp = "/", localAddress, auth = null, prev = null, time
       settle("timeout");
       ws.terminate();
     }, timeoutMs);
-    ws.on("message", (data) => {
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return; // attachments of binary events: not needed here
       const text = data.toString();
       const type = text[0];
       if (type === "0") {
@@ -67,8 +68,8 @@ function openOne({ port, nsp = "/", localAddress, auth = null, prev = null, time
           conn.recovered = !!(prev && prev.sid === answer.sid);
           conns.push(conn);
           settle("open");
-        } else if (kind === "2") {
-          // an EVENT, maybe with an ack id before the array
+        } else if (kind === "2" || kind === "5") {
+          // an EVENT or BINARY_EVENT ("<n>-" attachments first), maybe with an ack id before the array
           const start = rest.indexOf("[");
           let args;
           try {
