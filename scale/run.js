@@ -294,6 +294,8 @@ async function measure(ctx, { point, size, op, n, unit, machine, probe, timeoutM
   if (units > 0 && row.completedMs !== null) row.rssPerUnitBytes = ((row.rssAfterKb - row.rssBeforeKb) * 1024) / units;
   ctx.rows.push(row);
   log(`  -> ${row.error || `${Math.round(row.completedMs)} ms`}, probe gap ${row.probe ? Math.round(row.probe.gap) : "?"} ms, hub CPU ${row.cpu ? Math.round(row.cpu.totalMs) : "?"} ms`);
+  // What follows in this point would measure the hub still busy with this operation: stop the point.
+  if (row.error) throw Object.assign(new Error(`${op}: ${row.error}; the rest of the point is skipped`), { recorded: true });
   return row;
 }
 
@@ -633,7 +635,8 @@ async function main() {
       } catch (err) {
         log(`${point} ${size}: ${err.stack || err}`);
         failures.push({ point, size, error: err.message });
-        ctx.rows.push({ point, size, op: "(setup)", n: SIZES[point][size], load: loadavg(), error: `failed: ${err.message.split("\n")[0]}`, completedMs: null });
+        if (err.recorded) ctx.rows.push({ point, size, op: "(the rest of the point)", n: SIZES[point][size], load: loadavg(), error: "skipped after the operation above did not complete", completedMs: null });
+        else ctx.rows.push({ point, size, op: "(setup)", n: SIZES[point][size], load: loadavg(), error: `failed: ${err.message.split("\n")[0]}`, completedMs: null });
       } finally {
         await scope.close();
       }
