@@ -4,7 +4,7 @@
 // real workers (socket.io 4.8 + createAdapter()), real clients over real sockets on 127.0.0.x
 // (scale/client.js, a light engine.io/socket.io client over `ws`). See scale/README.md.
 //
-//   node scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both] [--timeout-s 120]
+//   node scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]
 //
 // At each operation: the largest gap of a probe stream (a unicast io.to(sid).emit every 5 ms from
 // one worker to a client of another worker, neither in the load), the primary's CPU time by thread
@@ -37,13 +37,13 @@ function parseArgs(argv) {
     } else if (a === "--size") {
       const v = value();
       if (v === "both") opts.sizes = ["1x", "10x"];
-      else if (v === "1x" || v === "10x") opts.sizes = [v];
-      else throw new Error(`--size: 1x, 10x or both, not "${v}"`);
+      else if (/^\d+(\.\d+)?x$/.test(v) && parseFloat(v) > 0) opts.sizes = [v]; // e.g. 2x, 4x: in between
+      else throw new Error(`--size: 1x, 10x, both (or another factor such as 4x), not "${v}"`);
     } else if (a === "--timeout-s") {
       opts.timeoutS = Number(value());
       if (!(opts.timeoutS > 0)) throw new Error("--timeout-s: a positive number");
     } else if (a === "--help" || a === "-h") {
-      process.stdout.write("node scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both] [--timeout-s 120]\n");
+      process.stdout.write("node scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]\n");
       process.exit(0);
     } else throw new Error(`unknown argument "${a}"`);
   }
@@ -335,20 +335,19 @@ const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 // Points. Each takes (ctx, size) and pushes rows through measure(); it starts and stops its own
 // processes.
 
-const SIZES = {
-  close: { "1x": 1900, "10x": 19000 },
-  persist: { "1x": 10000, "10x": 100000 },
-  rooms: { "1x": 50000, "10x": 500000 },
-  emit: { "1x": 10000, "10x": 100000 },
-  fetch: { "1x": 5000, "10x": 50000 },
-  nsp: { "1x": 100, "10x": 1000 },
-};
+/** The size of `point` at `size` ("1x", "10x", or another factor of the 1x size). */
+function sizeOf(point, size) {
+  return Math.round(BASE_SIZES[point] * parseFloat(size));
+}
+
+// The 1x sizes; 10x is the size issue 15 names.
+const BASE_SIZES = { close: 1900, persist: 10000, rooms: 50000, emit: 10000, fetch: 5000, nsp: 100 };
 
 const points = {
   // io.close() of a worker holding N clients with recovery on, then the clients reconnecting to
   // two other workers and recovering. Workers: 0 closes, 1 and 2 take the reconnections, 3 -> 4 probe.
   async close(ctx, size, scope) {
-    const n = SIZES.close[size];
+    const n = sizeOf("close", size);
     const machine = await scope.machine({ name: "A", workers: 5, recovery: true });
     const clients = await clientPool(scope, Math.max(1, Math.ceil(n / 5000)));
     const probe = await startProbe(scope, machine, 3, 4);
@@ -382,7 +381,7 @@ const points = {
   // secret, says "switched", then writes N PERSIST_SESSION frames in 1,000-frame writes).
   // Workers: 0 writes, 1 -> 2 probe.
   async persist(ctx, size, scope) {
-    const n = SIZES.persist[size];
+    const n = sizeOf("persist", size);
     const machine = await scope.machine({ name: "A", workers: 3, recovery: true, plainWorkers: [0] });
     const probe = await startProbe(scope, machine, 1, 2);
     const hub = await machine.rpc.call("hubInfo");
@@ -446,8 +445,8 @@ const points = {
   // One worker's sockets holding N rooms, Redis in dynamic mode; then N/5 rooms joined and left at
   // once. Workers: 0 holds the rooms (10 clients), 1 -> 2 probe.
   async rooms(ctx, size, scope) {
-    const n = SIZES.rooms[size];
-    const m = n / 5;
+    const n = sizeOf("rooms", size);
+    const m = Math.round(n / 5);
     const redis = await scope.redis();
     const machine = await scope.machine({ name: "A", workers: 3, redisUrl: redis.url });
     const [clients] = await clientPool(scope, 1);
@@ -491,7 +490,7 @@ const points = {
   // Another machine (its own primary and worker, same redis-server) emits to N rooms in one call;
   // on machine A one client is in the last room. A: workers 0 (receiver), 1 -> 2 probe.
   async emit(ctx, size, scope) {
-    const n = SIZES.emit[size];
+    const n = sizeOf("emit", size);
     const redis = await scope.redis();
     const machine = await scope.machine({ name: "A", workers: 3, redisUrl: redis.url });
     const other = await scope.machine({ name: "B", workers: 1, redisUrl: redis.url });
@@ -527,7 +526,7 @@ const points = {
 
   // fetchSockets() over N sockets on 3 workers (0, 1, 2), asked by worker 0; 3 -> 4 probe.
   async fetch(ctx, size, scope) {
-    const n = SIZES.fetch[size];
+    const n = sizeOf("fetch", size);
     const machine = await scope.machine({ name: "A", workers: 5 });
     const clients = await clientPool(scope, Math.max(1, Math.ceil(n / 6000)));
     const probe = await startProbe(scope, machine, 3, 4);
@@ -545,7 +544,7 @@ const points = {
   // N namespaces on workers 0, 1, 2 (io.of(name) in each), one client per namespace, a broadcast
   // in each; 3 -> 4 probe.
   async nsp(ctx, size, scope) {
-    const n = SIZES.nsp[size];
+    const n = sizeOf("nsp", size);
     const machine = await scope.machine({ name: "A", workers: 5 });
     const [clients] = await clientPool(scope, 1);
     const probe = await startProbe(scope, machine, 3, 4);
@@ -638,8 +637,8 @@ async function main() {
       } catch (err) {
         log(`${point} ${size}: ${err.stack || err}`);
         failures.push({ point, size, error: err.message });
-        if (err.recorded) ctx.rows.push({ point, size, op: "(the rest of the point)", n: SIZES[point][size], load: loadavg(), error: "skipped after the operation above did not complete", completedMs: null });
-        else ctx.rows.push({ point, size, op: "(setup)", n: SIZES[point][size], load: loadavg(), error: `failed: ${err.message.split("\n")[0]}`, completedMs: null });
+        if (err.recorded) ctx.rows.push({ point, size, op: "(the rest of the point)", n: sizeOf(point, size), load: loadavg(), error: "skipped after the operation above did not complete", completedMs: null });
+        else ctx.rows.push({ point, size, op: "(setup)", n: sizeOf(point, size), load: loadavg(), error: `failed: ${err.message.split("\n")[0]}`, completedMs: null });
       } finally {
         await scope.close();
       }
