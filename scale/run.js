@@ -637,7 +637,7 @@ async function main() {
       } catch (err) {
         log(`${point} ${size}: ${err.stack || err}`);
         failures.push({ point, size, error: err.message });
-        if (err.recorded) ctx.rows.push({ point, size, op: "(the rest of the point)", n: sizeOf(point, size), load: loadavg(), error: "skipped after the operation above did not complete", completedMs: null });
+        if (err.recorded) ctx.rows.push({ point, size, op: "(the point stopped here)", n: sizeOf(point, size), load: loadavg(), error: "what follows an operation that did not complete is not run", completedMs: null });
         else ctx.rows.push({ point, size, op: "(setup)", n: sizeOf(point, size), load: loadavg(), error: `failed: ${err.message.split("\n")[0]}`, completedMs: null });
       } finally {
         await scope.close();
