@@ -91,7 +91,15 @@ async function startMachine({ name, workers, recovery = false, redisUrl = "", pl
     pid: child.pid,
     workers: info.workers,
     run: (worker, fn, args = [], timeoutMs = 60000) => rpc.call("run", { src: fn.toString(), args }, { to: worker, timeoutMs }),
-    hubStats: () => rpc.call("hubStats", {}, { timeoutMs: 30000 }),
+    // The longest hubStats() round trip through the primary since the last reset: the primary's
+    // JavaScript waits on the hub's state lock for it (finding 3 of issue 15).
+    hubStatsMaxMs: 0,
+    async hubStats() {
+      const t = now();
+      const stats = await rpc.call("hubStats", {}, { timeoutMs: 30000 });
+      machine.hubStatsMaxMs = Math.max(machine.hubStatsMaxMs, now() - t);
+      return stats;
+    },
   };
   return machine;
 }
@@ -252,6 +260,7 @@ async function measure(ctx, { point, size, op, n, unit, machine, probe, timeoutM
   } catch {
     // reported as missing
   }
+  machine.hubStatsMaxMs = 0;
   const cpu0 = threadCpu(pid);
   const t0 = now();
   let timer;
@@ -271,6 +280,7 @@ async function measure(ctx, { point, size, op, n, unit, machine, probe, timeoutM
     clearTimeout(timer);
   }
   const t1 = now();
+  row.hubStatsMaxMs = machine.hubStatsMaxMs || null;
   const cpu1 = threadCpu(pid);
   clearInterval(sampler);
   row.cpu = diffCpu(cpu0, cpu1);
@@ -464,8 +474,14 @@ const points = {
       }, [n], ctx.timeoutMs);
       return { channels: await until(async () => ((await channels()) >= c0 + n ? channels() : null), 200) };
     });
-    await measure(ctx, { ...base, n, op: `holding ${n} rooms, 5 s idle` }, async () => {
-      await sleep(5000);
+    // Idle but for hubStats() every 250 ms, as a monitoring loop would: how long the primary's
+    // JavaScript waits for it shows in "hubStats() max ms".
+    await measure(ctx, { ...base, n, op: `holding ${n} rooms, 5 s idle (hubStats() every 250 ms)` }, async () => {
+      const end = now() + 5000;
+      while (now() < end) {
+        await machine.hubStats();
+        await sleep(250);
+      }
       return {};
     });
     const c1 = await channels();
@@ -598,7 +614,8 @@ function table(rows) {
     const cpu = r.cpu ? `${ms(r.cpu.totalMs)} / ${r.cpu.ioThreadNamed ? ms(r.cpu.ioMs) : "unnamed"} / ${ms(r.cpu.mainMs)}` : "?";
     const rss = `${mb(r.rssBeforeKb)} / ${mb(r.rssPeakKb)} / ${mb(r.rssAfterKb)}`;
     const per = r.rssPerUnitBytes !== undefined ? `${Math.round(r.rssPerUnitBytes)} B/${r.unit}` : "";
-    const d = r.details ? Object.entries(r.details).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : "";
+    const details = { ...(r.details || {}), ...(r.hubStatsMaxMs ? { "hubStats() max ms": Math.round(r.hubStatsMaxMs) } : {}) };
+    const d = r.details || r.hubStatsMaxMs ? Object.entries(details).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : "";
     lines.push(`| ${r.point} | ${r.size} | ${r.op} | ${done} | ${gap} | ${cpu} | ${rss} | ${per} | ${d} | ${r.load.split(" ").slice(0, 3).join(" ")} |`);
   }
   return lines.join("\n");
