@@ -74,6 +74,7 @@ function settle(client) {
 }
 
 function checkOffset(client, offset) {
+  if (cfg.checkOffsets === false) return; // --adapter reference: no stored packets, empty offsets
   const dash = typeof offset === "string" ? offset.lastIndexOf("-") : -1;
   const epoch = dash > 0 ? offset.slice(0, dash) : null;
   const position = dash > 0 ? Number(offset.slice(dash + 1)) : NaN;

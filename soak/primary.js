@@ -12,6 +12,8 @@ const { serve, announceReady, isRequest, isResponse, isReady } = require("../ben
 
 const ROOT = path.join(__dirname, "..");
 const WORKERS = Number(process.env.SOAK_WORKERS || 4);
+// "native": this package; "reference": @socket.io/cluster-adapter (this package is then not loaded).
+const REFERENCE = process.env.SOAK_ADAPTER === "reference";
 
 const workers = []; // index => cluster.Worker
 let stopping = false;
@@ -22,6 +24,7 @@ function log(line) {
 
 /** The hub's counters: lib/primary.js's hubInfo(), internal; the instance the package's index.js loaded. */
 function hubStats() {
+  if (REFERENCE) return null; // no hub
   const info = require(path.join(ROOT, "lib", "primary")).hubInfo();
   return info ? info.stats : null;
 }
@@ -62,7 +65,7 @@ async function main() {
     stop(1);
   });
 
-  require(ROOT).setupPrimary(); // default options, as an application would call it
+  require(REFERENCE ? "@socket.io/cluster-adapter" : ROOT).setupPrimary(); // default options, as an application would call it
   cluster.setupPrimary({ exec: path.join(__dirname, "worker.js"), serialization: "advanced" });
   cluster.on("exit", (worker, code, signal) => {
     if (!stopping) {

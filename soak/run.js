@@ -3,7 +3,8 @@
 
 // `npm run soak -- --minutes 10` / `node soak/run.js [options]` (see --help and soak/README.md).
 //
-// A real cluster (soak/primary.js: this package's setupPrimary() and 4 workers, soak/worker.js)
+// A real cluster (soak/primary.js: this package's setupPrimary() and 4 workers, soak/worker.js;
+// with --adapter reference, @socket.io/cluster-adapter's setupPrimary() and createAdapter() instead)
 // and client processes (soak/clients.js) under a mixed, fixed-rate load with churn for N minutes.
 // Every 10 s it samples the memory, descriptors and handles of the primary and of each worker and
 // the hub's stats; at the end the clients' checks and the workers' request counts; then a report
@@ -17,9 +18,10 @@ const { RpcClient } = require("../bench/rpc");
 const { waitReady } = require("../bench/target");
 const { trackChild, trackPid, stopAll, sleep } = require("../bench/processes");
 const { statusKb } = require("../bench/proc");
-const { RULES, RULE_TEXT, analyze } = require("./analyze");
+const { RULES, RULE_TEXT, REFERENCE_RULE_TEXT, analyze } = require("./analyze");
 
 // setupPrimary()'s default recovery bounds (README, "Options"): the soak calls it without options.
+const ADAPTERS = ["native", "reference"];
 const HUB_BOUNDS = { maxPackets: 100000, maxBytes: 64 * 1024 * 1024, maxSessions: 100000 };
 
 const HELP = `Usage: node soak/run.js [options]   (npm run soak -- [options] builds first)
@@ -35,6 +37,8 @@ const HELP = `Usage: node soak/run.js [options]   (npm run soak -- [options] bui
   --churn-ms N       churn period per client process (default 3000)
   --churn a,b,c      per period and process: recover,renew,rooms (default 2,1,3)
   --seed N           seed of the clients' choices (default 1)
+  --adapter NAME     native (this package, default) or reference (@socket.io/cluster-adapter:
+                     no hub, no cluster-wide recovery: failed recoveries and offsets not judged)
   --out FILE         JSON output (default soak/results/<timestamp>.json)
   --help
 `;
@@ -55,6 +59,7 @@ function parse(argv) {
     churnMs: 3000,
     churn: { recover: 2, renew: 1, rooms: 3 },
     seed: 1,
+    adapter: "native",
     out: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -79,6 +84,10 @@ function parse(argv) {
       case "--churn-ms": opts.churnMs = num(); break;
       case "--seed": opts.seed = num(); break;
       case "--out": opts.out = next(); break;
+      case "--adapter":
+        opts.adapter = next();
+        if (!ADAPTERS.includes(opts.adapter)) throw new Error(`--adapter: ${ADAPTERS.join(" or ")}`);
+        break;
       case "--rate":
         for (const part of next().split(",")) {
           const [k, v] = part.split("=");
@@ -133,7 +142,7 @@ class Soak {
     const { opts } = this;
     const child = trackChild(
       fork(path.join(__dirname, "primary.js"), [], {
-        env: { ...process.env, SOAK_WORKERS: String(opts.workers) },
+        env: { ...process.env, SOAK_WORKERS: String(opts.workers), SOAK_ADAPTER: opts.adapter },
         serialization: "advanced",
       }),
     );
@@ -145,9 +154,16 @@ class Soak {
     for (const w of this.info.workers) trackPid(w.pid, "soak/worker.js");
     log(`primary ${this.info.pid}, workers ${this.info.workers.map((w) => `${w.index}:${w.pid}@${w.port}`).join(" ")}`);
     for (const deadline = Date.now() + 15000; ; ) {
-      const stats = await this.primary.call("hubStats");
-      if (stats && stats.links >= opts.workers) break;
-      if (Date.now() > deadline) throw new Error(`${stats ? stats.links : "no hub:"} of ${opts.workers} workers linked to the hub after 15 s`);
+      if (opts.adapter === "reference") {
+        // No hub: every worker must count the whole cluster (the reference's heartbeats).
+        const counts = await Promise.all(this.info.workers.map((w) => this.workerCall(w.index, "serverCount")));
+        if (counts.every((n) => n === opts.workers)) break;
+        if (Date.now() > deadline) throw new Error(`workers count ${counts.join(", ")} servers after 15 s, not ${opts.workers}`);
+      } else {
+        const stats = await this.primary.call("hubStats");
+        if (stats && stats.links >= opts.workers) break;
+        if (Date.now() > deadline) throw new Error(`${stats ? stats.links : "no hub:"} of ${opts.workers} workers linked to the hub after 15 s`);
+      }
       await sleep(100);
     }
     const ports = this.info.workers.map((w) => w.port);
@@ -168,6 +184,8 @@ class Soak {
             ports,
             clients: base + (p < opts.clients % opts.clientProcs ? 1 : 0),
             rooms: opts.rooms,
+            // The reference stores no packets: its offsets are empty, not checked.
+            checkOffsets: opts.adapter === "native",
             churn: { ms: opts.churnMs, ...opts.churn },
           },
           { timeoutMs: 40000 },
@@ -300,7 +318,7 @@ function formatReport(report) {
   const lines = [];
   const f1 = (v) => (Number.isFinite(v) ? v.toFixed(1) : "-");
   const int = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "-");
-  lines.push(`soak report — ${report.startedAt}, commit ${report.commit}, ${report.durationS} s, ${report.command}`);
+  lines.push(`soak report — adapter ${report.adapter}, ${report.startedAt}, commit ${report.commit}, ${report.durationS} s, ${report.command}`);
   lines.push(`warm-up ${report.warmupS} s; slopes: least squares over the samples after it, per 10 minutes`);
   lines.push("");
   lines.push("process  | RSS MB first / last / max / slope | fds first / last / max / slope | handles first / last / max / slope");
@@ -317,11 +335,15 @@ function formatReport(report) {
   const h = report.analysis.hub;
   const hs = (x) => (x ? `first ${int(x.first)}, last ${int(x.last)}, max ${int(x.max)}` : "-");
   lines.push("");
-  lines.push(`hub queuedBytes: ${hs(h.queuedBytes)}`);
-  lines.push(`hub logPackets:  ${hs(h.logPackets)} (bound ${int(report.hubBounds.maxPackets)})`);
-  lines.push(`hub logBytes:    ${hs(h.logBytes)} (bound ${int(report.hubBounds.maxBytes)})`);
-  lines.push(`hub sessions:    ${hs(h.sessions)} (bound ${int(report.hubBounds.maxSessions)})`);
-  lines.push(`hub links:       ${hs(h.links)}`);
+  if (report.adapter === "reference") {
+    lines.push("hub: none (@socket.io/cluster-adapter relays through the primary's IPC)");
+  } else {
+    lines.push(`hub queuedBytes: ${hs(h.queuedBytes)}`);
+    lines.push(`hub logPackets:  ${hs(h.logPackets)} (bound ${int(report.hubBounds.maxPackets)})`);
+    lines.push(`hub logBytes:    ${hs(h.logBytes)} (bound ${int(report.hubBounds.maxBytes)})`);
+    lines.push(`hub sessions:    ${hs(h.sessions)} (bound ${int(report.hubBounds.maxSessions)})`);
+    lines.push(`hub links:       ${hs(h.links)}`);
+  }
   const t = report.totals;
   if (t) {
     const k = (o) => `${int(o.b + o.r + o.u)} (broadcast ${int(o.b)}, room ${int(o.r)}, unicast ${int(o.u)})`;
@@ -330,13 +352,14 @@ function formatReport(report) {
     lines.push(`checked:     ${k(t.checked)} deliveries in sequence checks, plus ${int(t.baselines)} first-of-stream`);
     lines.push(`lost:        ${k(t.lost)}, of which at the very end ${int(t.tailLost)}`);
     lines.push(`duplicated:  ${k(t.duplicated)}`);
-    lines.push(`bad offsets: ${int(t.badOffsets)}`);
+    lines.push(`bad offsets: ${report.adapter === "reference" ? "not checked (the reference stores no packets: empty offsets)" : int(t.badOffsets)}`);
     for (const [name, r] of Object.entries(t.requests)) {
       lines.push(`${name}: ${int(r.sent)} sent, ${int(r.ok)} ok, ${int(r.failed)} failed, ${int(r.late)} late (> 1 s), mean ${f1(r.meanMs)} ms, max ${int(r.maxMs)} ms`);
     }
     lines.push(
       `recoveries:  ${int(t.recoveries.attempted)} attempted, ${int(t.recoveries.succeeded)} succeeded, ${int(t.recoveries.failed)} failed ` +
-        `(plus ${int(t.recoveries.withoutOffset)} drops before any stored packet: new sessions)`,
+        `(plus ${int(t.recoveries.withoutOffset)} drops before any stored packet: new sessions)` +
+        (report.adapter === "reference" ? "; not judged: the reference has no cluster-wide recovery" : ""),
     );
     lines.push(
       `churn:       ${int(t.drops.recover)} transport drops, ${int(t.drops.renew)} new connections, ${int(t.drops.unplanned)} unplanned disconnects, ` +
@@ -345,7 +368,7 @@ function formatReport(report) {
   }
   lines.push("");
   lines.push("rules:");
-  for (const rule of RULE_TEXT) lines.push(`  - ${rule}`);
+  for (const rule of report.ruleText) lines.push(`  - ${rule}`);
   lines.push("");
   lines.push(report.failures.length ? `FAIL:\n${report.failures.map((f) => `  - ${f}`).join("\n")}` : "PASS");
   return lines.join("\n");
@@ -387,7 +410,9 @@ async function main() {
 
   const startedAt = new Date().toISOString();
   const command = `node soak/run.js ${process.argv.slice(2).join(" ")}`.trim();
-  const report = { startedAt, commit: gitHead(), command, options: opts, rules: RULES, ruleText: RULE_TEXT, hubBounds: HUB_BOUNDS };
+  const reference = opts.adapter === "reference";
+  const ruleText = reference ? [...RULE_TEXT, ...REFERENCE_RULE_TEXT] : RULE_TEXT;
+  const report = { adapter: opts.adapter, startedAt, commit: gitHead(), command, options: opts, rules: RULES, ruleText, hubBounds: reference ? null : HUB_BOUNDS };
   const failures = [];
   let result = null;
   try {
@@ -415,9 +440,9 @@ async function main() {
     const dup = sumKinds(totals.duplicated);
     if (lost) failures.push(`${lost} packets lost`);
     if (dup) failures.push(`${dup} packets duplicated`);
-    if (totals.badOffsets) failures.push(`${totals.badOffsets} offsets out of order`);
+    if (totals.badOffsets && !reference) failures.push(`${totals.badOffsets} offsets out of order`);
     for (const [name, r] of Object.entries(totals.requests)) if (r.failed) failures.push(`${r.failed} ${name} requests failed`);
-    if (totals.recoveries.failed) failures.push(`${totals.recoveries.failed} recovery attempts got a new session`);
+    if (totals.recoveries.failed && !reference) failures.push(`${totals.recoveries.failed} recovery attempts got a new session`);
     if (totals.joinFailed) failures.push(`${totals.joinFailed} room joins failed`);
   }
   if (soak.interrupted) failures.push(`interrupted by ${soak.interrupted} after ${durationS} s`);

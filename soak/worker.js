@@ -151,7 +151,8 @@ function listen(httpServer) {
 
 async function main() {
   process.on("disconnect", () => process.exit(0)); // the primary is gone
-  const { createAdapter } = require(path.join(__dirname, ".."));
+  // SOAK_ADAPTER=reference: @socket.io/cluster-adapter's (this package is then not loaded).
+  const { createAdapter } = require(process.env.SOAK_ADAPTER === "reference" ? "@socket.io/cluster-adapter" : path.join(__dirname, ".."));
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
     adapter: createAdapter(),
@@ -176,6 +177,7 @@ async function main() {
     stop,
     stats: () => stats(io),
     handles: () => process.getActiveResourcesInfo().length,
+    serverCount: () => io.of("/").adapter.serverCount(),
     // V8's view, to tell a growing JS heap from native memory when RSS grows.
     mem: () => ({ handles: process.getActiveResourcesInfo().length, ...process.memoryUsage() }),
   });
