@@ -116,6 +116,25 @@ fn main() {
             message.as_bytes(),
         );
     }
+    // The same messages as the JS-like value builder spells them, and once more with every array
+    // declaring 2^32 - 1 elements (a sparse tail of holes, as V8's advanced IPC carries them: a
+    // few bytes on the wire), one array at a time: validation must cost what they hold.
+    for (i, message) in messages.iter().enumerate() {
+        let value: serde_json::Value = serde_json::from_str(message).unwrap();
+        write(
+            "validate",
+            &format!("built-type-{}", i + 1),
+            &js_program(&value, None),
+        );
+        for array in 0..count_arrays(&value) {
+            write(
+                "validate",
+                &format!("built-type-{}-sparse-{array}", i + 1),
+                &js_program(&value, Some(array)),
+            );
+        }
+    }
+
     // The JS-like value builder: {uid: "a1", nsp: "/", type: 2} spelled in its tags.
     write(
         "validate",
@@ -208,4 +227,67 @@ fn main() {
         "no-room-routing",
         &[&[0u8][..], &program[1..]].concat(),
     );
+}
+
+/// `value` spelled in the tags `JsValue::build` (fuzz/src/core_targets.rs) reads; the array
+/// numbered `sparse` (in depth-first order) gets a tail of 2^32 - 1 holes.
+fn js_program(value: &serde_json::Value, sparse: Option<usize>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut arrays = 0;
+    spell(value, sparse, &mut arrays, &mut out);
+    out
+}
+
+fn spell(value: &serde_json::Value, sparse: Option<usize>, arrays: &mut usize, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push(1),
+        Value::Bool(b) => out.push(if *b { 2 | 0x10 } else { 2 }),
+        Value::Number(n) => {
+            // Tag 4: the number's bits, exactly.
+            out.push(4);
+            out.extend(n.as_f64().unwrap().to_bits().to_be_bytes());
+        }
+        Value::String(text) => {
+            out.push(5);
+            spell_string(text, out);
+        }
+        Value::Array(items) => {
+            let index = *arrays;
+            *arrays += 1;
+            let holes = sparse == Some(index);
+            // 9 and 129 are both arrays (tag % 12 == 9); 0x80 asks for a tail of holes.
+            out.push(if holes { 129 } else { 9 });
+            out.push(items.len().min(7) as u8);
+            for item in items.iter().take(7) {
+                spell(item, sparse, arrays, out);
+            }
+            if holes {
+                out.extend(u32::MAX.to_be_bytes());
+            }
+        }
+        Value::Object(fields) => {
+            out.push(7);
+            out.push(fields.len().min(7) as u8);
+            for (key, item) in fields.iter().take(7) {
+                spell_string(key, out);
+                spell(item, sparse, arrays, out);
+            }
+        }
+    }
+}
+
+/// A string as `Input::string` reads it: 0xf0 | length, then its bytes (at most 15).
+fn spell_string(text: &str, out: &mut Vec<u8>) {
+    let bytes = &text.as_bytes()[..text.len().min(15)];
+    out.push(0xf0 | bytes.len() as u8);
+    out.extend_from_slice(bytes);
+}
+
+fn count_arrays(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(count_arrays).sum::<usize>(),
+        serde_json::Value::Object(fields) => fields.values().map(count_arrays).sum(),
+        _ => 0,
+    }
 }
