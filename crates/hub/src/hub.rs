@@ -162,6 +162,8 @@ struct Shared {
     redis: OnceLock<RedisBridge>,
     /// For the tasks it spawns (a server count waits for Redis).
     me: Weak<Shared>,
+    /// The last stats read under the state lock, for a `stats()` that finds it held.
+    last_stats: Mutex<HubStats>,
 }
 
 #[derive(Default)]
@@ -281,6 +283,7 @@ impl Hub {
             started: Instant::now(),
             redis: OnceLock::new(),
             me: me.clone(),
+            last_stats: Mutex::new(HubStats::default()),
         });
         if let Some(redis) = shared.options.redis.clone() {
             let handler = Arc::new(RemoteHandler {
@@ -411,11 +414,74 @@ impl Hub {
         self.shared.announce_closed(&mut state, worker, orphans);
     }
 
+    /// The hub's counters and gauges. Never waits for a long operation of the hub (a message of
+    /// 500,000 rooms holds the state lock for a good part of a second, and the primary's
+    /// JavaScript thread calls this): if the state lock stays held, the gauges read under it
+    /// (links, queues, log, sessions, tables, channels) are those of the last reading, and the
+    /// counters kept outside it are current.
     pub fn stats(&self) -> HubStats {
-        let state = self.shared.lock();
+        // Routing holds the lock for microseconds: a reading is nearly always fresh.
+        let deadline = Instant::now() + Duration::from_millis(2);
+        loop {
+            match self.shared.state.try_lock() {
+                Ok(state) => return self.read_stats(&state),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                    return self.read_stats(&poisoned.into_inner())
+                }
+                Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::yield_now()
+                }
+                Err(std::sync::TryLockError::WouldBlock) => break,
+            }
+        }
+        let last = self
+            .shared
+            .last_stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        HubStats {
+            links: last.links,
+            queued_bytes: last.queued_bytes,
+            log_packets: last.log_packets,
+            log_bytes: last.log_bytes,
+            sessions: last.sessions,
+            session_bytes: last.session_bytes,
+            sessions_dropped: last.sessions_dropped,
+            uids: last.uids,
+            uid_bytes: last.uid_bytes,
+            uids_refused: last.uids_refused,
+            room_bytes: last.room_bytes,
+            room_overflows: last.room_overflows,
+            redis_channels: last.redis_channels,
+            ..self.counter_stats()
+        }
+    }
+
+    /// What is counted outside the state lock.
+    fn counter_stats(&self) -> HubStats {
+        let c = &self.shared.counters;
+        HubStats {
+            frames_in: c.frames_in.load(Ordering::Relaxed),
+            frames_out: c.frames_out.load(Ordering::Relaxed),
+            bytes_in: c.bytes_in.load(Ordering::Relaxed),
+            bytes_out: c.bytes_out.load(Ordering::Relaxed),
+            rejected_links: c.rejected_links.load(Ordering::Relaxed),
+            overflows: c.overflows.load(Ordering::Relaxed),
+            bad_frames: c.bad_frames.load(Ordering::Relaxed),
+            skipped: c.skipped.load(Ordering::Relaxed),
+            answered: c.answered.load(Ordering::Relaxed),
+            unstored: c.unstored.load(Ordering::Relaxed),
+            bridge_bytes: self.shared.backlog.bytes() as u64,
+            bridge_dropped: self.shared.backlog.dropped(),
+            ..self.shared.redis_counters()
+        }
+    }
+
+    fn read_stats(&self, state: &State) -> HubStats {
         let c = &self.shared.counters;
         let (uids, uid_bytes, uids_refused) = state.board.adapter_stats();
-        HubStats {
+        let stats = HubStats {
             links: state.links.len() as u64,
             frames_in: c.frames_in.load(Ordering::Relaxed),
             frames_out: c.frames_out.load(Ordering::Relaxed),
@@ -440,8 +506,14 @@ impl Hub {
             uids_refused,
             room_bytes: state.board.rooms().bytes() as u64,
             room_overflows: state.board.rooms().overflows(),
-            ..self.shared.redis_stats(&state)
-        }
+            ..self.shared.redis_stats(state)
+        };
+        *self
+            .shared
+            .last_stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = stats.clone();
+        stats
     }
 }
 
@@ -1004,5 +1076,32 @@ async fn write_loop(
                 .bytes_out
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_never_wait_for_a_long_hold_of_the_state_lock() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let hub = Hub::start(runtime.handle(), HubOptions::default(), Arc::new(|_| {})).unwrap();
+        let first = hub.stats();
+        hub.shared
+            .counters
+            .frames_in
+            .fetch_add(7, Ordering::Relaxed);
+        // As a message of 500,000 rooms would, for a good part of a second.
+        let held = hub.shared.lock();
+        let started = Instant::now();
+        let stats = hub.stats();
+        assert!(started.elapsed() < Duration::from_secs(1), "stats() waited");
+        assert_eq!(stats.frames_in, first.frames_in + 7, "counters are current");
+        assert_eq!(stats.links, first.links, "gauges are the last reading");
+        drop(held);
     }
 }

@@ -318,6 +318,14 @@ impl Shared {
     }
 
     pub(super) fn redis_stats(&self, state: &State) -> HubStats {
+        HubStats {
+            redis_channels: state.subscriptions.as_ref().map_or(0, |s| s.len() as u64),
+            ..self.redis_counters()
+        }
+    }
+
+    /// The Redis bridge's counters, kept outside the state lock.
+    pub(super) fn redis_counters(&self) -> HubStats {
         let Some(bridge) = self.redis.get() else {
             return HubStats::default();
         };
@@ -329,7 +337,6 @@ impl Shared {
             redis_dropped: c.dropped.load(Ordering::Relaxed),
             redis_bad: c.bad_messages.load(Ordering::Relaxed),
             redis_echoes: c.echoes.load(Ordering::Relaxed),
-            redis_channels: state.subscriptions.as_ref().map_or(0, |s| s.len() as u64),
             ..HubStats::default()
         }
     }
