@@ -92,4 +92,25 @@ function announceReady(info) {
   if (process.connected) process.send({ [TAG]: "ready", ...info }, null, {}, ignoreError);
 }
 
-module.exports = { TAG, RpcClient, serve, announceReady, isRequest, isResponse, isReady };
+/**
+ * In a cluster primary: forwards the orchestrator's requests addressed to a worker (`to`: its
+ * index in `workers`) and the workers' responses back.
+ */
+function relayToWorkers(workers) {
+  process.on("message", (message) => {
+    if (!isRequest(message) || message.to === null) return;
+    const worker = workers[message.to];
+    if (!worker || !worker.isConnected()) {
+      process.send({ [TAG]: "res", id: message.id, ok: false, error: `worker ${message.to} is not connected` });
+      return;
+    }
+    worker.send({ ...message, to: null });
+  });
+  for (const worker of workers) {
+    worker.on("message", (message) => {
+      if (isResponse(message) && process.connected) process.send(message);
+    });
+  }
+}
+
+module.exports = { TAG, RpcClient, serve, announceReady, relayToWorkers, isRequest, isResponse, isReady };

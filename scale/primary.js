@@ -9,7 +9,7 @@
 const cluster = require("node:cluster");
 const path = require("node:path");
 const { setupPrimary, hubStats } = require("..");
-const { serve, announceReady, isRequest, isResponse, isReady } = require("../bench/rpc");
+const { serve, announceReady, relayToWorkers, isReady } = require("../bench/rpc");
 
 const WORKERS = Number(process.env.SCALE_WORKERS);
 const REDIS_URL = process.env.SCALE_REDIS_URL || "";
@@ -63,20 +63,7 @@ async function main() {
   });
   const infos = [];
   for (let i = 0; i < WORKERS; i++) infos.push(await forkWorker(i));
-  process.on("message", (message) => {
-    if (!isRequest(message) || message.to === null) return;
-    const worker = workers[message.to];
-    if (!worker || !worker.isConnected()) {
-      process.send({ _bench: "res", id: message.id, ok: false, error: `worker ${message.to} is not connected` });
-      return;
-    }
-    worker.send({ ...message, to: null });
-  });
-  for (const worker of workers) {
-    worker.on("message", (message) => {
-      if (isResponse(message) && process.connected) process.send(message);
-    });
-  }
+  relayToWorkers(workers);
   serve({
     info: () => ({ pid: process.pid, workers: infos }),
     hubStats: () => hubStats(),

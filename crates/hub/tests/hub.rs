@@ -102,7 +102,14 @@ fn nothing_more<T>(rx: &Receiver<T>) -> bool {
 
 /// Two linked, switched workers (1 and 2) and one on IPC (3).
 async fn cluster() -> (Hub, Receiver<HubEvent>, Vec<(Link, Receiver<LinkEvent>)>) {
-    let (hub, events) = start_hub(1 << 20);
+    cluster_with(1 << 20).await
+}
+
+/// [`cluster`] with queues of `max_queue_bytes`.
+async fn cluster_with(
+    max_queue_bytes: usize,
+) -> (Hub, Receiver<HubEvent>, Vec<(Link, Receiver<LinkEvent>)>) {
+    let (hub, events) = start_hub(max_queue_bytes);
     for worker in 1..=3 {
         hub.allow(worker, std::process::id());
     }
@@ -1079,19 +1086,7 @@ fn bounded_adapters(stats: &sio_cluster_hub::HubStats, closes: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_that_cannot_carry_its_offset_is_delivered_unstored_and_its_sender_told() {
     // Queues large enough for a frame at the size limit.
-    let (hub, events) = start_hub(256 << 20);
-    let mut links = Vec::new();
-    for worker in 1..=2 {
-        hub.allow(worker, std::process::id());
-        let (link, rx) = connect(&hub, worker);
-        opened(&rx).await;
-        assert!(hub.switch(worker));
-        next(&events, move |e| {
-            matches!(e, HubEvent::Flushed { worker: w } if w == worker).then_some(())
-        })
-        .await;
-        links.push((link, rx));
-    }
+    let (hub, _events, links) = cluster_with(256 << 20).await;
     let (link1, rx1) = &links[0];
     let (_link2, rx2) = &links[1];
     // Offsets past 127 take more bytes than "no offset" in a header.
