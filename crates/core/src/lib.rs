@@ -36,7 +36,7 @@ pub use rooms::{room_cost, Pin, RoomViews, IPC_PIN, MAX_ROOM_BYTES};
 pub use routing::{
     adapter_cost, Route, Router, WorkerId, MAX_ADAPTERS_PER_NAMESPACE, MAX_ADAPTER_BYTES, PRIMARY,
 };
-pub use subscriptions::{Changes, Channel, Subscriptions};
+pub use subscriptions::{Changes, Channel, Subscriptions, ROOMS_PER_RECONCILE};
 pub use switchboard::{Path, Recipients, Switchboard, REMOTE};
 pub use validate::{validate, Invalid};
 pub use view::{Kind, View};

@@ -7,7 +7,7 @@
 //! room's channel only once every linked worker's view of the namespace is known: a view is
 //! briefly unknown after a worker re-links, and unsubscribing then would lose its rooms' messages.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use crate::redis_wire::Channels;
 use crate::switchboard::Switchboard;
@@ -15,8 +15,13 @@ use crate::switchboard::Switchboard;
 /// Incremental: the rule is that a reconcile costs what changed since the last one (rooms that
 /// came or went, noted rooms, and the local adapters), never a walk of every room subscribed: a
 /// machine may hold hundreds of thousands of rooms, and the reconcile runs under the hub's lock.
-/// Bound: `current` holds one entry per channel subscribed; `fresh` and `leaving` at most one per
-/// room noted or subscribed since.
+/// Bound: `current` holds one entry per channel subscribed; `fresh`, `pending` and `leaving` at
+/// most one per room noted or subscribed since (a room may be pending twice).
+///
+/// And a reconcile looks at no more than [`ROOMS_PER_RECONCILE`] rooms: a message of 500,000
+/// rooms changes that many at once, and looking at them all in one hold of the hub's lock stalled
+/// every other message of the machine for a good part of a second. The rest waits in `pending`
+/// for the next call, which the hub makes at once, after letting other work run.
 #[derive(Debug)]
 pub struct Subscriptions {
     channels: Channels,
@@ -29,6 +34,8 @@ pub struct Subscriptions {
     adapters: HashSet<String>,
     /// Rooms (by namespace) to look at in the next reconcile: noted here since the last one.
     fresh: HashMap<String, HashSet<String>>,
+    /// Rooms (by namespace) changed or noted, not looked at yet (over the budget of a reconcile).
+    pending: VecDeque<(String, Vec<String>)>,
     /// Rooms (by namespace) subscribed that no view held at the last reconcile: left once every
     /// view of their namespace is known.
     leaving: HashMap<String, HashSet<String>>,
@@ -47,11 +54,16 @@ pub enum Channel {
     Room { nsp: String },
 }
 
+/// The most rooms one [`Subscriptions::reconcile`] looks at (a few milliseconds of the hub's lock).
+pub const ROOMS_PER_RECONCILE: usize = 10_000;
+
 /// Channels to subscribe and to leave, in the order to send them.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Changes {
     pub subscribe: Vec<String>,
     pub unsubscribe: Vec<String>,
+    /// Rooms are left to look at: reconcile again soon.
+    pub more: bool,
 }
 
 impl Subscriptions {
@@ -62,6 +74,7 @@ impl Subscriptions {
             fixed: HashSet::new(),
             adapters: HashSet::new(),
             fresh: HashMap::new(),
+            pending: VecDeque::new(),
             leaving: HashMap::new(),
             visited: 0,
         }
@@ -190,14 +203,24 @@ impl Subscriptions {
             .map(|(uid, _)| uid.to_string())
             .collect();
 
-        // Rooms: only those that changed.
-        let mut changed = board.take_room_changes();
+        // Rooms: only those that changed, at most ROOMS_PER_RECONCILE of them.
+        for (nsp, rooms) in board.take_room_changes() {
+            self.pending.push_back((nsp, rooms.into_iter().collect()));
+        }
         for (nsp, rooms) in std::mem::take(&mut self.fresh) {
-            changed.entry(nsp).or_default().extend(rooms);
+            self.pending.push_back((nsp, rooms.into_iter().collect()));
         }
         let mode = self.channels.mode();
         self.visited = 0;
-        for (nsp, rooms) in changed {
+        while self.visited < ROOMS_PER_RECONCILE {
+            let Some((nsp, mut rooms)) = self.pending.pop_front() else {
+                break;
+            };
+            let budget = ROOMS_PER_RECONCILE - self.visited;
+            if rooms.len() > budget {
+                let rest = rooms.split_off(budget);
+                self.pending.push_front((nsp.clone(), rest));
+            }
             for room in rooms {
                 self.visited += 1;
                 if !mode.subscribes_room(&room) {
@@ -221,7 +244,18 @@ impl Subscriptions {
             .cloned()
             .collect();
         for nsp in settled {
-            for room in self.leaving.remove(&nsp).unwrap_or_default() {
+            let Some(rooms) = self.leaving.get_mut(&nsp) else {
+                continue;
+            };
+            let budget = ROOMS_PER_RECONCILE.saturating_sub(self.visited);
+            let taken: Vec<String> = rooms.iter().take(budget).cloned().collect();
+            for room in &taken {
+                rooms.remove(room);
+            }
+            if rooms.is_empty() {
+                self.leaving.remove(&nsp);
+            }
+            for room in taken {
                 self.visited += 1;
                 if board.rooms().holds(&nsp, &room) {
                     continue;
@@ -232,10 +266,13 @@ impl Subscriptions {
                 }
             }
         }
+        let more =
+            !self.pending.is_empty() || self.leaving.keys().any(|nsp| board.views_settled(nsp));
         unsubscribe.sort_unstable();
         Changes {
             subscribe,
             unsubscribe,
+            more,
         }
     }
 }
@@ -316,10 +353,20 @@ mod tests {
         let rooms: Vec<String> = (0..200_000).map(|i| format!("room-{i}")).collect();
         let mut board = board_with_rooms(&rooms);
         let mut subs = Subscriptions::new(Channels::new("p", SubscriptionMode::Dynamic));
-        let first = subs.reconcile(&mut board);
-        // The rooms, the namespace and the adapter's responses.
-        assert_eq!(first.subscribe.len(), 200_002);
-        assert_eq!(subs.last_visited(), 200_000);
+        // The rooms, the namespace and the adapter's responses, a slice of rooms at a time.
+        let mut subscribed = 0;
+        let mut calls = 0;
+        loop {
+            let changes = subs.reconcile(&mut board);
+            subscribed += changes.subscribe.len();
+            calls += 1;
+            assert!(subs.last_visited() <= ROOMS_PER_RECONCILE);
+            if !changes.more {
+                break;
+            }
+        }
+        assert_eq!(subscribed, 200_002);
+        assert_eq!(calls, 200_000 / ROOMS_PER_RECONCILE);
 
         // Nothing changed: nothing looked at.
         assert_eq!(subs.reconcile(&mut board), Changes::default());

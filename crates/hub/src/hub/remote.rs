@@ -386,8 +386,14 @@ impl RedisHandler for RemoteHandler {
 /// every room: `hubStats()` and the links wait for this lock.
 pub(super) async fn reconcile_loop(shared: Weak<Shared>) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
+    let mut more = false;
     loop {
-        every.tick().await;
+        if more {
+            // Rooms are left to look at: after letting the links' frames through, at once.
+            tokio::task::yield_now().await;
+        } else {
+            every.tick().await;
+        }
         let Some(shared) = shared.upgrade() else {
             return;
         };
@@ -402,6 +408,7 @@ pub(super) async fn reconcile_loop(shared: Weak<Shared>) {
             return;
         };
         let changes = subscriptions.reconcile(board);
+        more = changes.more;
         bridge.subscribe(changes.subscribe);
         bridge.unsubscribe(changes.unsubscribe);
         shared.recount(&mut state);
