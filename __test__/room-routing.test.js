@@ -84,6 +84,44 @@ routingCluster("routing by room: our primary + 3 of our workers", { primary: "na
     expect(await cluster.run(1, unrouted)).toBe(0);
   });
 
+  test("a socket leaving 25,000 rooms at once is reported in bounded parts, every one applied", async () => {
+    const clients = await onePerWorker(cluster);
+    const rooms = Array.from({ length: 25000 }, (_, i) => `many-${i}`);
+    const frames = async () => (await cluster.hubInfo()).stats.framesIn;
+    const start = await frames();
+    await cluster.run(2, ({ io }, id, rooms) => io.of("/").sockets.get(id).join(rooms), clients[2].id, rooms);
+    // Each room joined leaves at once, in a frame of its own (see onRoomChange in lib/hub-link.js).
+    await waitFor(async () => (await frames()) - start >= rooms.length, "the joins reported");
+    // The sizes of the reports worker 2 sends from now on.
+    await cluster.run(2, ({ state, require }) => {
+      const { LinkCodec } = require("../../lib/native");
+      const rooms = LinkCodec.prototype.rooms;
+      state.reports = [];
+      LinkCodec.prototype.rooms = function (nsp, uid, joined, left, ...rest) {
+        state.reports.push(joined.length + left.length);
+        return rooms.call(this, nsp, uid, joined, left, ...rest);
+      };
+    });
+    await cluster.run(2, ({ io }, id, rooms) => {
+      const socket = io.of("/").sockets.get(id);
+      for (const room of rooms) socket.leave(room);
+    }, clients[2].id, rooms);
+    // One report of 25,000 rooms left, in parts of at most 10,000 (ROOMS_PER_REPORT).
+    const reports = await cluster.run(2, ({ state }) => state.reports);
+    expect(reports.reduce((a, b) => a + b, 0)).toBe(rooms.length);
+    expect(Math.max(...reports)).toBeLessThanOrEqual(10000);
+    await settle();
+    const { stats: before } = await cluster.hubInfo();
+    await cluster.run(0, ({ io }) => {
+      for (const room of ["many-0", "many-12345", "many-24999"]) io.to(room).emit("to-many");
+    });
+    await settle();
+    const { stats: after } = await cluster.hubInfo();
+    // Worker 2 holds none of them any more (nor does worker 1): skipped for each of the three.
+    expect(after.skipped - before.skipped).toBe(6);
+    expect(count(clients[2], "to-many")).toBe(0);
+  });
+
   test("io.to(socketId) reaches exactly one worker", async () => {
     const clients = await onePerWorker(cluster);
     const before = await cluster.runAll(received);

@@ -104,10 +104,26 @@ function onRoomChange(joined) {
   else scheduleFlush();
 }
 
+// Rooms in one report of changes, at most: the hub applies a report in one hold of its lock, so
+// `socket.join()` of 100,000 rooms sent whole stalled every other message of the machine for a
+// few hundred ms. Changes split into several reports mean the same (each room is independent);
+// a snapshot (reset) is never split: between its parts, rooms would vanish from the hub's view.
+const ROOMS_PER_REPORT = 10000;
+
 // Room changes leave before any frame queued after them.
 function queueRoomChanges(codec) {
+  const at = state === "linked" ? applied : undefined;
   for (const { nsp, uid, joined, left } of roomReport.takeChanges()) {
-    codec.rooms(nsp, uid, joined, left, state === "linked" ? applied : undefined, false);
+    if (joined.length + left.length <= ROOMS_PER_REPORT) {
+      codec.rooms(nsp, uid, joined, left, at, false);
+      continue;
+    }
+    for (let i = 0; i < joined.length; i += ROOMS_PER_REPORT) {
+      codec.rooms(nsp, uid, joined.slice(i, i + ROOMS_PER_REPORT), [], at, false);
+    }
+    for (let i = 0; i < left.length; i += ROOMS_PER_REPORT) {
+      codec.rooms(nsp, uid, [], left.slice(i, i + ROOMS_PER_REPORT), at, false);
+    }
   }
 }
 
