@@ -18,7 +18,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use crate::hub::HubEvent;
+use crate::event::HubEvent;
 
 /// What an event costs besides the bytes it carries (its box in the queue, its fields).
 const EVENT_OVERHEAD: usize = 64;

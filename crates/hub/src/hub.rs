@@ -32,6 +32,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{oneshot, Notify};
 
 use crate::backlog::Backlog;
+use crate::event::{EventSink, HubEvent};
 use crate::handshake::{check_hello, Secret, ACCEPTED};
 use crate::recovery::{Recovery, Reply};
 use crate::redis_bridge::{RedisBridge, RedisOptions};
@@ -69,22 +70,6 @@ impl Default for HubOptions {
         }
     }
 }
-
-/// What the hub tells the primary's JavaScript.
-#[derive(Debug, Clone)]
-pub enum HubEvent {
-    /// A frame for workers reached over IPC, in the order the hub routed it.
-    Deliver {
-        to: Vec<WorkerId>,
-        frame: Arc<RawFrame>,
-    },
-    /// Everything routed to `worker` over IPC has been handed out: tell it over IPC.
-    Flushed { worker: WorkerId },
-    /// Something worth a debug line.
-    Log { message: String },
-}
-
-pub type EventSink = Arc<dyn Fn(HubEvent) + Send + Sync>;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HubStats {

@@ -12,6 +12,7 @@
 //! turns into threadsafe functions.
 
 mod backlog;
+mod event;
 mod handshake;
 mod hub;
 mod link;
@@ -22,9 +23,10 @@ mod socket_dir;
 pub use backlog::Backlog;
 pub use handshake::{hello, Secret, ACCEPTED, SECRET_LEN};
 // Entry points of the fuzz targets in `fuzz/` and their corpus replay test; not the hub's API.
+pub use event::{EventSink, HubEvent};
 #[doc(hidden)]
 pub use handshake::check_hello;
-pub use hub::{Hub, HubEvent, HubOptions, HubStats};
+pub use hub::{Hub, HubOptions, HubStats};
 pub use link::{Link, LinkEvent};
 #[doc(hidden)]
 pub use recovery::RecoveryHarness;

@@ -14,7 +14,8 @@ use sio_cluster_core::{
     Subscriptions, WorkerId, REMOTE,
 };
 
-use super::{decode_one, HubEvent, HubStats, Shared, State};
+use super::{decode_one, HubStats, Shared, State};
+use crate::event::HubEvent;
 use crate::redis_bridge::RedisHandler;
 
 impl Shared {
