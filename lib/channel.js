@@ -6,8 +6,8 @@
 // write to that channel. What the link brings was validated where it entered the cluster (by our
 // primary, for messages of workers on IPC) or produced by our own workers, and the hub checked
 // every frame's header: it is not validated twice. The payload of what arrives over IPC is
-// checked for what it would cost to walk (codec.js): a sparse array or a shared-object bomb is dropped. Messages leave over the hub link when this
-// worker has one, over IPC otherwise.
+// checked for what it would cost to walk (codec.js): a sparse array or a shared-object bomb is
+// dropped. Messages leave over the hub link when this worker has one, over IPC otherwise.
 
 const debug = require("debug")("socket.io-cluster-adapter-native:channel");
 const { inspectMessage } = require("./native");

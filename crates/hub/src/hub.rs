@@ -463,35 +463,24 @@ impl Hub {
         }
     }
 
+    /// The gauges read under the state lock, with the counters kept outside it.
     fn read_stats(&self, state: &State) -> HubStats {
-        let c = &self.shared.counters;
         let (uids, uid_bytes, uids_refused) = state.board.adapter_stats();
         let stats = HubStats {
             links: state.links.len() as u64,
-            frames_in: c.frames_in.load(Ordering::Relaxed),
-            frames_out: c.frames_out.load(Ordering::Relaxed),
-            bytes_in: c.bytes_in.load(Ordering::Relaxed),
-            bytes_out: c.bytes_out.load(Ordering::Relaxed),
             queued_bytes: state.links.values().map(|s| s.queue.bytes() as u64).sum(),
-            rejected_links: c.rejected_links.load(Ordering::Relaxed),
-            overflows: c.overflows.load(Ordering::Relaxed),
-            bad_frames: c.bad_frames.load(Ordering::Relaxed),
             log_packets: state.recovery.log_len() as u64,
             log_bytes: state.recovery.log_bytes() as u64,
             sessions: state.recovery.sessions() as u64,
             session_bytes: state.recovery.session_bytes() as u64,
             sessions_dropped: state.recovery.sessions_dropped(),
-            skipped: c.skipped.load(Ordering::Relaxed),
-            answered: c.answered.load(Ordering::Relaxed),
-            unstored: c.unstored.load(Ordering::Relaxed),
-            bridge_bytes: self.shared.backlog.bytes() as u64,
-            bridge_dropped: self.shared.backlog.dropped(),
             uids: uids as u64,
             uid_bytes: uid_bytes as u64,
             uids_refused,
             room_bytes: state.board.rooms().bytes() as u64,
             room_overflows: state.board.rooms().overflows(),
-            ..self.shared.redis_stats(state)
+            redis_channels: Shared::redis_channels(state),
+            ..self.counter_stats()
         };
         *self
             .shared

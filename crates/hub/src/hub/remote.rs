@@ -318,11 +318,9 @@ impl Shared {
         bridge.flush(Duration::from_millis(500));
     }
 
-    pub(super) fn redis_stats(&self, state: &State) -> HubStats {
-        HubStats {
-            redis_channels: state.subscriptions.as_ref().map_or(0, |s| s.len() as u64),
-            ..self.redis_counters()
-        }
+    /// The Redis channels subscribed (a gauge read under the state lock).
+    pub(super) fn redis_channels(state: &State) -> u64 {
+        state.subscriptions.as_ref().map_or(0, |s| s.len() as u64)
     }
 
     /// The Redis bridge's counters, kept outside the state lock.
