@@ -345,17 +345,6 @@ impl RoomViews {
         std::mem::take(&mut self.held.changed)
     }
 
-    /// Every `(nsp, room)` some view holds, pinned or known (repeated if several workers hold it).
-    pub fn all_rooms(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.workers.values().flat_map(|worker| {
-            worker.nsps.iter().flat_map(|(nsp, view)| {
-                view.rooms
-                    .keys()
-                    .map(move |room| (nsp.as_str(), room.as_str()))
-            })
-        })
-    }
-
     /// Rooms held for `worker` (pinned or known), for tests and diagnostics.
     pub fn rooms_held(&self, worker: WorkerId) -> usize {
         self.workers
