@@ -152,15 +152,14 @@ impl PacketLog {
     pub fn append(
         &mut self,
         nsp: String,
-        rooms: Vec<String>,
-        except: Vec<String>,
+        mut rooms: Vec<String>,
+        mut except: Vec<String>,
         payload: Arc<[u8]>,
         now_ms: u64,
     ) -> u64 {
         let offset = self.next;
         self.next += 1;
         // The lists were collected without knowing their length: give back what they grew for.
-        let (mut rooms, mut except) = (rooms, except);
         rooms.shrink_to_fit();
         except.shrink_to_fit();
         let entry = LogEntry {
