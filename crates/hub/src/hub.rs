@@ -570,7 +570,12 @@ impl Shared {
                 }
                 None
             }),
-            MessageType::RestoreSession => state.recovery.restore(&frame, now).map(Some),
+            MessageType::RestoreSession => state.recovery.restore(&frame, now).map(|reply| {
+                if let Some(note) = &reply.note {
+                    self.log(format!("worker {from}: {note}"));
+                }
+                Some(reply)
+            }),
             _ => Err("only the hub sends it".to_string()),
         };
         match outcome {
