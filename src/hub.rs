@@ -251,6 +251,7 @@ impl NativeHub {
             .map_err(|invalid| invalid.reason)
             .and_then(|header| {
                 hub.route_ipc(from, &header, payload.as_deref().unwrap_or_default())
+                    .map_err(|error| error.to_string())
             });
         Ok(match route {
             Ok(to) => IpcRoute {
@@ -280,7 +281,7 @@ impl NativeHub {
             ..header
         };
         hub.inject(&header, &payload)
-            .map_err(napi::Error::from_reason)
+            .map_err(|error| napi::Error::from_reason(error.to_string()))
     }
 
     #[napi(catch_unwind)]

@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{Buffer, BufferSlice};
 use napi::Env;
 use napi_derive::napi;
 use sio_cluster_core::{encode_frame_into, FrameDecoder, Header, MessageType, MAX_FRAME_LEN};
-use sio_cluster_hub::{hello, Secret, ACCEPTED};
+use sio_cluster_core::{hello, Secret, ACCEPTED};
 
 use crate::frame_batch::{BatchBuilder, StringTable};
 

@@ -84,7 +84,7 @@ impl PrimaryRouter {
                 worker_id: None,
                 reason: None,
             },
-            Route::Drop(reason) => drop_because(reason),
+            Route::Drop(reason) => drop_because(reason.to_string()),
         }
     }
 

@@ -4,8 +4,7 @@
 
 use std::fs;
 
-use sio_cluster_core::{encode_frame, Header, MessageType};
-use sio_cluster_hub::{hello, Secret};
+use sio_cluster_core::{encode_frame, hello, Header, MessageType, Secret};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = format!("corpus-seeds/{target}");

@@ -10,7 +10,7 @@ use std::io::Cursor;
 use serde_json::Value;
 use sio_cluster_core::{
     decode_message, encode_frame, encode_message, validate, FrameDecoder, FrameError, Header, Kind,
-    MessageType, Path, Recipients, RoomViews, Switchboard, View, MAX_FRAME_LEN,
+    MessageType, Recipients, RoomViews, Switchboard, Via, View, MAX_FRAME_LEN,
 };
 
 use crate::input::Input;
@@ -479,14 +479,14 @@ pub fn switchboard(data: &[u8]) {
             2 => board.link_opened(worker),
             3 => {
                 board.link_closed(worker);
-                assert!(!board.path(worker).is_some_and(|p| p != Path::Gone));
+                assert!(!board.via(worker).is_some_and(|p| p != Via::Gone));
             }
             4 => {
                 board.remove_worker(worker);
-                assert_eq!(board.path(worker), None);
+                assert_eq!(board.via(worker), None);
             }
             5..=7 => {
-                let via = if input.bool() { Path::Link } else { Path::Ipc };
+                let via = if input.bool() { Via::Link } else { Via::Ipc };
                 let header = arbitrary_header(&mut input);
                 if header.check().is_err() {
                     continue;
@@ -561,7 +561,7 @@ pub fn switchboard(data: &[u8]) {
                 let _ = board.rooms().reaches(worker, &nsp, &rooms);
             }
             _ => {
-                let _ = board.path(worker);
+                let _ = board.via(worker);
             }
         }
     }
@@ -581,10 +581,10 @@ fn check_recipients(board: &Switchboard, recipients: &Recipients, from: u32, hea
         );
     }
     for worker in &recipients.links {
-        assert_eq!(board.path(*worker), Some(Path::Link));
+        assert_eq!(board.via(*worker), Some(Via::Link));
     }
     for worker in &recipients.ipc {
-        assert_eq!(board.path(*worker), Some(Path::Ipc));
+        assert_eq!(board.via(*worker), Some(Via::Ipc));
     }
     if !header.kind.is_response() {
         assert!(

@@ -2,8 +2,8 @@
 //! looks up its last segment in the parent, and on a mismatch returns an [`Invalid`] that names
 //! the path, what was expected, and what was found.
 
+use crate::error::Invalid;
 use crate::js_number::to_js_string;
-use crate::validate::Invalid;
 use crate::view::{Kind, View};
 
 /// The key to look up in the parent: the last segment of the path.

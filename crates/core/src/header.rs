@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Invalid;
 use crate::message::MessageType;
-use crate::validate::Invalid;
 
 /// Serialized with one-letter keys (MessagePack map) to keep frames small; absent optional
 /// fields and empty lists are left out. Unknown keys are ignored when decoding, so a newer

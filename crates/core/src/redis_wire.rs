@@ -7,12 +7,13 @@
 //! byte `{` means JSON). The hub always writes MessagePack: its payload is already MessagePack, so
 //! the message is a map written around it without decoding it, and it is smaller than JSON.
 
+use crate::error::Invalid;
 use crate::frame::MAX_FRAME_LEN;
 use crate::header::Header;
 use crate::message::MessageType;
 use crate::msgpack_view::{skip, MsgpackView};
 use crate::recovery::stored_by_workers;
-use crate::validate::{validate, Invalid};
+use crate::validate::validate;
 use crate::view::{Kind, View};
 
 /// Which broadcasts go to a channel of their own room, as redis-adapter's `subscriptionMode`.

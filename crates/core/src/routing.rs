@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::error::RouteError;
 use crate::header::Header;
 use crate::message::MessageType;
 
@@ -20,7 +21,7 @@ pub const PRIMARY: WorkerId = 0;
 pub enum Route {
     ToWorker(WorkerId),
     AllExcept(WorkerId),
-    Drop(String),
+    Drop(RouteError),
 }
 
 /// The most bytes of adapters (uids and namespaces, counted as [`adapter_cost`] says) one worker
@@ -167,7 +168,7 @@ impl Router {
     /// (e.g. a worker restarted with a reused uid). A new adapter of a worker that holds
     /// [`MAX_ADAPTER_BYTES`] of them already, or [`MAX_ADAPTERS_PER_NAMESPACE`] in its namespace,
     /// is refused (counted): the caller drops its message.
-    pub fn record(&mut self, from: WorkerId, header: &Header) -> Result<(), String> {
+    pub fn record(&mut self, from: WorkerId, header: &Header) -> Result<(), RouteError> {
         match self.owners.get(&header.uid) {
             // The common case: nothing changes, nothing is allocated.
             Some((owner, nsp)) if *owner == from && *nsp == header.nsp => return Ok(()),
@@ -185,11 +186,14 @@ impl Router {
         // one is refused and its message dropped.
         if (bytes > 0 && bytes + cost > self.max_bytes) || in_nsp >= MAX_ADAPTERS_PER_NAMESPACE {
             self.refused += 1;
-            return Err(format!(
-                "worker {from} already holds {in_nsp} adapters in {:?} and {bytes} bytes of adapters \
-                 (at most {MAX_ADAPTERS_PER_NAMESPACE} and {}): new adapter {} refused",
-                header.nsp, self.max_bytes, header.uid
-            ));
+            return Err(RouteError::AdapterRefused {
+                worker: from,
+                nsp: header.nsp.clone(),
+                uid: header.uid.clone(),
+                in_nsp,
+                bytes,
+                max_bytes: self.max_bytes,
+            });
         }
         self.owners
             .insert(header.uid.clone(), (from, header.nsp.clone()));
@@ -230,11 +234,11 @@ impl Router {
 
     fn to_requester(&self, header: &Header) -> Route {
         let Some(requester) = &header.requester_uid else {
-            return Route::Drop(format!("{} without requesterUid", header.kind.name()));
+            return Route::Drop(RouteError::NoRequester(header.kind));
         };
         match self.owner(requester) {
             Some(worker) => Route::ToWorker(worker),
-            None => Route::Drop(format!("unknown requester {requester}")),
+            None => Route::Drop(RouteError::UnknownRequester(requester.clone())),
         }
     }
 }

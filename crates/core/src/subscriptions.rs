@@ -283,7 +283,7 @@ mod tests {
     use crate::header::Header;
     use crate::message::MessageType;
     use crate::redis_wire::SubscriptionMode;
-    use crate::switchboard::Path;
+    use crate::switchboard::Via;
 
     #[test]
     fn channels_are_known_by_what_they_carry_even_with_hashes_in_names() {
@@ -318,7 +318,7 @@ mod tests {
         board.add_remote();
         board.add_worker(1);
         let heartbeat = Header::new(MessageType::Heartbeat, "/", "w1");
-        board.route(1, Path::Ipc, &heartbeat).unwrap();
+        board.route(1, Via::Ipc, &heartbeat).unwrap();
         let mut subs = Subscriptions::new(Channels::new("p", SubscriptionMode::Dynamic));
         subs.note_rooms("/", &["gone".into()]);
         let changes = subs.reconcile(&mut board);
@@ -394,7 +394,7 @@ mod tests {
         let mut subs = Subscriptions::new(Channels::new("p", SubscriptionMode::Dynamic));
         subs.reconcile(&mut board);
         let w1 = Header::new(MessageType::Heartbeat, "/", "w1");
-        board.route(1, Path::Link, &w1).unwrap();
+        board.route(1, Via::Link, &w1).unwrap();
         board.rooms_changed(
             1,
             &Header {

@@ -13,14 +13,16 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::answers::answer_for_skipped;
+use crate::error::RouteError;
 use crate::frame::Frame;
 use crate::header::Header;
 use crate::message::MessageType;
 use crate::rooms::{Pin, RoomViews};
 use crate::routing::{Route, Router, WorkerId, PRIMARY};
 
+/// How a worker is reached now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Path {
+pub enum Via {
     Ipc,
     Link,
     Gone,
@@ -32,7 +34,7 @@ pub enum Path {
 /// start at 1 and count up, so they never reach it).
 pub const REMOTE: WorkerId = WorkerId::MAX;
 
-/// The recipients of one message, split by the path that reaches them.
+/// The recipients of one message, split by how they are reached.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recipients {
     pub links: Vec<WorkerId>,
@@ -44,12 +46,19 @@ pub struct Recipients {
 }
 
 impl Recipients {
-    fn add(&mut self, worker: WorkerId, path: Path) {
-        match path {
-            Path::Link => self.links.push(worker),
-            Path::Ipc => self.ipc.push(worker),
-            Path::Remote => self.remote = true,
-            Path::Gone => {}
+    /// `worker` alone, reached `via`.
+    pub fn one(worker: WorkerId, via: Via) -> Recipients {
+        let mut recipients = Recipients::default();
+        recipients.add(worker, via);
+        recipients
+    }
+
+    fn add(&mut self, worker: WorkerId, via: Via) {
+        match via {
+            Via::Link => self.links.push(worker),
+            Via::Ipc => self.ipc.push(worker),
+            Via::Remote => self.remote = true,
+            Via::Gone => {}
         }
     }
 
@@ -61,7 +70,7 @@ impl Recipients {
 #[derive(Debug)]
 pub struct Switchboard {
     router: Router,
-    paths: BTreeMap<WorkerId, Path>,
+    reach: BTreeMap<WorkerId, Via>,
     rooms: RoomViews,
     /// Off: every message reaches every other worker, as the reference's primary does.
     route_by_room: bool,
@@ -81,7 +90,7 @@ impl Switchboard {
     pub fn with_route_by_room(route_by_room: bool) -> Self {
         Switchboard {
             router: Router::new(),
-            paths: BTreeMap::new(),
+            reach: BTreeMap::new(),
             rooms: RoomViews::new(),
             route_by_room,
         }
@@ -89,13 +98,13 @@ impl Switchboard {
 
     /// A worker of the cluster, reached over IPC until it switches. Known workers keep their path.
     pub fn add_worker(&mut self, worker: WorkerId) {
-        self.paths.entry(worker).or_insert(Path::Ipc);
+        self.reach.entry(worker).or_insert(Via::Ipc);
     }
 
     /// Other machines are reached through Redis: they get what every worker gets, and the
     /// responses to their adapters.
     pub fn add_remote(&mut self) {
-        self.paths.insert(REMOTE, Path::Remote);
+        self.reach.insert(REMOTE, Via::Remote);
         // Redis subscribes the rooms the views hold: count them as they come and go.
         self.rooms.track_holders();
     }
@@ -118,8 +127,8 @@ impl Switchboard {
 
     /// Whether the hub knows the whole room set of every linked worker with an adapter in `nsp`.
     pub fn views_settled(&self, nsp: &str) -> bool {
-        self.paths.iter().all(|(&worker, &path)| {
-            path != Path::Link
+        self.reach.iter().all(|(&worker, &path)| {
+            path != Via::Link
                 || self.router.adapters(worker, nsp).is_empty()
                 || self.rooms.is_known(worker, nsp)
         })
@@ -142,22 +151,22 @@ impl Switchboard {
         )
     }
 
-    pub fn path(&self, worker: WorkerId) -> Option<Path> {
-        self.paths.get(&worker).copied()
+    pub fn via(&self, worker: WorkerId) -> Option<Via> {
+        self.reach.get(&worker).copied()
     }
 
     /// Who receives a message `from` sent over `via` (IPC or its link).
     pub fn route(
         &mut self,
         from: WorkerId,
-        via: Path,
+        via: Via,
         header: &Header,
-    ) -> Result<Recipients, String> {
-        if via == Path::Ipc {
+    ) -> Result<Recipients, RouteError> {
+        if via == Via::Ipc {
             // It speaks over IPC, so it is alive and reachable there (a Gone worker is back).
-            let path = self.paths.entry(from).or_insert(Path::Ipc);
-            if *path == Path::Gone {
-                *path = Path::Ipc;
+            let path = self.reach.entry(from).or_insert(Via::Ipc);
+            if *path == Via::Gone {
+                *path = Via::Ipc;
             }
         }
         let mut recipients = Recipients::default();
@@ -170,10 +179,8 @@ impl Switchboard {
             self.router.route(from, header)
         };
         match route {
-            Route::ToWorker(worker) => match self.path(worker) {
-                Some(Path::Gone) | None => {
-                    return Err(format!("requester's worker {worker} is gone"))
-                }
+            Route::ToWorker(worker) => match self.via(worker) {
+                Some(Via::Gone) | None => return Err(RouteError::RequesterGone(worker)),
                 Some(path) => recipients.add(worker, path),
             },
             Route::AllExcept(sender) => recipients = self.fan_out(sender, header),
@@ -182,7 +189,7 @@ impl Switchboard {
                 if from != REMOTE
                     && header.kind.is_response()
                     && header.requester_uid.is_some()
-                    && self.paths.contains_key(&REMOTE) =>
+                    && self.reach.contains_key(&REMOTE) =>
             {
                 recipients.remote = true;
             }
@@ -199,7 +206,7 @@ impl Switchboard {
     /// exactly as for a worker's message, but nothing is learnt from it (its uid is no server's)
     /// and nobody is left out as its sender. Only messages that expect no answer: nobody would
     /// receive them.
-    pub fn route_from_primary(&self, header: &Header) -> Result<Recipients, String> {
+    pub fn route_from_primary(&self, header: &Header) -> Result<Recipients, RouteError> {
         let unanswered = header.request_id.is_none()
             && matches!(
                 header.kind,
@@ -210,10 +217,7 @@ impl Switchboard {
                     | MessageType::ServerSideEmit
             );
         if !unanswered {
-            return Err(format!(
-                "the primary cannot send this {}: only messages that expect no answer",
-                header.kind.name()
-            ));
+            return Err(RouteError::NotFromPrimary(header.kind));
         }
         Ok(self.fan_out(PRIMARY, header))
     }
@@ -222,12 +226,12 @@ impl Switchboard {
     fn fan_out(&self, sender: WorkerId, header: &Header) -> Recipients {
         let mut recipients = Recipients::default();
         let by_room = self.route_by_room && addressed_to_rooms(header);
-        for (&worker, &path) in &self.paths {
+        for (&worker, &path) in &self.reach {
             if worker == sender {
                 continue;
             }
             if by_room
-                && path == Path::Link
+                && path == Via::Link
                 && !self.rooms.reaches(worker, &header.nsp, &header.rooms)
             {
                 recipients.skipped.push(worker);
@@ -249,7 +253,7 @@ impl Switchboard {
 
     /// A worker's ROOMS_CHANGED, read from its link.
     pub fn rooms_changed(&mut self, from: WorkerId, header: &Header) {
-        if !self.route_by_room || self.path(from) != Some(Path::Link) {
+        if !self.route_by_room || self.via(from) != Some(Via::Link) {
             return;
         }
         // Its uid is its adapter of the namespace: the hub answers in its name when it skips it.
@@ -265,7 +269,7 @@ impl Switchboard {
     ///
     /// [`IPC_PIN`]: crate::rooms::IPC_PIN
     pub fn pin(&mut self, worker: WorkerId, nsp: &str, rooms: &[String], pin: Pin) {
-        if self.route_by_room && matches!(self.path(worker), Some(Path::Link | Path::Ipc)) {
+        if self.route_by_room && matches!(self.via(worker), Some(Via::Link | Via::Ipc)) {
             self.rooms.pin(worker, nsp, rooms, pin);
         }
     }
@@ -276,7 +280,7 @@ impl Switchboard {
 
     /// The worker's link is up and it has switched: from now on it is reached over its link.
     pub fn switch_to_link(&mut self, worker: WorkerId) {
-        self.paths.insert(worker, Path::Link);
+        self.reach.insert(worker, Via::Link);
         self.rooms.switched(worker);
     }
 
@@ -288,8 +292,8 @@ impl Switchboard {
     /// Its link closed: it receives nothing until it speaks again, and the adapters it held are
     /// returned, to be announced closed to the others.
     pub fn link_closed(&mut self, worker: WorkerId) -> Vec<(String, String)> {
-        if let Some(path) = self.paths.get_mut(&worker) {
-            *path = Path::Gone;
+        if let Some(path) = self.reach.get_mut(&worker) {
+            *path = Via::Gone;
         }
         self.rooms.new_link(worker);
         self.router.remove_worker(worker)
@@ -297,7 +301,7 @@ impl Switchboard {
 
     /// The worker exited: forget it, and return the adapters it held.
     pub fn remove_worker(&mut self, worker: WorkerId) -> Vec<(String, String)> {
-        self.paths.remove(&worker);
+        self.reach.remove(&worker);
         self.rooms.remove(worker);
         self.router.remove_worker(worker)
     }
@@ -305,7 +309,7 @@ impl Switchboard {
     /// Every reachable worker but `worker`.
     pub fn others(&self, worker: WorkerId) -> Recipients {
         let mut recipients = Recipients::default();
-        for (&other, &path) in &self.paths {
+        for (&other, &path) in &self.reach {
             if other != worker {
                 recipients.add(other, path);
             }
@@ -354,7 +358,7 @@ mod tests {
         let mut board = board();
         board.switch_to_link(2);
         let to = board
-            .route(1, Path::Ipc, &header(MessageType::Broadcast, "a", None))
+            .route(1, Via::Ipc, &header(MessageType::Broadcast, "a", None))
             .unwrap();
         assert_eq!(
             to,
@@ -374,14 +378,14 @@ mod tests {
         board
             .route(
                 1,
-                Path::Link,
+                Via::Link,
                 &header(MessageType::FetchSockets, "req", Some("x")),
             )
             .unwrap();
         let to = board
             .route(
                 3,
-                Path::Ipc,
+                Via::Ipc,
                 &header(MessageType::FetchSocketsResponse, "c", Some("req")),
             )
             .unwrap();
@@ -401,7 +405,7 @@ mod tests {
         let mut board = board();
         board.switch_to_link(2);
         board
-            .route(2, Path::Link, &header(MessageType::Heartbeat, "b", None))
+            .route(2, Via::Link, &header(MessageType::Heartbeat, "b", None))
             .unwrap();
         assert_eq!(
             board.link_closed(2),
@@ -419,16 +423,16 @@ mod tests {
         let err = board
             .route(
                 1,
-                Path::Ipc,
+                Via::Ipc,
                 &header(MessageType::FetchSocketsResponse, "a", Some("b")),
             )
             .unwrap_err();
-        assert!(err.contains("unknown requester"), "{err}");
+        assert_eq!(err, RouteError::UnknownRequester("b".into()));
 
         board
-            .route(2, Path::Ipc, &header(MessageType::Heartbeat, "b", None))
+            .route(2, Via::Ipc, &header(MessageType::Heartbeat, "b", None))
             .unwrap();
-        assert_eq!(board.path(2), Some(Path::Ipc));
+        assert_eq!(board.via(2), Some(Via::Ipc));
         assert_eq!(
             board.others(1),
             Recipients {
@@ -446,7 +450,7 @@ mod tests {
         board
             .route(
                 3,
-                Path::Ipc,
+                Via::Ipc,
                 &header(MessageType::InitialHeartbeat, "c", None),
             )
             .unwrap();
@@ -454,7 +458,7 @@ mod tests {
             board.remove_worker(3),
             vec![("c".to_string(), "/".to_string())]
         );
-        assert_eq!(board.path(3), None);
+        assert_eq!(board.via(3), None);
         assert_eq!(
             board.others(1),
             Recipients {
@@ -500,7 +504,7 @@ mod tests {
 
     fn broadcast_from_1(board: &mut Switchboard, room: &str) -> Recipients {
         let header = to_rooms(MessageType::Broadcast, "a", &[room]);
-        board.route(1, Path::Link, &header).unwrap()
+        board.route(1, Via::Link, &header).unwrap()
     }
 
     #[test]
@@ -519,7 +523,7 @@ mod tests {
         let to = board
             .route(
                 4,
-                Path::Ipc,
+                Via::Ipc,
                 &to_rooms(MessageType::FetchSockets, "d", &["x", "r2"]),
             )
             .unwrap();
@@ -530,7 +534,7 @@ mod tests {
             to_rooms(MessageType::ServerSideEmit, "a", &["r1"]),
         ] {
             assert!(board
-                .route(1, Path::Link, &header)
+                .route(1, Via::Link, &header)
                 .unwrap()
                 .skipped
                 .is_empty());
@@ -541,7 +545,7 @@ mod tests {
     fn the_hub_answers_requests_for_the_adapters_of_skipped_workers() {
         let mut board = board_by_room(true);
         let request = to_rooms(MessageType::FetchSockets, "a", &["r1"]);
-        let to = board.route(1, Path::Link, &request).unwrap();
+        let to = board.route(1, Via::Link, &request).unwrap();
         let answers = board.answers(&request, &to.skipped);
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].header.kind, MessageType::FetchSocketsResponse);
@@ -564,7 +568,7 @@ mod tests {
         board
             .route(
                 2,
-                Path::Link,
+                Via::Link,
                 &Header::new(MessageType::AdapterClose, "/", "b"),
             )
             .unwrap();
@@ -600,7 +604,8 @@ mod tests {
         let err = board
             .route_from_primary(&Header::new(MessageType::Heartbeat, "/", "emitter"))
             .unwrap_err();
-        assert!(err.contains("HEARTBEAT"), "{err}");
+        assert_eq!(err, RouteError::NotFromPrimary(MessageType::Heartbeat));
+        assert!(err.to_string().contains("HEARTBEAT"), "{err}");
         // Routing it changed nothing for the workers' own messages.
         assert_eq!(
             broadcast_from_1(&mut board, "r1"),
@@ -634,7 +639,7 @@ mod tests {
         let mut board = board();
         board.add_remote();
         let to = board
-            .route(1, Path::Ipc, &header(MessageType::Broadcast, "a", None))
+            .route(1, Via::Ipc, &header(MessageType::Broadcast, "a", None))
             .unwrap();
         assert!(to.remote);
         assert_eq!(to.ipc, vec![2, 3]);
@@ -642,7 +647,7 @@ mod tests {
         let from_remote = board
             .route(
                 REMOTE,
-                Path::Remote,
+                Via::Remote,
                 &header(MessageType::FetchSockets, "far", None),
             )
             .unwrap();
@@ -654,7 +659,7 @@ mod tests {
         let to_far = board
             .route(
                 2,
-                Path::Ipc,
+                Via::Ipc,
                 &header(MessageType::FetchSocketsResponse, "b", Some("far")),
             )
             .unwrap();
@@ -662,7 +667,7 @@ mod tests {
         let to_a = board
             .route(
                 REMOTE,
-                Path::Remote,
+                Via::Remote,
                 &header(MessageType::FetchSocketsResponse, "far", Some("a")),
             )
             .unwrap();
@@ -671,12 +676,12 @@ mod tests {
         // Without Redis a response to an unknown requester is dropped, as before.
         let mut alone = super::tests::board();
         alone
-            .route(1, Path::Ipc, &header(MessageType::Broadcast, "a", None))
+            .route(1, Via::Ipc, &header(MessageType::Broadcast, "a", None))
             .unwrap();
         assert!(alone
             .route(
                 2,
-                Path::Ipc,
+                Via::Ipc,
                 &header(MessageType::FetchSocketsResponse, "b", Some("far"))
             )
             .is_err());
@@ -696,7 +701,7 @@ mod tests {
         for i in 0..100_000 {
             let uid = format!("uid-{i:08}");
             if board
-                .route(2, Path::Ipc, &heartbeat(&uid, &format!("/n{i}")))
+                .route(2, Via::Ipc, &heartbeat(&uid, &format!("/n{i}")))
                 .is_ok()
             {
                 accepted += 1;
@@ -710,7 +715,7 @@ mod tests {
         assert_eq!((uids, refused), (accepted, 100_000 - accepted as u64));
         assert!(bytes <= 64 * 1024, "{bytes}");
         // Another worker is not refused.
-        board.route(1, Path::Ipc, &heartbeat("a", "/")).unwrap();
+        board.route(1, Via::Ipc, &heartbeat("a", "/")).unwrap();
         // Its closing announces what it holds: no more than the bound.
         let orphans = board.remove_worker(2);
         assert_eq!(orphans.len(), accepted);
@@ -742,7 +747,7 @@ mod tests {
         // Two socket.io servers in worker 2's process: two adapters of "/", each answered for.
         board.rooms_changed(2, &rooms_changed("b2", &["r2"]));
         let request = to_rooms(MessageType::FetchSockets, "a", &["r1"]);
-        let to = board.route(1, Path::Link, &request).unwrap();
+        let to = board.route(1, Via::Link, &request).unwrap();
         let uids: Vec<String> = board
             .answers(&request, &to.skipped)
             .into_iter()
@@ -751,9 +756,9 @@ mod tests {
         assert_eq!(uids, vec!["b", "b2"]);
         // A worker that invents uids in one namespace does not multiply the answers.
         for i in 0..1000 {
-            let _ = board.route(2, Path::Link, &heartbeat(&format!("x{i}"), "/"));
+            let _ = board.route(2, Via::Link, &heartbeat(&format!("x{i}"), "/"));
         }
-        let to = board.route(1, Path::Link, &request).unwrap();
+        let to = board.route(1, Via::Link, &request).unwrap();
         assert_eq!(to.skipped, vec![2]);
         let answers = board.answers(&request, &to.skipped);
         assert_eq!(answers.len(), 64);

@@ -6,8 +6,7 @@
 //! handshakes, socket data, flags) are never walked, which keeps the cost independent of their
 //! size. The caller has already checked `source === "_sio_adapter"`.
 
-use std::fmt;
-
+use crate::error::Invalid;
 use crate::fields::{
     mismatch, number, optional, optional_bool, optional_string, required, room_list, string,
 };
@@ -15,27 +14,6 @@ use crate::header::Header;
 use crate::js_number::to_js_string;
 use crate::message::MessageType;
 use crate::view::{Kind, View};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    pub reason: String,
-}
-
-impl Invalid {
-    pub fn new(reason: impl Into<String>) -> Self {
-        Invalid {
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for Invalid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid adapter message: {}", self.reason)
-    }
-}
-
-impl std::error::Error for Invalid {}
 
 /// Checks `message` against the rules of its type and extracts its routing header.
 pub fn validate<V: View>(message: &V) -> Result<Header, Invalid> {

@@ -1,5 +1,5 @@
 //! Replays the committed fuzz corpus (fuzz/corpus/<target>/) of the targets over this crate
-//! through the very functions the AFL++ binaries run (fuzz/src/core_targets.rs, included here),
+//! through the very functions the AFL++ binaries run (fuzz/src/core_targets.rs and link_targets.rs, included here),
 //! so every input the fuzzer kept, and every crash it ever found, stays a test without AFL.
 
 #![allow(dead_code)]
@@ -9,6 +9,9 @@ mod input;
 
 #[path = "../../../fuzz/src/core_targets.rs"]
 mod core_targets;
+
+#[path = "../../../fuzz/src/link_targets.rs"]
+mod link_targets;
 
 #[path = "../../../fuzz/src/replay.rs"]
 mod replay;
@@ -48,5 +51,23 @@ fn degenerate_inputs() {
         core_targets::header(bytes);
         core_targets::validate_message(bytes);
         core_targets::switchboard(bytes);
+    }
+}
+
+#[test]
+fn handshake_corpus() {
+    replay("handshake", link_targets::handshake);
+}
+
+#[test]
+fn recovery_corpus() {
+    replay("recovery", link_targets::recovery);
+}
+
+#[test]
+fn degenerate_link_inputs() {
+    for bytes in [&[][..], &[0], &[0xff; 64], &[0; 64]] {
+        link_targets::handshake(bytes);
+        link_targets::recovery(bytes);
     }
 }

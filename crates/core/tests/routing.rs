@@ -1,4 +1,4 @@
-use sio_cluster_core::{Header, MessageType, Route, Router};
+use sio_cluster_core::{Header, MessageType, Route, RouteError, Router};
 
 fn header(kind: MessageType, uid: &str, nsp: &str) -> Header {
     Header::new(kind, nsp, uid)
@@ -38,7 +38,10 @@ fn responses_go_to_the_requesters_worker() {
 fn responses_to_unknown_or_missing_requesters_are_dropped() {
     let mut router = Router::new();
     let route = router.route(2, &reply(MessageType::BroadcastAck, "b", "ghost"));
-    assert_eq!(route, Route::Drop("unknown requester ghost".into()));
+    assert_eq!(
+        route,
+        Route::Drop(RouteError::UnknownRequester("ghost".into()))
+    );
 
     let mut no_requester = reply(MessageType::FetchSocketsResponse, "b", "x");
     no_requester.requester_uid = None;
@@ -96,6 +99,6 @@ fn adapter_close_is_relayed_then_forgotten() {
     assert_eq!(router.known_uids(), 0);
     assert_eq!(
         router.route(2, &reply(MessageType::BroadcastClientCount, "b", "a")),
-        Route::Drop("unknown requester a".into())
+        Route::Drop(RouteError::UnknownRequester("a".into()))
     );
 }

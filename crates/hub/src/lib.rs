@@ -2,31 +2,28 @@
 //! `sio-cluster-core`:
 //!
 //! - [`Hub`], in the primary: a Unix socket server that relays frames between workers without
-//!   decoding their payloads, and hands frames for workers still on IPC to the primary's JS.
-//! - [`Link`]: a client end on tokio, delivering received frames in batches. The hub's own tests
-//!   drive it; workers link from JavaScript on their own event loop instead (lib/hub-link.js,
-//!   with the binding's `LinkCodec` for the bytes), since a thread hop per message cost them more
-//!   than the message.
+//!   decoding their payloads, and hands frames for workers still on IPC to the primary's JS
+//!   (`hub.rs`: its API; `hub/connection.rs`: the socket's tasks; `hub/fanout.rs`: routing under
+//!   the lock; `hub/remote.rs`: the Redis half; `hub/stats.rs`: `hubStats()`).
+//! - [`redis_bridge`]: the machine's one Redis client, for the hub.
 //!
-//! Neither knows about Node: events go out through plain callbacks, which the napi binding
+//! Workers link from JavaScript on their own event loop (lib/hub-link.js, with the binding's
+//! `LinkCodec` for the bytes), since a thread hop per message cost them more than the message;
+//! the hub's tests link with a tokio client of their own (tests/support/link.rs).
+//!
+//! Nothing here knows about Node: events go out through plain callbacks, which the napi binding
 //! turns into threadsafe functions.
 
 mod backlog;
+mod error;
 mod event;
 mod handshake;
 mod hub;
-mod link;
-mod recovery;
 pub mod redis_bridge;
 mod socket_dir;
 
 pub use backlog::Backlog;
-pub use handshake::{hello, Secret, ACCEPTED, SECRET_LEN};
-// Entry points of the fuzz targets in `fuzz/` and their corpus replay test; not the hub's API.
+pub use error::HubError;
 pub use event::{EventSink, HubEvent};
-#[doc(hidden)]
-pub use handshake::check_hello;
+pub use handshake::random_secret;
 pub use hub::{Hub, HubOptions, HubStats};
-pub use link::{Link, LinkEvent};
-#[doc(hidden)]
-pub use recovery::RecoveryHarness;

@@ -1,3 +1,3 @@
 fn main() {
-    afl::fuzz!(|data: &[u8]| sio_cluster_fuzz::hub_targets::handshake(data));
+    afl::fuzz!(|data: &[u8]| sio_cluster_fuzz::link_targets::handshake(data));
 }

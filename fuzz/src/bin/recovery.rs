@@ -1,3 +1,3 @@
 fn main() {
-    afl::fuzz!(|data: &[u8]| sio_cluster_fuzz::hub_targets::recovery(data));
+    afl::fuzz!(|data: &[u8]| sio_cluster_fuzz::link_targets::recovery(data));
 }

@@ -4,35 +4,55 @@
 //! hub's answers for skipped workers go back through Redis like any response.
 
 use std::collections::BTreeMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use sio_cluster_core::{
-    decode_message, encode_frame, encode_message, peek_uid, Channel, Header, MessageType, Path,
-    Subscriptions, WorkerId, REMOTE,
+    decode_message, encode_frame, encode_message, peek_uid, Channel, Channels, Echoes, Header,
+    MessageType, PlainServers, Subscriptions, Via, WorkerId, REMOTE,
 };
 
-use super::{decode_one, HubStats, Shared, State};
-use crate::event::HubEvent;
+use super::fanout::{Ipc, Outgoing};
+use super::state::{Shared, State};
+use super::HubStats;
 use crate::redis_bridge::RedisHandler;
+
+/// What the hub keeps for the other machines (with a Redis bridge only).
+pub(super) struct RemoteState {
+    /// The Redis channels this machine subscribes.
+    pub(super) subscriptions: Subscriptions,
+    /// The primary's Emitter's messages awaited back from Redis.
+    echoes: Echoes,
+    /// Mixed fleets: the extra subscribers of each namespace channel last asked of the bridge.
+    counted: BTreeMap<String, usize>,
+    /// Servers of other machines that never send heartbeats.
+    plain: PlainServers,
+}
+
+impl RemoteState {
+    pub(super) fn new(channels: Channels) -> Self {
+        RemoteState {
+            subscriptions: Subscriptions::new(channels),
+            echoes: Echoes::default(),
+            counted: BTreeMap::new(),
+            plain: PlainServers::default(),
+        }
+    }
+}
 
 impl Shared {
     /// Publishes a message for the other machines (dropped, and counted, while Redis is away).
     pub(super) fn publish(&self, state: &mut State, header: &Header, payload: &[u8]) {
-        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &state.subscriptions) else {
+        let (Some(bridge), Some(remote)) = (self.redis.get(), &mut state.remote) else {
             return;
         };
-        let Some(channel) = subscriptions.channels().publish_channel(header) else {
+        let Some(channel) = remote.subscriptions.channels().publish_channel(header) else {
             return;
         };
         let message = encode_message(header, payload);
-        if header.uid == sio_cluster_core::EMITTER_UID && subscriptions.contains(&channel) {
-            state.echoes.push_back(hash_of(&message));
-            if state.echoes.len() > MAX_ECHOES {
-                state.echoes.pop_front();
-            }
+        if header.uid == sio_cluster_core::EMITTER_UID && remote.subscriptions.contains(&channel) {
+            remote.echoes.expect(&message);
         }
         bridge.publish(channel, message);
     }
@@ -40,11 +60,10 @@ impl Shared {
     /// A local adapter sent something: make sure its channels are subscribed before anything
     /// it sends is published (the bridge runs commands in order).
     pub(super) fn note_adapter(&self, state: &mut State, header: &Header) {
-        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &mut state.subscriptions)
-        else {
+        let (Some(bridge), Some(remote)) = (self.redis.get(), &mut state.remote) else {
             return;
         };
-        let new = subscriptions.note_adapter(&header.uid, &header.nsp);
+        let new = remote.subscriptions.note_adapter(&header.uid, &header.nsp);
         if !new.is_empty() {
             bridge.subscribe(new);
             self.recount(state);
@@ -54,7 +73,8 @@ impl Shared {
     /// Mixed fleets: one subscriber of a namespace's channel per local adapter (the hub's own
     /// connection is the first), as plain redis-adapter servers count servers.
     pub(super) fn recount(&self, state: &mut State) {
-        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &state.subscriptions) else {
+        let State { board, remote, .. } = state;
+        let (Some(bridge), Some(remote)) = (self.redis.get(), remote) else {
             return;
         };
         if !self
@@ -66,9 +86,9 @@ impl Shared {
             return;
         }
         let mut adapters: BTreeMap<String, usize> = BTreeMap::new();
-        for (_, nsp) in state.board.local_adapters() {
+        for (_, nsp) in board.local_adapters() {
             *adapters
-                .entry(subscriptions.channels().namespace(nsp))
+                .entry(remote.subscriptions.channels().namespace(nsp))
                 .or_default() += 1;
         }
         let extra: BTreeMap<String, usize> = adapters
@@ -76,8 +96,8 @@ impl Shared {
             .map(|(channel, n)| (channel, n - 1))
             .filter(|&(_, n)| n > 0)
             .collect();
-        if extra != state.counted {
-            state.counted = extra.clone();
+        if extra != remote.counted {
+            remote.counted = extra.clone();
             bridge.count(extra);
         }
     }
@@ -91,10 +111,10 @@ impl Shared {
             .as_ref()
             .is_some_and(|r| r.count_each_worker);
         let channel = state
-            .subscriptions
+            .remote
             .as_ref()
             .filter(|_| counts)
-            .map(|s| s.channels().namespace(&header.nsp));
+            .map(|r| r.subscriptions.channels().namespace(&header.nsp));
         let (Some(channel), Some(shared)) = (channel, self.me.upgrade()) else {
             return self.answer_count(state, from, &header, None);
         };
@@ -138,12 +158,11 @@ impl Shared {
     }
 
     pub(super) fn note_rooms(&self, state: &mut State, nsp: &str, rooms: &[String]) {
-        let (Some(bridge), Some(subscriptions)) = (self.redis.get(), &mut state.subscriptions)
-        else {
+        let (Some(bridge), Some(remote)) = (self.redis.get(), &mut state.remote) else {
             return;
         };
         if !rooms.is_empty() {
-            bridge.subscribe(subscriptions.note_rooms(nsp, rooms));
+            bridge.subscribe(remote.subscriptions.note_rooms(nsp, rooms));
         }
     }
 
@@ -154,27 +173,21 @@ impl Shared {
         // reads); decoded without it, so that the links are not held up meanwhile.
         let requester = {
             let mut state = self.lock();
-            let Some(subscriptions) = &state.subscriptions else {
+            let State { board, remote, .. } = &mut *state;
+            let Some(remote) = remote else {
                 return;
             };
-            let requester = match subscriptions.get(channel) {
+            let requester = match remote.subscriptions.get(channel) {
                 Some(Channel::Responses { uid }) => Some(uid.clone()),
                 Some(Channel::Namespace | Channel::Room { .. }) => None,
                 // Left since it was sent (its adapter closed, its room emptied): nobody here
                 // would receive it.
                 None => return self.log(format!("drop a message on {channel}: not subscribed")),
             };
-            if peek_uid(message).is_some_and(|uid| state.board.is_local_adapter(uid)) {
+            if peek_uid(message).is_some_and(|uid| board.is_local_adapter(uid))
+                || remote.echoes.take(message)
+            {
                 return self.count_echo();
-            }
-            if !state.echoes.is_empty() {
-                let hash = hash_of(message);
-                if let Some(at) = state.echoes.iter().position(|&echo| echo == hash) {
-                    // The Emitter's own message, back from Redis (byte for byte: identical bytes
-                    // from another machine's Emitter would be the same message anyway).
-                    state.echoes.remove(at);
-                    return self.count_echo();
-                }
             }
             requester
         };
@@ -188,7 +201,7 @@ impl Shared {
             return self.count_echo();
         }
         self.notice_plain_server(&mut state, &header);
-        let recipients = match state.board.route(REMOTE, Path::Remote, &header) {
+        let recipients = match state.board.route(REMOTE, Via::Remote, &header) {
             Ok(recipients) => recipients,
             Err(reason) => {
                 return self.log(format!(
@@ -197,9 +210,6 @@ impl Shared {
                     header.uid
                 ))
             }
-        };
-        let Ok(mut bytes) = encode_frame(&header, &payload) else {
-            return self.bad_remote(format!("cannot frame a {}", header.kind.name()));
         };
         // A broadcast from another machine takes a place in this machine's log only if it may
         // concern someone here: a worker it reaches now (routing by room skipped the others:
@@ -210,79 +220,40 @@ impl Shared {
             || !recipients.ipc.is_empty()
             || header.rooms.is_empty()
             || state.recovery.sessions_hold_any(&header.nsp, &header.rooms);
-        if header.store && concerns_here {
-            bytes = match self.store_made(&mut state, bytes) {
-                Ok(bytes) => bytes,
+        let message = if header.store && concerns_here {
+            match self.store_made(&mut state, &header, &payload) {
+                Ok(frame) => Outgoing::Framed(frame),
                 Err(reason) => {
                     return self.log(format!("cannot store a broadcast from Redis: {reason}"))
                 }
-            };
-        }
-        if !recipients.links.is_empty() {
-            let bytes: Arc<[u8]> = bytes.as_slice().into();
-            self.queue_for_links(&mut state, &recipients.links, &bytes);
-        }
-        self.after_routing(&mut state, REMOTE, &header, &recipients);
-        if !recipients.ipc.is_empty() {
-            if let Some(frame) = decode_one(&bytes) {
-                (self.sink)(HubEvent::Deliver {
-                    to: recipients.ipc,
-                    frame: Arc::new(frame),
-                });
             }
+        } else {
+            Outgoing::Parts {
+                header: &header,
+                payload: &payload,
+            }
+        };
+        if let Err(error) = self.fan_out(&mut state, REMOTE, message, recipients, Ipc::ByEvent) {
+            self.bad_remote(format!("cannot frame a {}: {error}", header.kind.name()));
         }
     }
 
-    /// A server of another machine that speaks without ever sending heartbeats is a plain
-    /// redis-adapter server: without `mixedFleet`, requests between it and this machine count
-    /// servers differently (see README). Said once per server, in a debug line.
+    /// A server of another machine that never sends heartbeats is a plain redis-adapter server:
+    /// without `mixedFleet`, requests between it and this machine count servers differently (see
+    /// README). Said once per server, in a debug line.
     fn notice_plain_server(&self, state: &mut State, header: &Header) {
-        const MAX_REMEMBERED: usize = 10_000;
-        // Longer than any sensible heartbeat interval (socket.io-adapter's default is 5 s): a
-        // server of ours whose first heartbeat was missed (sent before this hub subscribed) sends
-        // the next one within it.
-        const SILENCE_MS: u64 = 30_000;
-        if matches!(
-            header.kind,
-            MessageType::InitialHeartbeat | MessageType::Heartbeat
-        ) {
-            if state.heartbeating.len() >= MAX_REMEMBERED {
-                state.heartbeating.clear(); // bounded: heard again within a heartbeat interval
-            }
-            state.heartbeating.insert(header.uid.clone());
-            state.silent.remove(&header.uid);
-            return;
-        }
         let mixed = self
             .options
             .redis
             .as_ref()
             .is_some_and(|r| r.count_each_worker);
-        if mixed
-            || header.uid == sio_cluster_core::EMITTER_UID
-            || state.heartbeating.contains(&header.uid)
-            || state.reported_plain.contains(&header.uid)
-            || state.reported_plain.len() >= MAX_REMEMBERED
-        {
-            return;
-        }
         let now = self.now_ms();
-        if state.silent.len() >= MAX_REMEMBERED {
-            state.silent.clear();
-        }
-        let first_heard = *state.silent.entry(header.uid.clone()).or_insert(now);
-        if now.saturating_sub(first_heard) < SILENCE_MS {
+        let Some(remote) = state.remote.as_mut().filter(|_| !mixed) else {
             return;
+        };
+        if let Some(line) = remote.plain.heard(header, now) {
+            self.log(line);
         }
-        state.silent.remove(&header.uid);
-        state.reported_plain.insert(header.uid.clone());
-        self.log(format!(
-            "server {} ({}) has sent no heartbeat in {} s: a plain @socket.io/redis-adapter \
-             server? Requests between it and this machine are exact only with redis.mixedFleet",
-            header.uid,
-            header.nsp,
-            SILENCE_MS / 1000
-        ));
     }
 
     fn count_echo(&self) {
@@ -320,7 +291,10 @@ impl Shared {
 
     /// The Redis channels subscribed (a gauge read under the state lock).
     pub(super) fn redis_channels(state: &State) -> u64 {
-        state.subscriptions.as_ref().map_or(0, |s| s.len() as u64)
+        state
+            .remote
+            .as_ref()
+            .map_or(0, |r| r.subscriptions.len() as u64)
     }
 
     /// The Redis bridge's counters, kept outside the state lock.
@@ -356,9 +330,9 @@ impl RedisHandler for RemoteHandler {
         self.shared.upgrade().map_or_else(Vec::new, |shared| {
             shared
                 .lock()
-                .subscriptions
+                .remote
                 .as_ref()
-                .map_or_else(Vec::new, Subscriptions::all)
+                .map_or_else(Vec::new, |r| r.subscriptions.all())
         })
     }
 
@@ -366,9 +340,9 @@ impl RedisHandler for RemoteHandler {
         self.shared.upgrade().is_some_and(|shared| {
             shared
                 .lock()
-                .subscriptions
+                .remote
                 .as_ref()
-                .is_some_and(|s| s.contains(channel))
+                .is_some_and(|r| r.subscriptions.contains(channel))
         })
     }
 
@@ -397,29 +371,14 @@ pub(super) async fn reconcile_loop(shared: Weak<Shared>) {
             return;
         };
         let mut state = shared.lock();
-        let State {
-            board,
-            subscriptions,
-            ..
-        } = &mut *state;
-        let (Some(bridge), Some(subscriptions)) = (shared.redis.get(), subscriptions.as_mut())
-        else {
+        let State { board, remote, .. } = &mut *state;
+        let (Some(bridge), Some(remote)) = (shared.redis.get(), remote.as_mut()) else {
             return;
         };
-        let changes = subscriptions.reconcile(board);
+        let changes = remote.subscriptions.reconcile(board);
         more = changes.more;
         bridge.subscribe(changes.subscribe);
         bridge.unsubscribe(changes.unsubscribe);
         shared.recount(&mut state);
     }
-}
-
-/// Emitter messages awaited back from Redis at most (one lost by Redis leaves its entry until it
-/// is pushed out).
-const MAX_ECHOES: usize = 1024;
-
-fn hash_of(bytes: &[u8]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    hasher.finish()
 }

@@ -1,5 +1,7 @@
-//! The worker's end of the hub: connects, proves it holds the secret, then sends frames in
-//! batches and delivers what it reads as batches of frames.
+//! A worker's end of the hub on tokio, for the hub's tests: connects, proves it holds the
+//! secret, then sends frames in batches and delivers what it reads as batches of frames. (Real
+//! workers link from JavaScript on their own event loop, lib/hub-link.js, with the binding's
+//! `LinkCodec` for the bytes: a thread hop per message cost them more than the message.)
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -7,14 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use sio_cluster_core::{Frame, FrameDecoder};
+use sio_cluster_core::{hello, Frame, FrameDecoder, Secret, ACCEPTED};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
-
-use crate::handshake::{send_hello, Secret, ACCEPTED};
 
 #[derive(Debug)]
 pub enum LinkEvent {
@@ -101,14 +101,6 @@ impl Link {
         self.shared.wake_writer.notify_one();
         !self.shared.closed.load(Ordering::SeqCst)
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::SeqCst)
-    }
-
-    pub fn close(&self) {
-        self.shared.close("closed by the worker".into());
-    }
 }
 
 impl Drop for Link {
@@ -145,7 +137,7 @@ async fn run(
 
 async fn open(path: &PathBuf, secret: &Secret, worker: u32) -> std::io::Result<UnixStream> {
     let mut stream = UnixStream::connect(path).await?;
-    send_hello(&mut stream, secret, worker).await?;
+    stream.write_all(&hello(secret, worker)).await?;
     let mut answer = [0u8; 1];
     stream.read_exact(&mut answer).await?;
     if answer[0] != ACCEPTED {

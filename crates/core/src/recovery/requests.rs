@@ -1,5 +1,6 @@
-//! The hub's side of connection state recovery: the packet log and the session store of
-//! `sio-cluster-core`, fed by link frames. See `sio_cluster_core::recovery` for the design.
+//! The requests of connection state recovery, as the hub reads them from the workers' links: a
+//! broadcast to store, PERSIST_SESSION and RESTORE_SESSION, answered from the packet log and the
+//! session store.
 //!
 //! Payloads of the hub-only frames are MessagePack written by the worker's JS (msgpackr):
 //! - PERSIST_SESSION: `{ sid, pid, rooms, data: bin, ttl }` (`data` is `socket.data`, packed);
@@ -9,28 +10,28 @@
 
 use std::sync::Arc;
 
+use super::{PacketLog, RecoveryLimits, RestoreError, Session, SessionStore};
+use crate::frame::{encode_frame, FrameError, RawFrame};
+use crate::header::Header;
+use crate::message::MessageType;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use sio_cluster_core::{
-    encode_frame, FrameError, Header, MessageType, PacketLog, RawFrame, RecoveryLimits,
-    RestoreError, Session, SessionStore,
-};
 
 /// What the hub sends back to the worker whose frame it handled.
-pub(crate) struct Reply {
-    pub(crate) bytes: Vec<u8>,
+pub struct Reply {
+    pub bytes: Vec<u8>,
     /// The namespace and rooms the worker's sockets join when it applies the reply (a restored
     /// session's), which the hub's room view must hold from then on.
-    pub(crate) joins: Option<Joins>,
+    pub joins: Option<Joins>,
     /// Something worth a debug line.
-    pub(crate) note: Option<String>,
+    pub note: Option<String>,
 }
 
 /// A namespace and rooms joined in it.
 pub type Joins = (String, Vec<String>);
 
 impl Reply {
-    pub(crate) fn new(bytes: Vec<u8>) -> Reply {
+    pub fn new(bytes: Vec<u8>) -> Reply {
         Reply {
             bytes,
             joins: None,
@@ -39,7 +40,7 @@ impl Reply {
     }
 }
 
-pub(crate) struct Recovery {
+pub struct Recovery {
     log: PacketLog,
     sessions: SessionStore,
     /// Sessions evicted or refused at the store's bounds.
@@ -132,9 +133,15 @@ struct RestoreResponse {
 const HUB_UID: &str = "hub";
 
 impl Recovery {
-    pub(crate) fn new(limits: RecoveryLimits) -> Self {
+    pub fn new(limits: RecoveryLimits) -> Self {
+        Self::starting_at(limits, 1)
+    }
+
+    /// Recovery whose log gives `next` as its first offset (a test's or a fuzz target's way to
+    /// reach offsets a real log takes days to reach).
+    pub fn starting_at(limits: RecoveryLimits, next: u64) -> Self {
         Recovery {
-            log: PacketLog::new(limits),
+            log: PacketLog::starting_at(limits, next),
             sessions: SessionStore::new(limits),
             sessions_dropped: 0,
         }
@@ -142,7 +149,7 @@ impl Recovery {
 
     /// Gives a broadcast its place in the log; returns the frame to relay (its header now carries
     /// the offset) and the acknowledgement for the sender.
-    pub(crate) fn store(
+    pub fn store(
         &mut self,
         frame: &RawFrame,
         now_ms: u64,
@@ -179,7 +186,7 @@ impl Recovery {
     /// What the hub does with a broadcast it could not store: delivered without an offset, and
     /// its sender told so (an OFFSET_ASSIGNED without one), so that the sender's pairing of
     /// acknowledgements with its stored broadcasts, first in first out, stays in step.
-    pub(crate) fn unstored(frame: &RawFrame) -> (Option<Vec<u8>>, Vec<u8>) {
+    pub fn unstored(frame: &RawFrame) -> (Option<Vec<u8>>, Vec<u8>) {
         let header = &frame.header;
         let relayed = Header {
             store: false,
@@ -193,11 +200,7 @@ impl Recovery {
     }
 
     /// Stores a session; returns a debug line when a bound made sessions go (counted).
-    pub(crate) fn persist(
-        &mut self,
-        frame: &RawFrame,
-        now_ms: u64,
-    ) -> Result<Option<String>, String> {
+    pub fn persist(&mut self, frame: &RawFrame, now_ms: u64) -> Result<Option<String>, String> {
         let request: PersistRequest =
             rmp_serde::from_slice(frame.payload()).map_err(|e| format!("bad session: {e}"))?;
         self.log.retain_for(request.ttl);
@@ -233,7 +236,7 @@ impl Recovery {
     /// Answers one page of a restore; the last page forgets the session (it is restored once).
     /// Every request with a request id gets an answer: one that cannot be read, a negative one
     /// (and a debug line), so that its socket gets a new session at once.
-    pub(crate) fn restore(&mut self, frame: &RawFrame, now_ms: u64) -> Result<Reply, String> {
+    pub fn restore(&mut self, frame: &RawFrame, now_ms: u64) -> Result<Reply, String> {
         let header = &frame.header;
         if header.request_id.is_none() {
             return Err("a restore without a request id".into());
@@ -309,77 +312,28 @@ impl Recovery {
     }
 
     /// Whether a stored session of `nsp` is in one of `rooms`.
-    pub(crate) fn sessions_hold_any(&self, nsp: &str, rooms: &[String]) -> bool {
+    pub fn sessions_hold_any(&self, nsp: &str, rooms: &[String]) -> bool {
         self.sessions.holds_any(nsp, rooms)
     }
 
-    pub(crate) fn log_len(&self) -> usize {
+    pub fn log_len(&self) -> usize {
         self.log.len()
     }
 
-    pub(crate) fn log_bytes(&self) -> usize {
+    pub fn log_bytes(&self) -> usize {
         self.log.bytes()
     }
 
-    pub(crate) fn sessions(&self) -> usize {
+    pub fn sessions(&self) -> usize {
         self.sessions.len()
     }
 
-    pub(crate) fn session_bytes(&self) -> usize {
+    pub fn session_bytes(&self) -> usize {
         self.sessions.bytes()
     }
 
-    pub(crate) fn sessions_dropped(&self) -> u64 {
+    pub fn sessions_dropped(&self) -> u64 {
         self.sessions_dropped
-    }
-}
-
-/// The hub's recovery handling with nothing around it, for the fuzz targets and their corpus
-/// replay test (`fuzz/`): the same calls `Hub` makes for a stored broadcast, a PERSIST_SESSION
-/// and a RESTORE_SESSION read from a link. Not part of the hub's API.
-#[doc(hidden)]
-pub struct RecoveryHarness(Recovery);
-
-#[doc(hidden)]
-impl RecoveryHarness {
-    pub fn new(limits: RecoveryLimits) -> Self {
-        RecoveryHarness(Recovery::new(limits))
-    }
-
-    /// A harness whose log gives `next` as its first offset.
-    pub fn starting_at(limits: RecoveryLimits, next: u64) -> Self {
-        let mut recovery = Recovery::new(limits);
-        recovery.log = PacketLog::starting_at(limits, next);
-        RecoveryHarness(recovery)
-    }
-
-    /// A broadcast to store: the frame to relay and the sender's acknowledgement.
-    pub fn store(
-        &mut self,
-        frame: &RawFrame,
-        now_ms: u64,
-    ) -> Result<(Vec<u8>, Vec<u8>), FrameError> {
-        self.0.store(frame, now_ms)
-    }
-
-    pub fn persist(&mut self, frame: &RawFrame, now_ms: u64) -> Result<(), String> {
-        self.0.persist(frame, now_ms).map(drop)
-    }
-
-    /// The reply frame and the rooms its sender joins when applying it.
-    pub fn restore(
-        &mut self,
-        frame: &RawFrame,
-        now_ms: u64,
-    ) -> Result<(Vec<u8>, Option<Joins>), String> {
-        self.0
-            .restore(frame, now_ms)
-            .map(|reply| (reply.bytes, reply.joins))
-    }
-
-    /// Packets in the log, their payload bytes, sessions held.
-    pub fn sizes(&self) -> (usize, usize, usize) {
-        (self.0.log_len(), self.0.log_bytes(), self.0.sessions())
     }
 }
 
@@ -393,7 +347,7 @@ fn hub_header(kind: MessageType, nsp: &str, requester: Option<&str>) -> Header {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sio_cluster_core::FrameDecoder;
+    use crate::frame::FrameDecoder;
 
     fn decode(bytes: &[u8]) -> RawFrame {
         let mut decoder = FrameDecoder::new(usize::MAX);
@@ -438,7 +392,7 @@ mod tests {
     /// `socket.data` (up to `maxSessionBytes`) travels once, not with every page of a restore.
     #[test]
     fn a_restore_sends_the_session_once_with_its_last_page() {
-        let mut recovery = RecoveryHarness::new(RecoveryLimits {
+        let mut recovery = Recovery::new(RecoveryLimits {
             page_packets: 2,
             ..RecoveryLimits::default()
         });
@@ -486,11 +440,11 @@ mod tests {
         assert_eq!(last.rooms.as_deref(), Some(&["s".to_string()][..]));
     }
 
-    fn restored(recovery: &mut RecoveryHarness, payload: &[u8]) -> Restored {
-        let (bytes, _) = recovery
+    fn restored(recovery: &mut Recovery, payload: &[u8]) -> Restored {
+        let reply = recovery
             .restore(&request(MessageType::RestoreSession, &[], payload), 0)
             .expect("every restore is answered");
-        let reply = decode(&bytes);
+        let reply = decode(&reply.bytes);
         assert_eq!(reply.header.kind, MessageType::RestoreSessionResponse);
         assert_eq!(reply.header.request_id.as_deref(), Some("req-1"));
         rmp_serde::from_slice(reply.payload()).unwrap()
@@ -500,7 +454,7 @@ mod tests {
     #[test]
     fn offsets_and_durations_past_32_bits_arrive_as_float64_and_are_read() {
         let first = (1u64 << 32) + 4;
-        let mut recovery = RecoveryHarness::starting_at(RecoveryLimits::default(), first);
+        let mut recovery = Recovery::starting_at(RecoveryLimits::default(), first);
         let broadcast = request(MessageType::Broadcast, &[], b"p");
         let (_, ack) = recovery.store(&broadcast, 0).unwrap();
         assert_eq!(decode(&ack).header.offset, Some(first));
@@ -529,7 +483,7 @@ mod tests {
     /// A restore request that cannot be read is answered at once, negatively.
     #[test]
     fn a_malformed_restore_gets_a_negative_answer() {
-        let mut recovery = RecoveryHarness::new(RecoveryLimits::default());
+        let mut recovery = Recovery::new(RecoveryLimits::default());
         let bad: Vec<Vec<u8>> = vec![
             rmp_serde::to_vec_named(&Restore {
                 pid: "p",

@@ -1,38 +1,21 @@
-//! Targets over `sio-cluster-hub`: the link handshake and the decoding of connection state
-//! recovery requests (PERSIST_SESSION, RESTORE_SESSION) with the packet log and session store
-//! behind them.
+//! Targets over what a hub reads from a link besides routing headers: the handshake, and the
+//! connection state recovery requests (PERSIST_SESSION, RESTORE_SESSION) with the packet log and
+//! session store behind them.
 //!
-//! Included by crates/hub/tests/fuzz_corpus.rs with `#[path]`: it may use only what that test
-//! crate has (sio_cluster_hub, sio_cluster_core, serde, serde_bytes, rmp_serde, and
-//! `crate::input`).
-
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+//! Included by crates/core/tests/fuzz_corpus.rs with `#[path]`: it may use only what that test
+//! crate has (sio_cluster_core, serde, serde_bytes, rmp_serde, and `crate::input`).
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use sio_cluster_core::{
-    encode_frame, FrameDecoder, Header, MessageType, RawFrame, RecoveryLimits, MAX_FRAME_LEN,
+    check_hello, encode_frame, hello, FrameDecoder, Header, MessageType, RawFrame, Recovery,
+    RecoveryLimits, Secret, HELLO_LEN, MAX_FRAME_LEN,
 };
-use sio_cluster_hub::{check_hello, hello, RecoveryHarness, Secret};
 
 use crate::input::Input;
 
 // ---------------------------------------------------------------------------------------------
 // (d) handshake
-
-/// Polls a future once: reading from a slice never waits, so it must be ready.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("pending on an in-memory reader"),
-    }
-}
 
 const SECRET_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const MAGIC: &[u8] = b"SIOHUB1\n";
@@ -42,34 +25,34 @@ const MAGIC: &[u8] = b"SIOHUB1\n";
 /// `hello()` for the id in the input's first four bytes is accepted with that id.
 pub fn handshake(data: &[u8]) {
     let secret = Secret::from_hex(SECRET_HEX).expect("a valid secret");
-    let mut reader = data;
-    let result = ready(check_hello(&mut reader, &secret));
+    // The hub reads exactly HELLO_LEN bytes first (a shorter input never completes a hello).
+    let result = data
+        .get(..HELLO_LEN)
+        .map(|bytes| check_hello(bytes.try_into().expect("HELLO_LEN bytes"), &secret));
     let expected = data.len() >= 44
         && &data[..8] == MAGIC
         && data[8..40].iter().enumerate().all(|(i, b)| *b == i as u8);
+    assert_eq!(HELLO_LEN, 44);
     match result {
-        Ok(worker) => {
+        Some(Ok(worker)) => {
             assert!(expected, "accepted a bad hello");
             assert_eq!(worker, u32::from_be_bytes(data[40..44].try_into().unwrap()));
-            assert_eq!(
-                reader.len(),
-                data.len() - 44,
-                "reads the hello and nothing more"
-            );
         }
-        Err(reason) => assert!(!expected, "refused a good hello: {reason}"),
+        Some(Err(reason)) => assert!(!expected, "refused a good hello: {reason}"),
+        None => assert!(!expected, "a good hello left incomplete"),
     }
     let mut id = [0; 4];
     id[..data.len().min(4)].copy_from_slice(&data[..data.len().min(4)]);
     let id = u32::from_be_bytes(id);
     let good = hello(&secret, id);
-    assert_eq!(ready(check_hello(&mut good.as_slice(), &secret)), Ok(id));
+    let good: [u8; HELLO_LEN] = good.try_into().expect("a hello is HELLO_LEN bytes");
+    assert_eq!(check_hello(&good, &secret), Ok(id));
 }
 
 // ---------------------------------------------------------------------------------------------
 // (e) connection state recovery
 
-/// PERSIST_SESSION's payload, as the worker's JS packs it (see crates/hub/src/recovery.rs).
+/// PERSIST_SESSION's payload, as the worker's JS packs it (see crates/core/src/recovery/requests.rs).
 #[derive(Serialize)]
 struct Persist<'a> {
     sid: &'a str,
@@ -140,7 +123,7 @@ pub fn recovery(data: &[u8]) {
         page_packets: input.below(8) + 1,
         page_bytes: input.below(64) + 1,
     };
-    let mut recovery = RecoveryHarness::new(limits);
+    let mut recovery = Recovery::new(limits);
     let mut now: u64 = 0;
     let mut last_offset = 0;
     let mut steps = 0;
@@ -223,17 +206,16 @@ pub fn recovery(data: &[u8]) {
                     ..Header::new(MessageType::RestoreSession, nsp, "w2")
                 };
                 let frame = link_frame(request.clone(), &payload);
-                if let Ok((reply, joins)) = recovery.restore(&frame, now) {
-                    check_restore_reply(&reply, joins, &request, after);
+                if let Ok(reply) = recovery.restore(&frame, now) {
+                    check_restore_reply(&reply.bytes, reply.joins, &request, after);
                 }
             }
             6 => now = now.saturating_add(u64::from(input.u16()) * 10),
             _ => now = now.saturating_add(input.u64() >> input.below(64)),
         }
-        let (packets, bytes, sessions) = recovery.sizes();
-        assert!(packets <= limits.max_packets);
-        assert!(bytes <= limits.max_bytes);
-        assert!(sessions <= limits.max_sessions);
+        assert!(recovery.log_len() <= limits.max_packets);
+        assert!(recovery.log_bytes() <= limits.max_bytes);
+        assert!(recovery.sessions() <= limits.max_sessions);
     }
 }
 

@@ -1,0 +1,180 @@
+//! The hub's counters and gauges, as `hubStats()` returns them.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::state::{Shared, State};
+use super::Hub;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubStats {
+    pub links: u64,
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub queued_bytes: u64,
+    pub rejected_links: u64,
+    pub overflows: u64,
+    pub bad_frames: u64,
+    pub log_packets: u64,
+    pub log_bytes: u64,
+    pub sessions: u64,
+    /// Bytes the sessions retain (counted against `recovery.max_session_bytes`).
+    pub session_bytes: u64,
+    /// Sessions evicted or refused at `recovery.max_sessions` or `max_session_bytes`.
+    pub sessions_dropped: u64,
+    /// Deliveries to a worker avoided because it holds none of a message's rooms.
+    pub skipped: u64,
+    /// Answers the hub sent in the name of skipped workers.
+    pub answered: u64,
+    /// Broadcasts a worker asked to store that were delivered without an offset (one whose frame
+    /// could not carry its offset within the frame limit).
+    pub unstored: u64,
+    /// Redis: connected now, messages published and received, publishes dropped (Redis away),
+    /// received messages that were not valid, our own messages heard back, channels subscribed.
+    pub redis_connected: bool,
+    pub redis_published: u64,
+    pub redis_received: u64,
+    pub redis_dropped: u64,
+    pub redis_bad: u64,
+    pub redis_echoes: u64,
+    pub redis_channels: u64,
+    /// Bytes of events waiting for the primary's JS (the IPC bridge), and events dropped because
+    /// they would have exceeded `max_queue_bytes` there (see [`Backlog`]).
+    pub bridge_bytes: u64,
+    pub bridge_dropped: u64,
+    /// The adapters (uids) the hub knows, their bytes in its table, and messages dropped because
+    /// their sender already held as many adapters as a worker may
+    /// ([`sio_cluster_core::MAX_ADAPTER_BYTES`], at most a quarter of `max_queue_bytes`).
+    pub uids: u64,
+    pub uid_bytes: u64,
+    pub uids_refused: u64,
+    /// The bytes of the workers' room views ([`sio_cluster_core::MAX_ROOM_BYTES`] per worker), and
+    /// the times a worker's views reached that bound and were folded (it then gets every message
+    /// addressed to rooms).
+    pub room_bytes: u64,
+    pub room_overflows: u64,
+}
+
+impl Hub {
+    /// The hub's counters and gauges. Never waits for a long operation of the hub (a message of
+    /// 500,000 rooms holds the state lock for a good part of a second, and the primary's
+    /// JavaScript thread calls this): if the state lock stays held, the gauges read under it
+    /// (links, queues, log, sessions, tables, channels) are those of the last reading, and the
+    /// counters kept outside it are current.
+    pub fn stats(&self) -> HubStats {
+        // Routing holds the lock for microseconds: a reading is nearly always fresh.
+        let deadline = Instant::now() + Duration::from_millis(2);
+        loop {
+            match self.shared.state.try_lock() {
+                Ok(state) => return self.read_stats(&state),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                    return self.read_stats(&poisoned.into_inner())
+                }
+                Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::yield_now()
+                }
+                Err(std::sync::TryLockError::WouldBlock) => break,
+            }
+        }
+        let last = self
+            .shared
+            .last_stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        HubStats {
+            links: last.links,
+            queued_bytes: last.queued_bytes,
+            log_packets: last.log_packets,
+            log_bytes: last.log_bytes,
+            sessions: last.sessions,
+            session_bytes: last.session_bytes,
+            sessions_dropped: last.sessions_dropped,
+            uids: last.uids,
+            uid_bytes: last.uid_bytes,
+            uids_refused: last.uids_refused,
+            room_bytes: last.room_bytes,
+            room_overflows: last.room_overflows,
+            redis_channels: last.redis_channels,
+            ..self.counter_stats()
+        }
+    }
+
+    /// What is counted outside the state lock.
+    fn counter_stats(&self) -> HubStats {
+        let c = &self.shared.counters;
+        HubStats {
+            frames_in: c.frames_in.load(Ordering::Relaxed),
+            frames_out: c.frames_out.load(Ordering::Relaxed),
+            bytes_in: c.bytes_in.load(Ordering::Relaxed),
+            bytes_out: c.bytes_out.load(Ordering::Relaxed),
+            rejected_links: c.rejected_links.load(Ordering::Relaxed),
+            overflows: c.overflows.load(Ordering::Relaxed),
+            bad_frames: c.bad_frames.load(Ordering::Relaxed),
+            skipped: c.skipped.load(Ordering::Relaxed),
+            answered: c.answered.load(Ordering::Relaxed),
+            unstored: c.unstored.load(Ordering::Relaxed),
+            bridge_bytes: self.shared.backlog.bytes() as u64,
+            bridge_dropped: self.shared.backlog.dropped(),
+            ..self.shared.redis_counters()
+        }
+    }
+
+    /// The gauges read under the state lock, with the counters kept outside it.
+    fn read_stats(&self, state: &State) -> HubStats {
+        let (uids, uid_bytes, uids_refused) = state.board.adapter_stats();
+        let stats = HubStats {
+            links: state.links.len() as u64,
+            queued_bytes: state.links.values().map(|s| s.queue.bytes() as u64).sum(),
+            log_packets: state.recovery.log_len() as u64,
+            log_bytes: state.recovery.log_bytes() as u64,
+            sessions: state.recovery.sessions() as u64,
+            session_bytes: state.recovery.session_bytes() as u64,
+            sessions_dropped: state.recovery.sessions_dropped(),
+            uids: uids as u64,
+            uid_bytes: uid_bytes as u64,
+            uids_refused,
+            room_bytes: state.board.rooms().bytes() as u64,
+            room_overflows: state.board.rooms().overflows(),
+            redis_channels: Shared::redis_channels(state),
+            ..self.counter_stats()
+        };
+        *self
+            .shared
+            .last_stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = stats.clone();
+        stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::HubOptions;
+    use std::sync::Arc;
+
+    #[test]
+    fn stats_never_wait_for_a_long_hold_of_the_state_lock() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let hub = Hub::start(runtime.handle(), HubOptions::default(), Arc::new(|_| {})).unwrap();
+        let first = hub.stats();
+        hub.shared
+            .counters
+            .frames_in
+            .fetch_add(7, Ordering::Relaxed);
+        // As a message of 500,000 rooms would, for a good part of a second.
+        let held = hub.shared.lock();
+        let started = Instant::now();
+        let stats = hub.stats();
+        assert!(started.elapsed() < Duration::from_secs(1), "stats() waited");
+        assert_eq!(stats.frames_in, first.frames_in + 7, "counters are current");
+        assert_eq!(stats.links, first.links, "gauges are the last reading");
+        drop(held);
+    }
+}
