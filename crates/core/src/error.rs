@@ -4,7 +4,6 @@
 use std::fmt;
 
 use crate::message::MessageType;
-use crate::routing::WorkerId;
 
 /// A message that breaks the rules of its type (see [`crate::validate()`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +27,8 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-/// Why a message reaches nobody: the router's and the switchboard's reasons to drop it.
+/// Why a message reaches nobody: the router's and the switchboard's reasons to drop it. (Workers
+/// are named by their `WorkerId`, a `u32`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
     /// A response without the uid of the adapter that asked.
@@ -36,15 +36,16 @@ pub enum RouteError {
     /// A response to an adapter no worker was heard from.
     UnknownRequester(String),
     /// A response to an adapter of a worker that exited or lost its link.
-    RequesterGone(WorkerId),
+    RequesterGone(u32),
     /// The sender's new adapter would take it past its bound of adapters (see
     /// [`crate::Router::record`]).
     AdapterRefused {
-        worker: WorkerId,
+        worker: u32,
         nsp: String,
         uid: String,
         in_nsp: usize,
         bytes: usize,
+        max_in_nsp: usize,
         max_bytes: usize,
     },
     /// The primary (the Emitter) sends only messages that expect no answer: nobody would get it.
@@ -63,12 +64,12 @@ impl fmt::Display for RouteError {
                 uid,
                 in_nsp,
                 bytes,
+                max_in_nsp,
                 max_bytes,
             } => write!(
                 f,
                 "worker {worker} already holds {in_nsp} adapters in {nsp:?} and {bytes} bytes of \
-                 adapters (at most {} and {max_bytes}): new adapter {uid} refused",
-                crate::routing::MAX_ADAPTERS_PER_NAMESPACE
+                 adapters (at most {max_in_nsp} and {max_bytes}): new adapter {uid} refused"
             ),
             RouteError::NotFromPrimary(kind) => write!(
                 f,

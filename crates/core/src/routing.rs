@@ -192,6 +192,7 @@ impl Router {
                 uid: header.uid.clone(),
                 in_nsp,
                 bytes,
+                max_in_nsp: MAX_ADAPTERS_PER_NAMESPACE,
                 max_bytes: self.max_bytes,
             });
         }

@@ -30,10 +30,9 @@ use tokio::runtime::Handle;
 mod connection;
 mod fanout;
 mod remote;
+mod remote_state;
 mod state;
 mod stats;
-
-pub use stats::HubStats;
 
 use crate::backlog::Backlog;
 use crate::error::HubError;
@@ -41,6 +40,7 @@ use crate::event::{EventSink, HubEvent};
 use crate::handshake::random_secret;
 use crate::redis_bridge::{RedisBridge, RedisOptions};
 use crate::socket_dir::SocketDir;
+use crate::stats::HubStats;
 use connection::accept_loop;
 use fanout::{Ipc, Outgoing};
 use remote::{reconcile_loop, RemoteHandler, RemoteState};

@@ -21,9 +21,11 @@ mod handshake;
 mod hub;
 pub mod redis_bridge;
 mod socket_dir;
+mod stats;
 
 pub use backlog::Backlog;
 pub use error::HubError;
 pub use event::{EventSink, HubEvent};
 pub use handshake::random_secret;
-pub use hub::{Hub, HubOptions, HubStats};
+pub use hub::{Hub, HubOptions};
+pub use stats::HubStats;

@@ -9,37 +9,15 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use sio_cluster_core::{
-    decode_message, encode_frame, encode_message, peek_uid, Channel, Channels, Echoes, Header,
-    MessageType, PlainServers, Subscriptions, Via, WorkerId, REMOTE,
+    decode_message, encode_frame, encode_message, peek_uid, Channel, Header, MessageType, Via,
+    WorkerId, REMOTE,
 };
 
 use super::fanout::{Ipc, Outgoing};
+pub(super) use super::remote_state::RemoteState;
 use super::state::{Shared, State};
-use super::HubStats;
 use crate::redis_bridge::RedisHandler;
-
-/// What the hub keeps for the other machines (with a Redis bridge only).
-pub(super) struct RemoteState {
-    /// The Redis channels this machine subscribes.
-    pub(super) subscriptions: Subscriptions,
-    /// The primary's Emitter's messages awaited back from Redis.
-    echoes: Echoes,
-    /// Mixed fleets: the extra subscribers of each namespace channel last asked of the bridge.
-    counted: BTreeMap<String, usize>,
-    /// Servers of other machines that never send heartbeats.
-    plain: PlainServers,
-}
-
-impl RemoteState {
-    pub(super) fn new(channels: Channels) -> Self {
-        RemoteState {
-            subscriptions: Subscriptions::new(channels),
-            echoes: Echoes::default(),
-            counted: BTreeMap::new(),
-            plain: PlainServers::default(),
-        }
-    }
-}
+use crate::stats::HubStats;
 
 impl Shared {
     /// Publishes a message for the other machines (dropped, and counted, while Redis is away).

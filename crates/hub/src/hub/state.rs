@@ -9,12 +9,12 @@ use std::time::Instant;
 use sio_cluster_core::{FrameDecoder, OutQueue, RawFrame, Recovery, Switchboard, WorkerId};
 use tokio::sync::{oneshot, Notify};
 
-use super::remote::RemoteState;
-use super::stats::HubStats;
+use super::remote_state::RemoteState;
 use super::HubOptions;
 use crate::backlog::Backlog;
 use crate::event::{EventSink, HubEvent};
 use crate::redis_bridge::RedisBridge;
+use crate::stats::HubStats;
 
 pub(super) struct Shared {
     pub(super) state: Mutex<State>,
