@@ -40,8 +40,6 @@ export declare class LinkCodec {
    * the few hundred bytes of a typical write, cheaper than handing over the vector.)
    */
   take(): Buffer | null
-  /** Bytes queued and not taken yet. */
-  get queued(): number
   /**
    * Decodes what was read from the link: first the hub's answer to the hello, then frames
    * (see `frame_batch` for the batch's layout; nothing when no frame completed). Throws on a
@@ -84,8 +82,6 @@ export declare class PrimaryRouter {
    * told at once instead of waiting for a heartbeat timeout.
    */
   workerExited(worker: number): Array<OrphanedAdapter>
-  /** How many adapter uids the primary currently knows. */
-  get knownUids(): number
 }
 
 /**
@@ -94,18 +90,53 @@ export declare class PrimaryRouter {
  */
 export declare function __panicForTest(): void
 
-/** Numbers per frame (exported to JavaScript with the two markers below). */
+/** Numbers that open a batch. */
+export declare const BATCH_COUNTS: number
+
+/** The numbers that open a batch, by position. */
+export declare const enum BatchCount {
+  Frames = 0,
+  Strings = 1,
+  Locals = 2,
+}
+
+/** The uid of messages that no server sends (the primary's Emitter). */
+export declare const EMITTER_UID: string
+
+/** Numbers per frame. */
 export declare const FRAME_FIELDS: number
 
+/** The numbers of one frame, by position. */
+export declare const enum FrameField {
+  Type = 0,
+  Nsp = 1,
+  Uid = 2,
+  RequesterUid = 3,
+  RequestId = 4,
+  HasOffset = 5,
+  OffsetHigh = 6,
+  OffsetLow = 7,
+  PayloadEnd = 8,
+}
+
 export interface HubEventJs {
-  /** "deliver", "flushed" or "log". */
-  kind: string
+  kind: HubEventKind
   /** For "deliver": the workers (reached over IPC) that must receive `frame`. */
   to?: Array<number>
   frame?: WireFrame
   /** For "flushed": the worker that switched to its link. */
   worker?: number
   message?: string
+}
+
+/** What a hub event tells the primary (lib/primary.js compares against these values). */
+export declare const enum HubEventKind {
+  /** `frame`, for the workers `to` reached over IPC. */
+  Deliver = 'deliver',
+  /** `worker` switched to its link. */
+  Flushed = 'flushed',
+  /** `message`, for the debug log. */
+  Log = 'log',
 }
 
 export interface HubStatsJs {
@@ -166,13 +197,23 @@ export interface Inspection {
  */
 export declare function inspectMessage(message: unknown): Inspection
 
+/** What the primary does with an IPC message besides what the hub sent on links. */
+export declare const enum IpcAction {
+  /** Send it to `to` over IPC. */
+  Ipc = 'ipc',
+  /** Send it nowhere (`reason`). */
+  Drop = 'drop',
+}
+
 /** Where an IPC message goes besides the links: to `to` over IPC, or nowhere (`reason`). */
 export interface IpcRoute {
-  /** "ipc" or "drop". */
-  action: string
+  action: IpcAction
   to: Array<number>
   reason?: string
 }
+
+/** Whether `name` is one of redis-adapter's subscription modes (the check the hub makes too). */
+export declare function isSubscriptionMode(name: string): boolean
 
 /**
  * The largest frame a hub link carries (bytes): a payload that cannot fit is refused before it
@@ -180,6 +221,13 @@ export interface IpcRoute {
  */
 export declare const MAX_FRAME_BYTES: number
 
+/** The `source` of an adapter message on a worker's IPC channel. */
+export declare const MESSAGE_SOURCE: string
+
+/**
+ * What the user set of `setupPrimary()`'s options (checked by lib/options.js); what is absent
+ * takes the hub's defaults (`HubOptions`, `RecoveryLimits`, `RedisOptions`).
+ */
 export interface NativeHubOptions {
   /** Bytes queued for one worker before it is disconnected as too slow. */
   maxQueueBytes?: number
@@ -188,20 +236,23 @@ export interface NativeHubOptions {
   recoveryMaxBytes?: number
   recoveryMaxSessions?: number
   recoveryMaxSessionBytes?: number
-  /** Send a message addressed to rooms only to the workers holding one of them (default true). */
+  /** Send a message addressed to rooms only to the workers holding one of them. */
   routeByRoom?: boolean
   /**
    * Bridge to the other machines through Redis: the server's URL, or some nodes of a Cluster
-   * (`redis_cluster`). Checked by lib/options.js.
+   * (`redis_cluster`).
    */
   redisNodes?: Array<string>
   redisCluster?: boolean
   redisChannelPrefix?: string
-  /** "static", "dynamic" or "dynamic-private". */
+  /** One of `subscriptionModes()`. */
   redisSubscriptionMode?: string
   /** Count each worker as a subscriber of its namespace's channel (mixed fleets). */
   redisCountEachWorker?: boolean
 }
+
+/** The offset the hub gave the worker's last stored broadcast. */
+export declare const OFFSET_ASSIGNED: number
 
 /** An adapter (one per namespace per worker) that lived in a worker which is gone. */
 export interface OrphanedAdapter {
@@ -209,19 +260,46 @@ export interface OrphanedAdapter {
   nsp: string
 }
 
+/** A worker stores a disconnected socket's session (no answer). */
+export declare const PERSIST_SESSION: number
+
+/** A worker asks for a session and the packets it missed. */
+export declare const RESTORE_SESSION: number
+
+/** The hub's answer to `RESTORE_SESSION`. */
+export declare const RESTORE_SESSION_RESPONSE: number
+
+/** What the primary does with one message (lib/primary.js compares against these values). */
+export declare const enum RouteAction {
+  /** To `workerId` only. */
+  One = 'one',
+  /** To every worker but the sender. */
+  Others = 'others',
+  /** To nobody (`reason`). */
+  Drop = 'drop',
+}
+
 /** Where the primary must send one message. */
 export interface RouteDecision {
-  /** "one" (to `workerId` only), "others" (every worker but the sender) or "drop". */
-  action: string
+  action: RouteAction
   workerId?: number
   reason?: string
 }
+
+/** A worker asks for its namespace's server count, as plain redis-adapter servers count it. */
+export declare const SERVER_COUNT: number
+
+/** The hub's answer to `SERVER_COUNT`. */
+export declare const SERVER_COUNT_RESPONSE: number
 
 /** String ids from here up index the batch's locals. */
 export declare const STRING_LOCAL: number
 
 /** A string id for "absent". */
 export declare const STRING_NONE: number
+
+/** The names `isSubscriptionMode` accepts, for lib/options.js's error message. */
+export declare function subscriptionModes(): Array<string>
 
 export interface WireFrame {
   /** The message type (1-13). */

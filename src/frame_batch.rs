@@ -3,12 +3,13 @@
 //! frame's way (3.3 us for a batch of one frame, measured), and a copied `Buffer` costs far less
 //! than an external one for the small batches of a quiet link.
 //!
-//! Layout (little-endian u32s, then bytes), read by lib/frame-batch.js:
+//! Layout (little-endian u32s, then bytes), read by lib/frame-batch.js with the positions
+//! exported here (`BatchCount`, `FrameField`, `FRAME_FIELDS`), so both sides read one definition:
 //! ```text
-//! frames n | strings s | locals l
-//! n x FRAME_FIELDS numbers: type, nsp, uid, requester uid, request id (string ids, STRING_NONE
-//!     when absent), offset present (0/1), offset high 32 bits, offset low 32 bits, end of the
-//!     payload (from the start of the payloads; it starts where the previous one ended)
+//! BATCH_COUNTS numbers (BatchCount): frames n, new strings s, locals l
+//! n x FRAME_FIELDS numbers (FrameField): type, nsp, uid, requester uid, request id (string ids,
+//!     STRING_NONE when absent), offset present (0/1), offset high 32 bits, offset low 32 bits,
+//!     end of the payload (from the start of the payloads; it starts where the previous one ended)
 //! s + l byte lengths, then the UTF-8 of the s new strings and the l locals
 //! payloads
 //! ```
@@ -21,9 +22,33 @@ use std::collections::HashMap;
 use napi_derive::napi;
 use sio_cluster_core::Header;
 
-/// Numbers per frame (exported to JavaScript with the two markers below).
+/// The numbers that open a batch, by position.
 #[napi]
-pub const FRAME_FIELDS: u32 = 9;
+pub enum BatchCount {
+    Frames = 0,
+    Strings = 1,
+    Locals = 2,
+}
+/// Numbers that open a batch.
+#[napi]
+pub const BATCH_COUNTS: u32 = BatchCount::Locals as u32 + 1;
+
+/// The numbers of one frame, by position.
+#[napi]
+pub enum FrameField {
+    Type = 0,
+    Nsp = 1,
+    Uid = 2,
+    RequesterUid = 3,
+    RequestId = 4,
+    HasOffset = 5,
+    OffsetHigh = 6,
+    OffsetLow = 7,
+    PayloadEnd = 8,
+}
+/// Numbers per frame.
+#[napi]
+pub const FRAME_FIELDS: u32 = FrameField::PayloadEnd as u32 + 1;
 /// A string id for "absent".
 #[napi]
 pub const STRING_NONE: u32 = u32::MAX;
@@ -72,18 +97,18 @@ impl<'a> BatchBuilder<'a> {
         };
         let offset = header.offset.unwrap_or(0);
         self.payloads.extend_from_slice(payload);
-        self.meta.extend_from_slice(&[
-            u32::from(header.kind.code()),
-            nsp,
-            uid,
-            requester,
-            request,
-            u32::from(header.offset.is_some()),
-            (offset >> 32) as u32,
-            offset as u32,
-            // Bounded by the frames of one read: far below 4 GiB.
-            self.payloads.len() as u32,
-        ]);
+        let mut fields = [0; FRAME_FIELDS as usize];
+        fields[FrameField::Type as usize] = u32::from(header.kind.code());
+        fields[FrameField::Nsp as usize] = nsp;
+        fields[FrameField::Uid as usize] = uid;
+        fields[FrameField::RequesterUid as usize] = requester;
+        fields[FrameField::RequestId as usize] = request;
+        fields[FrameField::HasOffset as usize] = u32::from(header.offset.is_some());
+        fields[FrameField::OffsetHigh as usize] = (offset >> 32) as u32;
+        fields[FrameField::OffsetLow as usize] = offset as u32;
+        // Bounded by the frames of one read: far below 4 GiB.
+        fields[FrameField::PayloadEnd as usize] = self.payloads.len() as u32;
+        self.meta.extend_from_slice(&fields);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -94,12 +119,11 @@ impl<'a> BatchBuilder<'a> {
     pub fn finish(self) -> Vec<u8> {
         let texts = || self.strings.iter().chain(&self.locals);
         let text_len: usize = texts().map(String::len).sum();
-        let counts = [
-            (self.meta.len() / FRAME_FIELDS as usize) as u32,
-            self.strings.len() as u32,
-            self.locals.len() as u32,
-        ];
-        let numbers = counts.len() + self.meta.len() + counts[1] as usize + counts[2] as usize;
+        let mut counts = [0; BATCH_COUNTS as usize];
+        counts[BatchCount::Frames as usize] = (self.meta.len() / FRAME_FIELDS as usize) as u32;
+        counts[BatchCount::Strings as usize] = self.strings.len() as u32;
+        counts[BatchCount::Locals as usize] = self.locals.len() as u32;
+        let numbers = counts.len() + self.meta.len() + self.strings.len() + self.locals.len();
         let mut out = Vec::with_capacity(4 * numbers + text_len + self.payloads.len());
         for number in counts.iter().chain(&self.meta) {
             out.extend_from_slice(&number.to_le_bytes());

@@ -14,6 +14,8 @@ use crate::js_view::JsView;
 use crate::runtime;
 use crate::wire::WireFrame;
 
+/// What the user set of `setupPrimary()`'s options (checked by lib/options.js); what is absent
+/// takes the hub's defaults (`HubOptions`, `RecoveryLimits`, `RedisOptions`).
 #[napi(object)]
 pub struct NativeHubOptions {
     /// Bytes queued for one worker before it is disconnected as too slow.
@@ -23,23 +25,33 @@ pub struct NativeHubOptions {
     pub recovery_max_bytes: Option<f64>,
     pub recovery_max_sessions: Option<f64>,
     pub recovery_max_session_bytes: Option<f64>,
-    /// Send a message addressed to rooms only to the workers holding one of them (default true).
+    /// Send a message addressed to rooms only to the workers holding one of them.
     pub route_by_room: Option<bool>,
     /// Bridge to the other machines through Redis: the server's URL, or some nodes of a Cluster
-    /// (`redis_cluster`). Checked by lib/options.js.
+    /// (`redis_cluster`).
     pub redis_nodes: Option<Vec<String>>,
     pub redis_cluster: Option<bool>,
     pub redis_channel_prefix: Option<String>,
-    /// "static", "dynamic" or "dynamic-private".
+    /// One of `subscriptionModes()`.
     pub redis_subscription_mode: Option<String>,
     /// Count each worker as a subscriber of its namespace's channel (mixed fleets).
     pub redis_count_each_worker: Option<bool>,
 }
 
+/// What a hub event tells the primary (lib/primary.js compares against these values).
+#[napi(string_enum = "lowercase")]
+pub enum HubEventKind {
+    /// `frame`, for the workers `to` reached over IPC.
+    Deliver,
+    /// `worker` switched to its link.
+    Flushed,
+    /// `message`, for the debug log.
+    Log,
+}
+
 #[napi(object)]
 pub struct HubEventJs {
-    /// "deliver", "flushed" or "log".
-    pub kind: String,
+    pub kind: HubEventKind,
     /// For "deliver": the workers (reached over IPC) that must receive `frame`.
     pub to: Option<Vec<u32>>,
     pub frame: Option<WireFrame>,
@@ -50,37 +62,44 @@ pub struct HubEventJs {
 
 impl From<HubEvent> for HubEventJs {
     fn from(event: HubEvent) -> Self {
-        let mut js = HubEventJs {
-            kind: String::new(),
+        let none = |kind| HubEventJs {
+            kind,
             to: None,
             frame: None,
             worker: None,
             message: None,
         };
         match event {
-            HubEvent::Deliver { to, frame } => {
-                js.kind = "deliver".into();
-                js.to = Some(to);
-                js.frame = Some(WireFrame::new(&frame.header, frame.payload()));
-            }
-            HubEvent::Flushed { worker } => {
-                js.kind = "flushed".into();
-                js.worker = Some(worker);
-            }
-            HubEvent::Log { message } => {
-                js.kind = "log".into();
-                js.message = Some(message);
-            }
+            HubEvent::Deliver { to, frame } => HubEventJs {
+                to: Some(to),
+                frame: Some(WireFrame::new(&frame.header, frame.payload())),
+                ..none(HubEventKind::Deliver)
+            },
+            HubEvent::Flushed { worker } => HubEventJs {
+                worker: Some(worker),
+                ..none(HubEventKind::Flushed)
+            },
+            HubEvent::Log { message } => HubEventJs {
+                message: Some(message),
+                ..none(HubEventKind::Log)
+            },
         }
-        js
     }
+}
+
+/// What the primary does with an IPC message besides what the hub sent on links.
+#[napi(string_enum = "lowercase")]
+pub enum IpcAction {
+    /// Send it to `to` over IPC.
+    Ipc,
+    /// Send it nowhere (`reason`).
+    Drop,
 }
 
 /// Where an IPC message goes besides the links: to `to` over IPC, or nowhere (`reason`).
 #[napi(object)]
 pub struct IpcRoute {
-    /// "ipc" or "drop".
-    pub action: String,
+    pub action: IpcAction,
     pub to: Vec<u32>,
     pub reason: Option<String>,
 }
@@ -169,10 +188,14 @@ impl NativeHub {
             if let Some(nodes) = options.redis_nodes {
                 let mut redis = RedisOptions {
                     nodes,
-                    cluster: options.redis_cluster.unwrap_or(false),
-                    count_each_worker: options.redis_count_each_worker.unwrap_or(false),
                     ..RedisOptions::default()
                 };
+                if let Some(cluster) = options.redis_cluster {
+                    redis.cluster = cluster;
+                }
+                if let Some(count_each_worker) = options.redis_count_each_worker {
+                    redis.count_each_worker = count_each_worker;
+                }
                 if let Some(prefix) = options.redis_channel_prefix {
                     redis.channel_prefix = prefix;
                 }
@@ -255,12 +278,12 @@ impl NativeHub {
             });
         Ok(match route {
             Ok(to) => IpcRoute {
-                action: "ipc".into(),
+                action: IpcAction::Ipc,
                 to,
                 reason: None,
             },
             Err(reason) => IpcRoute {
-                action: "drop".into(),
+                action: IpcAction::Drop,
                 to: vec![],
                 reason: Some(reason),
             },

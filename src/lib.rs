@@ -18,6 +18,8 @@ mod js_view;
 #[cfg(unix)]
 mod link;
 mod messages;
+mod options;
+mod protocol;
 #[cfg(unix)]
 mod runtime;
 #[cfg(unix)]

@@ -147,12 +147,6 @@ impl LinkCodec {
         Ok(Some(bytes))
     }
 
-    /// Bytes queued and not taken yet.
-    #[napi(getter)]
-    pub fn queued(&self) -> u32 {
-        self.outgoing.len().min(u32::MAX as usize) as u32
-    }
-
     /// Decodes what was read from the link: first the hub's answer to the hello, then frames
     /// (see `frame_batch` for the batch's layout; nothing when no frame completed). Throws on a
     /// refusal or a bad frame; the link must then be closed.

@@ -35,11 +35,21 @@ pub fn inspect_message(message: Unknown) -> Inspection {
     }
 }
 
+/// What the primary does with one message (lib/primary.js compares against these values).
+#[napi(string_enum = "lowercase")]
+pub enum RouteAction {
+    /// To `workerId` only.
+    One,
+    /// To every worker but the sender.
+    Others,
+    /// To nobody (`reason`).
+    Drop,
+}
+
 /// Where the primary must send one message.
 #[napi(object)]
 pub struct RouteDecision {
-    /// "one" (to `workerId` only), "others" (every worker but the sender) or "drop".
-    pub action: String,
+    pub action: RouteAction,
     pub worker_id: Option<u32>,
     pub reason: Option<String>,
 }
@@ -75,12 +85,12 @@ impl PrimaryRouter {
         };
         match self.router.route(from, &header) {
             Route::ToWorker(worker) => RouteDecision {
-                action: "one".into(),
+                action: RouteAction::One,
                 worker_id: Some(worker),
                 reason: None,
             },
             Route::AllExcept(_) => RouteDecision {
-                action: "others".into(),
+                action: RouteAction::Others,
                 worker_id: None,
                 reason: None,
             },
@@ -98,12 +108,6 @@ impl PrimaryRouter {
             .map(|(uid, nsp)| OrphanedAdapter { uid, nsp })
             .collect()
     }
-
-    /// How many adapter uids the primary currently knows.
-    #[napi(getter)]
-    pub fn known_uids(&self) -> u32 {
-        self.router.known_uids() as u32
-    }
 }
 
 impl Default for PrimaryRouter {
@@ -114,7 +118,7 @@ impl Default for PrimaryRouter {
 
 fn drop_because(reason: String) -> RouteDecision {
     RouteDecision {
-        action: "drop".into(),
+        action: RouteAction::Drop,
         worker_id: None,
         reason: Some(reason),
     }
