@@ -40,7 +40,7 @@ const MALFORMED = [
   { type: 13, uid: {} },
 ].map((fields) => ({ source: SOURCE, uid: "intruder", nsp: "/", ...fields }));
 
-const ipcStats = ({ require }) => ({ ...require("../../lib/channel").stats });
+const ipcStats = ({ require }) => ({ ...require("../../lib/transport").stats });
 
 describe("our primary + our workers: malformed messages delivered to a worker", () => {
   const cluster = new TestCluster({ primary: "native", workers: ["native", "native"] });

@@ -36,7 +36,7 @@ async function onePerWorker(cluster, { rooms = [], ...opts } = {}) {
 
 const argsOf = (client, event) => client.received.filter((r) => r.event === event).map((r) => r.args);
 const firstArgs = (client, event) => argsOf(client, event).map((args) => args[0]);
-const unrouted = ({ require }) => require("../../lib/channel").stats.unrouted;
+const unrouted = ({ require }) => require("../../lib/transport").stats.unrouted;
 const serverCounts = (cluster) => cluster.runAll(({ io }) => io.of("/").adapter.serverCount());
 
 describe("our primary (hub) + 3 of our workers", () => {

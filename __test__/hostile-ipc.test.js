@@ -95,7 +95,7 @@ describe("the reference's primary + our workers: hostile messages relayed to the
   afterAll(() => cluster.stop());
 
   test("our workers survive every one, drop them, and keep working", async () => {
-    const dropped = () => cluster.run(0, ({ require }) => require("../../lib/channel").stats.dropped);
+    const dropped = () => cluster.run(0, ({ require }) => require("../../lib/transport").stats.dropped);
     const before = await dropped();
     const requesterUid = await cluster.run(0, ({ io }) => io.of("/").adapter.uid);
     const sent = await cluster.run(2, sendHostile, requesterUid);

@@ -189,7 +189,7 @@ describe("mutated IPC messages of every type", () => {
   });
   afterAll(() => cluster.stop());
 
-  const stats = ({ require }) => ({ ...require("../../lib/channel").stats });
+  const stats = ({ require }) => ({ ...require("../../lib/transport").stats });
 
   test(`${COUNT} into a live worker and ${COUNT} into our primary: no crash, nothing applied with an error, the cluster works after`, async () => {
     const before = await cluster.runAll(stats);
@@ -247,7 +247,7 @@ describe("IPC messages that declare more than they hold", () => {
   });
   afterAll(() => cluster.stop());
 
-  const stats = ({ require }) => ({ ...require("../../lib/channel").stats });
+  const stats = ({ require }) => ({ ...require("../../lib/transport").stats });
 
   test(`${DECLARED_COUNT} into our primary from a worker and ${DECLARED_COUNT} into a live worker: no crash, no stall, the cluster works after`, async () => {
     const before = await cluster.run(0, stats);

@@ -9,10 +9,10 @@ test("with no .node and no platform package, the error lists what was tried and 
   try {
     fs.mkdirSync(path.join(dir, "lib"));
     fs.copyFileSync(path.join(__dirname, "..", "native.js"), path.join(dir, "native.js"));
-    fs.copyFileSync(path.join(__dirname, "..", "lib", "native.js"), path.join(dir, "lib", "native.js"));
+    fs.copyFileSync(path.join(__dirname, "..", "lib", "binding.js"), path.join(dir, "lib", "binding.js"));
     let message = "";
     try {
-      execFileSync(process.execPath, ["-e", "require('./lib/native.js')"], { cwd: dir, stdio: "pipe" });
+      execFileSync(process.execPath, ["-e", "require('./lib/binding.js')"], { cwd: dir, stdio: "pipe" });
     } catch (err) {
       message = err.stderr.toString();
     }

@@ -74,7 +74,7 @@ describe.each([
 
 describe("our primary (hub) + 3 of our workers: routing by room with recovery on", () => {
   const cluster = startCluster({ workers: ["native", "native", "native"] });
-  const unrouted = ({ require }) => require("../../lib/channel").stats.unrouted;
+  const unrouted = ({ require }) => require("../../lib/transport").stats.unrouted;
 
   test("socket.emit() reaches no other worker, and still gets its offset from the hub's log", async () => {
     const client = await cluster.client(0);

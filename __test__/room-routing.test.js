@@ -25,7 +25,7 @@ function countBroadcasts({ io, state, require }) {
     };
   }
 }
-const unrouted = ({ require }) => require("../../lib/channel").stats.unrouted;
+const unrouted = ({ require }) => require("../../lib/transport").stats.unrouted;
 
 function routingCluster(title, config, body) {
   describe(title, () => {
@@ -94,7 +94,7 @@ routingCluster("routing by room: our primary + 3 of our workers", { primary: "na
     await waitFor(async () => (await frames()) - start >= rooms.length, "the joins reported");
     // The sizes of the reports worker 2 sends from now on.
     await cluster.run(2, ({ state, require }) => {
-      const { LinkCodec } = require("../../lib/native");
+      const { LinkCodec } = require("../../lib/binding");
       const rooms = LinkCodec.prototype.rooms;
       state.reports = [];
       LinkCodec.prototype.rooms = function (nsp, uid, joined, left, ...rest) {

@@ -18,14 +18,14 @@ const RECOVERY = process.env.BENCH_RECOVERY === "1";
 const RECOVERY_OPTIONS = { maxDisconnectionDuration: 120000 };
 
 /**
- * Our worker-side counters (internal, not the public API): lib/channel.js's `stats`, from the same
+ * Our worker-side counters (internal, not the public API): lib/transport.js's `stats`, from the same
  * module instance the package's index.js loaded. `unrouted`: frames from other workers that had no
  * local recipient. null for the other adapters, or when this build does not count it.
  */
 function counters() {
   if (ADAPTER !== "ours") return null;
   const packageDir = path.dirname(require.resolve("socket.io-cluster-adapter-native"));
-  const { stats } = require(path.join(packageDir, "lib", "channel"));
+  const { stats } = require(path.join(packageDir, "lib", "transport"));
   return { unrouted: stats && Number.isFinite(stats.unrouted) ? stats.unrouted : null };
 }
 

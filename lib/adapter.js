@@ -6,7 +6,7 @@
 
 const { Adapter: InMemoryAdapter, ClusterAdapterWithHeartbeat, MessageType } = require("socket.io-adapter");
 const debug = require("debug")("socket.io-cluster-adapter-native:adapter");
-const channel = require("./channel");
+const transport = require("./transport");
 const hubLink = require("./hub-link");
 const { pack, unpack } = require("./codec");
 const { normalizeOptions } = require("./options");
@@ -20,7 +20,7 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
     this.initialized = false;
     this.recovery = nsp.server && nsp.server.opts && nsp.server.opts.connectionStateRecovery;
     if (this.recovery) announceRecoveryOnce();
-    channel.attach(this);
+    transport.attach(this);
     // socket.io 4.8 calls init() itself (Namespace._initAdapter) and the reference calls it here
     // too, for versions that did not; init() is idempotent here, so the cluster hears exactly one
     // INITIAL_HEARTBEAT per adapter either way.
@@ -35,14 +35,14 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
 
   doPublish(message) {
     message.source = MESSAGE_SOURCE;
-    channel.send(message);
+    transport.send(message);
     return Promise.resolve(""); // no offset: connection state recovery needs the hub (see README)
   }
 
   doPublishResponse(requesterUid, response) {
     response.source = MESSAGE_SOURCE;
     response.requesterUid = requesterUid;
-    channel.send(response);
+    transport.send(response);
     return Promise.resolve();
   }
 
@@ -172,7 +172,7 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
   close() {
     // ADAPTER_CLOSE first, while the link is still there (detaching the last adapter ends it).
     const closed = super.close();
-    channel.detach(this);
+    transport.detach(this);
     return closed;
   }
 }

@@ -7,7 +7,7 @@
 // times faster to encode and decode the event packets that make most of the traffic.
 
 const { Packr } = require("msgpackr");
-const { MAX_FRAME_BYTES } = require("./native");
+const { MAX_FRAME_BYTES } = require("./binding");
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 const EMPTY = Buffer.alloc(0);

@@ -4,7 +4,7 @@
 // into the frame objects the link applies: { type, nsp, uid, requesterUid, requestId, offset,
 // payload }.
 
-const { FRAME_FIELDS, STRING_NONE, STRING_LOCAL } = require("./native");
+const { FRAME_FIELDS, STRING_NONE, STRING_LOCAL } = require("./binding");
 
 class FrameBatchReader {
   constructor() {

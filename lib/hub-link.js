@@ -56,7 +56,7 @@ const SERVER_COUNT = 106;
 const SERVER_COUNT_RESPONSE = 107;
 const OFFSET_ASSIGNED = 104;
 
-let transport = null; // { apply, sendIpc } from channel.js
+let transport = null; // { apply, sendIpc } from transport.js
 let state = "ipc";
 let link = null; // { socket, codec, timer }
 let applied = 0; // frames of the current link applied here, in order (the hub counts the same)
@@ -185,7 +185,7 @@ function onControl(message) {
 }
 
 function connect({ path, secret, epoch: hubEpoch, serverCount }) {
-  const { LinkCodec } = require("./native");
+  const { LinkCodec } = require("./binding");
   let codec;
   try {
     codec = new LinkCodec(secret, cluster.worker.id);

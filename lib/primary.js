@@ -11,7 +11,7 @@
 const cluster = require("node:cluster");
 const crypto = require("node:crypto");
 const debug = require("debug")("socket.io-cluster-adapter-native:primary");
-const { NativeHub, PrimaryRouter, inspectMessage } = require("./native");
+const { NativeHub, PrimaryRouter, inspectMessage } = require("./binding");
 const { MESSAGE_SOURCE, CONTROL_SOURCE, isAdapterMessage, isControlMessage } = require("./protocol");
 const { encodePayload, encodeIpcPayload, frameToMessage } = require("./codec");
 const { normalizePrimaryOptions } = require("./options");

@@ -10,7 +10,7 @@
 // dropped. Messages leave over the hub link when this worker has one, over IPC otherwise.
 
 const debug = require("debug")("socket.io-cluster-adapter-native:channel");
-const { inspectMessage } = require("./native");
+const { inspectMessage } = require("./binding");
 const { checkPayload } = require("./codec");
 const { isAdapterMessage, isControlMessage } = require("./protocol");
 const hubLink = require("./hub-link");
