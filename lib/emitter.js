@@ -7,11 +7,11 @@
 // the recovery log) to our linked workers, over IPC to workers still on it (the reference's too).
 
 const { MessageType } = require("socket.io-adapter");
+// socket.io-adapter's EMITTER_UID (not exported by it), as the core knows it.
+const { EMITTER_UID } = require("./binding");
 const { MESSAGE_SOURCE } = require("./protocol");
 const { primaryInjector } = require("./primary");
 
-// socket.io-adapter's EMITTER_UID (not exported by it).
-const UID = "emitter";
 const EVENT = 2; // socket.io-parser's PacketType.EVENT: the encoder makes it BINARY_EVENT when needed
 
 // Event names a client or a server cannot receive from a broadcast, as in @socket.io/redis-emitter.
@@ -80,7 +80,7 @@ class Emitter {
   }
 
   send(type, data) {
-    this.inject({ source: MESSAGE_SOURCE, uid: UID, nsp: this.nsp, type, data });
+    this.inject({ source: MESSAGE_SOURCE, uid: EMITTER_UID, nsp: this.nsp, type, data });
   }
 }
 

@@ -1,10 +1,26 @@
 "use strict";
 
-// Reads the batches of frames LinkCodec.push() returns (one Buffer; layout: src/frame_batch.rs)
-// into the frame objects the link applies: { type, nsp, uid, requesterUid, requestId, offset,
-// payload }.
+// Reads the batches of frames LinkCodec.push() returns (one Buffer; layout: src/frame_batch.rs,
+// whose positions are read from the binding) into the frame objects the link applies: { type,
+// nsp, uid, requesterUid, requestId, offset, payload }.
 
-const { FRAME_FIELDS, STRING_NONE, STRING_LOCAL } = require("./binding");
+const { BatchCount, BATCH_COUNTS, FrameField, FRAME_FIELDS, STRING_NONE, STRING_LOCAL } = require("./binding");
+
+// Byte offsets of the numbers (u32 little-endian), resolved once.
+const FRAMES = 4 * BatchCount.Frames;
+const STRINGS = 4 * BatchCount.Strings;
+const LOCALS = 4 * BatchCount.Locals;
+const META = 4 * BATCH_COUNTS; // the first frame's numbers
+const FRAME_BYTES = 4 * FRAME_FIELDS;
+const TYPE = 4 * FrameField.Type;
+const NSP = 4 * FrameField.Nsp;
+const UID = 4 * FrameField.Uid;
+const REQUESTER_UID = 4 * FrameField.RequesterUid;
+const REQUEST_ID = 4 * FrameField.RequestId;
+const HAS_OFFSET = 4 * FrameField.HasOffset;
+const OFFSET_HIGH = 4 * FrameField.OffsetHigh;
+const OFFSET_LOW = 4 * FrameField.OffsetLow;
+const PAYLOAD_END = 4 * FrameField.PayloadEnd;
 
 class FrameBatchReader {
   constructor() {
@@ -13,11 +29,10 @@ class FrameBatchReader {
 
   /** Appends the frames of `batch` to `out`. */
   read(batch, out) {
-    const count = batch.readUInt32LE(0);
-    const newStrings = batch.readUInt32LE(4);
-    const localCount = batch.readUInt32LE(8);
-    const meta = 12;
-    let at = meta + 4 * FRAME_FIELDS * count;
+    const count = batch.readUInt32LE(FRAMES);
+    const newStrings = batch.readUInt32LE(STRINGS);
+    const localCount = batch.readUInt32LE(LOCALS);
+    let at = META + FRAME_BYTES * count;
     let text = at + 4 * (newStrings + localCount);
     const locals = [];
     for (let i = 0; i < newStrings + localCount; i++, at += 4) {
@@ -29,15 +44,18 @@ class FrameBatchReader {
     const string = (id) => (id === STRING_NONE ? undefined : id >= STRING_LOCAL ? locals[id - STRING_LOCAL] : this.strings[id]);
     let start = payloads;
     for (let i = 0; i < count; i++) {
-      const f = meta + 4 * FRAME_FIELDS * i;
-      const end = payloads + batch.readUInt32LE(f + 32);
+      const f = META + FRAME_BYTES * i;
+      const end = payloads + batch.readUInt32LE(f + PAYLOAD_END);
       out.push({
-        type: batch.readUInt32LE(f),
-        nsp: string(batch.readUInt32LE(f + 4)),
-        uid: string(batch.readUInt32LE(f + 8)),
-        requesterUid: string(batch.readUInt32LE(f + 12)),
-        requestId: string(batch.readUInt32LE(f + 16)),
-        offset: batch.readUInt32LE(f + 20) === 1 ? batch.readUInt32LE(f + 24) * 2 ** 32 + batch.readUInt32LE(f + 28) : undefined,
+        type: batch.readUInt32LE(f + TYPE),
+        nsp: string(batch.readUInt32LE(f + NSP)),
+        uid: string(batch.readUInt32LE(f + UID)),
+        requesterUid: string(batch.readUInt32LE(f + REQUESTER_UID)),
+        requestId: string(batch.readUInt32LE(f + REQUEST_ID)),
+        offset:
+          batch.readUInt32LE(f + HAS_OFFSET) === 1
+            ? batch.readUInt32LE(f + OFFSET_HIGH) * 2 ** 32 + batch.readUInt32LE(f + OFFSET_LOW)
+            : undefined,
         payload: batch.subarray(start, end),
       });
       start = end;

@@ -1,5 +1,12 @@
 "use strict";
 
+// Checks the options a user gives, so that a typo or a wrong type fails loudly at start-up with
+// a TypeError naming it. The adapter's options are @socket.io/cluster-adapter's, defaulted here
+// (only JavaScript uses them). setupPrimary()'s options are checked but not defaulted: the hub
+// (Rust) fills in what the user left out, from its own defaults.
+
+const { isSubscriptionMode, subscriptionModes } = require("./binding");
+
 // The options of @socket.io/cluster-adapter, with its defaults.
 const DEFAULTS = Object.freeze({
   requestsTimeout: 5000,
@@ -8,7 +15,7 @@ const DEFAULTS = Object.freeze({
 });
 
 /**
- * Checks user options once, when the adapter is created, so that a typo fails loudly at start-up
+ * Checks the adapter's options once, when it is created, so that a typo fails loudly at start-up
  * instead of as a NaN timer much later.
  */
 function normalizeOptions(opts) {
@@ -33,34 +40,22 @@ function normalizeOptions(opts) {
   return options;
 }
 
-const PRIMARY_DEFAULTS = Object.freeze({
-  hub: true,
-  // The hub sends a message addressed to rooms only to the workers holding one of them.
-  routeByRoom: true,
-  maxQueueBytes: 64 * 1024 * 1024,
-  // Bounds of the hub's packet log and session store (connection state recovery).
-  recovery: Object.freeze({
-    maxPackets: 100000,
-    maxBytes: 64 * 1024 * 1024,
-    maxSessions: 100000,
-    maxSessionBytes: 64 * 1024 * 1024,
-  }),
-  // Bridge to the other machines through Redis: off unless given.
-  redis: null,
-});
-
-// As @socket.io/redis-adapter's createShardedAdapter.
+// setupPrimary()'s options. `hub` (default true) is JavaScript's alone: whether to start one.
+const PRIMARY_OPTIONS = ["hub", "routeByRoom", "maxQueueBytes", "recovery", "redis"];
+// Bounds of the hub's packet log and session store (connection state recovery).
+const RECOVERY_OPTIONS = ["maxPackets", "maxBytes", "maxSessions", "maxSessionBytes"];
+// As @socket.io/redis-adapter's createShardedAdapter, with one server (`url`) or a Cluster.
 // mixedFleet: plain @socket.io/redis-adapter servers share the channels (see README).
-const REDIS_DEFAULTS = Object.freeze({ channelPrefix: "socket.io", subscriptionMode: "dynamic", mixedFleet: false });
-const SUBSCRIPTION_MODES = ["static", "dynamic", "dynamic-private"];
+const REDIS_OPTIONS = ["url", "nodes", "channelPrefix", "subscriptionMode", "mixedFleet"];
 
+/** The options the user set (and `hub`), checked; the hub takes its defaults for the others. */
 function normalizePrimaryOptions(opts) {
-  if (opts === undefined || opts === null) return { ...PRIMARY_DEFAULTS };
+  if (opts === undefined || opts === null) return { hub: true };
   if (typeof opts !== "object" || Array.isArray(opts)) {
     throw new TypeError(`socket.io-cluster-adapter-native: setupPrimary options must be an object, got ${describe(opts)}`);
   }
-  rejectUnknown(opts, Object.keys(PRIMARY_DEFAULTS), "");
-  const options = { ...PRIMARY_DEFAULTS };
+  rejectUnknown(opts, PRIMARY_OPTIONS, "");
+  const options = { hub: true };
   for (const name of ["hub", "routeByRoom"]) {
     if (opts[name] === undefined) continue;
     if (typeof opts[name] !== "boolean") {
@@ -73,9 +68,9 @@ function normalizePrimaryOptions(opts) {
     if (opts.recovery === null || typeof opts.recovery !== "object" || Array.isArray(opts.recovery)) {
       throw new TypeError(`socket.io-cluster-adapter-native: option "recovery" must be an object, got ${describe(opts.recovery)}`);
     }
-    rejectUnknown(opts.recovery, Object.keys(PRIMARY_DEFAULTS.recovery), "recovery.");
-    options.recovery = { ...PRIMARY_DEFAULTS.recovery };
-    for (const name of Object.keys(PRIMARY_DEFAULTS.recovery)) {
+    rejectUnknown(opts.recovery, RECOVERY_OPTIONS, "recovery.");
+    options.recovery = {};
+    for (const name of RECOVERY_OPTIONS) {
       if (opts.recovery[name] !== undefined) options.recovery[name] = positiveInteger(`recovery.${name}`, opts.recovery[name]);
     }
   }
@@ -91,8 +86,8 @@ function normalizeRedisOptions(redis) {
   if (typeof redis !== "object" || Array.isArray(redis)) {
     throw new TypeError(`socket.io-cluster-adapter-native: option "redis" must be an object, got ${describe(redis)}`);
   }
-  rejectUnknown(redis, ["url", "nodes", ...Object.keys(REDIS_DEFAULTS)], "redis.");
-  const options = { ...REDIS_DEFAULTS };
+  rejectUnknown(redis, REDIS_OPTIONS, "redis.");
+  const options = {};
   if ((redis.url === undefined) === (redis.nodes === undefined)) {
     throw new TypeError('socket.io-cluster-adapter-native: option "redis" needs exactly one of "url" (one server) or "nodes" (a Cluster)');
   }
@@ -113,9 +108,9 @@ function normalizeRedisOptions(redis) {
     options.channelPrefix = redis.channelPrefix;
   }
   if (redis.subscriptionMode !== undefined) {
-    if (!SUBSCRIPTION_MODES.includes(redis.subscriptionMode)) {
+    if (typeof redis.subscriptionMode !== "string" || !isSubscriptionMode(redis.subscriptionMode)) {
       throw new TypeError(
-        `socket.io-cluster-adapter-native: option "redis.subscriptionMode" must be one of ${SUBSCRIPTION_MODES.join(", ")}, got ${describe(redis.subscriptionMode)}`,
+        `socket.io-cluster-adapter-native: option "redis.subscriptionMode" must be one of ${subscriptionModes().join(", ")}, got ${describe(redis.subscriptionMode)}`,
       );
     }
     options.subscriptionMode = redis.subscriptionMode;
@@ -166,4 +161,4 @@ function describe(value) {
   return `a value of type ${typeof value}`;
 }
 
-module.exports = { DEFAULTS, PRIMARY_DEFAULTS, normalizeOptions, normalizePrimaryOptions };
+module.exports = { normalizeOptions, normalizePrimaryOptions };

@@ -11,12 +11,12 @@
 const cluster = require("node:cluster");
 const crypto = require("node:crypto");
 const debug = require("debug")("socket.io-cluster-adapter-native:primary");
-const { NativeHub, PrimaryRouter, inspectMessage } = require("./binding");
-const { MESSAGE_SOURCE, CONTROL_SOURCE, isAdapterMessage, isControlMessage } = require("./protocol");
+const { MessageType } = require("socket.io-adapter");
+const { NativeHub, PrimaryRouter, inspectMessage, HubEventKind, IpcAction, RouteAction } = require("./binding");
+const { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, isAdapterMessage, isControlMessage } = require("./protocol");
 const { encodePayload, encodeIpcPayload, frameToMessage } = require("./codec");
 const { normalizePrimaryOptions } = require("./options");
 
-const ADAPTER_CLOSE = 13;
 const stats = { relayed: 0, bridged: 0, dropped: 0 };
 let started = false;
 let activeHub = null;
@@ -40,20 +40,22 @@ function drop(worker, message, reason) {
 
 /** The relay through the hub. */
 function startHub(options) {
+  // What the user left out is undefined here: the hub takes its own defaults for it.
+  const { recovery = {}, redis } = options;
   const hub = new NativeHub(
     {
       maxQueueBytes: options.maxQueueBytes,
-      recoveryMaxPackets: options.recovery.maxPackets,
-      recoveryMaxBytes: options.recovery.maxBytes,
-      recoveryMaxSessions: options.recovery.maxSessions,
-      recoveryMaxSessionBytes: options.recovery.maxSessionBytes,
+      recoveryMaxPackets: recovery.maxPackets,
+      recoveryMaxBytes: recovery.maxBytes,
+      recoveryMaxSessions: recovery.maxSessions,
+      recoveryMaxSessionBytes: recovery.maxSessionBytes,
       routeByRoom: options.routeByRoom,
-      ...(options.redis && {
-        redisNodes: options.redis.nodes,
-        redisCluster: options.redis.cluster,
-        redisChannelPrefix: options.redis.channelPrefix,
-        redisSubscriptionMode: options.redis.subscriptionMode,
-        redisCountEachWorker: options.redis.mixedFleet,
+      ...(redis && {
+        redisNodes: redis.nodes,
+        redisCluster: redis.cluster,
+        redisChannelPrefix: redis.channelPrefix,
+        redisSubscriptionMode: redis.subscriptionMode,
+        redisCountEachWorker: redis.mixedFleet,
       }),
     },
     onHubEvent,
@@ -73,11 +75,11 @@ function startHub(options) {
 
   function handleHubEvent(event) {
     switch (event.kind) {
-      case "deliver":
+      case HubEventKind.Deliver:
         return bridge(event.to, event.frame);
-      case "flushed":
-        return sendTo(cluster.workers[event.worker], { source: CONTROL_SOURCE, kind: "flushed" });
-      case "log":
+      case HubEventKind.Flushed:
+        return sendTo(cluster.workers[event.worker], { source: CONTROL_SOURCE, kind: ControlKind.FLUSHED });
+      case HubEventKind.Log:
         return debug("hub: %s", event.message);
     }
   }
@@ -114,17 +116,16 @@ function startHub(options) {
     if (isAdapterMessage(message)) {
       const payload = hub.needsPayload ? encodeIpcPayload(message) : undefined;
       const route = hub.routeIpc(worker.id, message, payload);
-      if (route.action !== "ipc") return drop(worker, message, route.reason);
+      if (route.action !== IpcAction.Ipc) return drop(worker, message, route.reason);
       stats.relayed++;
       return sendToIds(route.to, message);
     }
     if (!isControlMessage(message)) return;
-    if (message.kind === "hub?") {
+    if (message.kind === ControlKind.HUB_REQUEST) {
       hub.allow(worker.id, worker.process.pid);
-      // serverCount "redis": count servers as plain redis-adapter servers do (a mixed fleet).
-      const serverCount = options.redis && options.redis.mixedFleet ? "redis" : undefined;
-      sendTo(worker, { source: CONTROL_SOURCE, kind: "hub", path: hub.path, secret: hub.secret, epoch, serverCount });
-    } else if (message.kind === "switched") {
+      const serverCount = options.redis && options.redis.mixedFleet ? COUNT_BY_REDIS : undefined;
+      sendTo(worker, { source: CONTROL_SOURCE, kind: ControlKind.HUB, path: hub.path, secret: hub.secret, epoch, serverCount });
+    } else if (message.kind === ControlKind.SWITCHED) {
       hub.switch(worker.id);
     }
   }
@@ -170,12 +171,12 @@ function startIpcRelay() {
     try {
       decision = router.route(worker.id, message);
     } catch (err) {
-      decision = { action: "drop", reason: `routing failed: ${err.message}` };
+      decision = { action: RouteAction.Drop, reason: `routing failed: ${err.message}` };
     }
-    if (decision.action === "one") {
+    if (decision.action === RouteAction.One) {
       stats.relayed++;
       sendTo(cluster.workers[decision.workerId], message);
-    } else if (decision.action === "others") {
+    } else if (decision.action === RouteAction.Others) {
       stats.relayed++;
       for (const other of Object.values(cluster.workers)) if (other.id !== worker.id) sendTo(other, message);
     } else {
@@ -189,7 +190,7 @@ function startIpcRelay() {
   cluster.on("exit", (worker) => {
     for (const { uid, nsp } of router.workerExited(worker.id)) {
       debug("worker %d exited: closing its adapter %s (%s)", worker.id, uid, nsp);
-      const close = { source: MESSAGE_SOURCE, uid, nsp, type: ADAPTER_CLOSE };
+      const close = { source: MESSAGE_SOURCE, uid, nsp, type: MessageType.ADAPTER_CLOSE };
       for (const other of Object.values(cluster.workers)) if (other.id !== worker.id) sendTo(other, close);
     }
   });

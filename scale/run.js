@@ -399,19 +399,19 @@ const points = {
     await measure(ctx, { point: "persist", size, n, machine, probe, timeoutMs: ctx.timeoutMs, op: "sessions persisted at once (link protocol)", unit: "session", units: n }, async () => {
       const written = await machine.run(0, async ({ require, cluster, packageDir }, hubPath, secret, n) => {
         const net = require("node:net");
-        const { CONTROL_SOURCE } = require(`${packageDir}/lib/protocol`);
+        const { CONTROL_SOURCE, ControlKind } = require(`${packageDir}/lib/protocol`);
         // The primary allows this worker's pid on the hub when it asks for the hub.
         await new Promise((resolve) => {
           const onMessage = (m) => {
-            if (m && m.source === CONTROL_SOURCE && m.kind === "hub") {
+            if (m && m.source === CONTROL_SOURCE && m.kind === ControlKind.HUB) {
               process.off("message", onMessage);
               resolve();
             }
           };
           process.on("message", onMessage);
-          process.send({ source: CONTROL_SOURCE, kind: "hub?" });
+          process.send({ source: CONTROL_SOURCE, kind: ControlKind.HUB_REQUEST });
         });
-        const { LinkCodec } = require(`${packageDir}/native.js`);
+        const { LinkCodec, PERSIST_SESSION } = require(`${packageDir}/native.js`);
         const { pack } = require(`${packageDir}/lib/codec`);
         const codec = new LinkCodec(secret, cluster.worker.id);
         const socket = net.connect(hubPath);
@@ -428,13 +428,13 @@ const points = {
           socket.on("error", reject);
         });
         // What the hub holds until the worker has relayed its IPC backlog: nothing here.
-        process.send({ source: CONTROL_SOURCE, kind: "switched" });
+        process.send({ source: CONTROL_SOURCE, kind: ControlKind.SWITCHED });
         const uid = "5ca1e5ca1e5ca1e0";
         const data = pack({});
         let bytes = 0;
         for (let i = 0; i < n; i++) {
           const sid = `scale${String(i).padStart(15, "0")}`;
-          codec.request(101, "/", uid, null, pack({ sid, pid: `p${sid}`, rooms: [sid], data, ttl: 120000 }));
+          codec.request(PERSIST_SESSION, "/", uid, null, pack({ sid, pid: `p${sid}`, rooms: [sid], data, ttl: 120000 }));
           if (i % 1000 === 999 || i === n - 1) {
             const chunk = codec.take();
             bytes += chunk.length;
