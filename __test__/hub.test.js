@@ -171,14 +171,14 @@ describe("our primary + our workers, with a slow stranger and a worker whose Jav
   }, 90000);
 
   test("a worker that writes 72 MiB in one turn keeps its link (the bound is on what the hub leaves unread)", async () => {
-    const linksBefore = await cluster.run(0, ({ require }) => require("../../lib/hub-link").stats.links);
+    const linksBefore = await cluster.run(0, ({ require }) => require("../../lib/transport").link.stats.links);
     // To a room nobody has: the hub reads it all and routes it to nobody.
     await cluster.run(0, ({ io }) => {
       for (let i = 0; i < 3; i++) io.to("nobody-here").emit("big", Buffer.alloc(24 * 1024 * 1024, i));
     });
     await cluster.run(0, ({ io }) => io.emit("right-after")); // a next turn's write, the hub still reading
     await sleep(1000);
-    expect(await cluster.run(0, ({ require }) => require("../../lib/hub-link").stats.links)).toBe(linksBefore);
+    expect(await cluster.run(0, ({ require }) => require("../../lib/transport").link.stats.links)).toBe(linksBefore);
     expect(await cluster.run(0, linkState)).toBe("linked");
   }, 30000);
 

@@ -255,7 +255,7 @@ routingCluster("routing by room: our primary + 3 of our workers", { primary: "na
   test("a worker that links again tells the hub its rooms again", async () => {
     const clients = await onePerWorker(cluster);
     const { path, secret } = await cluster.hubInfo();
-    const linksBefore = await cluster.run(2, ({ require }) => require("../../lib/hub-link").stats.links);
+    const linksBefore = await cluster.run(2, ({ require }) => require("../../lib/transport").link.stats.links);
     // A second link of worker 2 (its own process, right secret) replaces its link in the hub:
     // the worker goes back to IPC, links again, and sends its rooms first.
     await cluster.run(
@@ -275,8 +275,8 @@ routingCluster("routing by room: our primary + 3 of our workers", { primary: "na
     );
     await waitFor(async () => {
       const [state, links] = await cluster.run(2, ({ require }) => {
-        const hubLink = require("../../lib/hub-link");
-        return [hubLink.state, hubLink.stats.links];
+        const { link } = require("../../lib/transport");
+        return [link.state, link.stats.links];
       });
       return state === "linked" && links > linksBefore;
     }, "worker 2 linked again");

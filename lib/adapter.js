@@ -7,10 +7,13 @@
 const { Adapter: InMemoryAdapter, ClusterAdapterWithHeartbeat, MessageType } = require("socket.io-adapter");
 const debug = require("debug")("socket.io-cluster-adapter-native:adapter");
 const transport = require("./transport");
-const hubLink = require("./hub-link");
 const { pack, unpack } = require("./codec");
 const { normalizeOptions } = require("./options");
 const { MESSAGE_SOURCE } = require("./protocol");
+
+// This process's link to the hub (transport.js owns it): connection state recovery and the
+// server count of a mixed fleet go through it.
+const { link } = transport;
 
 class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
   constructor(nsp, opts = {}) {
@@ -49,9 +52,9 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
   // In a fleet with plain @socket.io/redis-adapter servers (redis.mixedFleet), servers are counted
   // as they count them, the subscribers of the namespace's Redis channel: they send no heartbeats.
   async serverCount() {
-    if (hubLink.countsServers()) {
+    if (link.countsServers()) {
       try {
-        const answer = await hubLink.requestHub(hubLink.SERVER_COUNT, this.nsp.name, this.uid, {});
+        const answer = await link.requests.serverCount(this.nsp.name, this.uid);
         if (answer.ok) return answer.count;
         debug("[%s] the hub has no server count (Redis away?): counting by heartbeats", this.uid);
       } catch (err) {
@@ -95,7 +98,7 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
   // hub stores reaches this worker's own sockets only once the hub gave it its offset: so every
   // client sees stored packets in the order of the cluster-wide log.
   broadcast(packet, opts) {
-    if (!this.recovery || (opts.flags && opts.flags.local) || !hubLink.canRecover() || !isStorable(this, packet, opts)) {
+    if (!this.recovery || (opts.flags && opts.flags.local) || !link.canRecover() || !isStorable(this, packet, opts)) {
       return super.broadcast(packet, opts);
     }
     const message = {
@@ -104,7 +107,7 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
       type: MessageType.BROADCAST,
       data: { packet, opts: { rooms: [...opts.rooms], except: [...opts.except], flags: opts.flags } },
     };
-    const sent = hubLink.sendStored(message, (offset) => {
+    const sent = link.sendStored(message, (offset) => {
       packet.data.push(offset);
       InMemoryAdapter.prototype.broadcast.call(this, packet, opts); // local delivery only
     });
@@ -113,7 +116,7 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
   }
 
   persistSession(session) {
-    if (!this.recovery || !hubLink.canRecover()) return;
+    if (!this.recovery || !link.canRecover()) return;
     const body = {
       sid: session.sid,
       pid: session.pid,
@@ -121,32 +124,32 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
       data: pack(session.data),
       ttl: Math.ceil(this.recovery.maxDisconnectionDuration),
     };
-    hubLink.requestHub(hubLink.PERSIST_SESSION, this.nsp.name, this.uid, body).catch((err) => {
+    link.requests.persistSession(this.nsp.name, this.uid, body).catch((err) => {
       debug("[%s] cannot persist session %s: %s", this.uid, session.sid, err.message);
     });
   }
 
   async restoreSession(pid, offset) {
     if (!this.recovery) return null;
-    if (!(await hubLink.whenLinked())) {
+    if (!(await link.whenLinked())) {
       debug("[%s] refuse to restore session %s: this worker is not linked to a hub", this.uid, pid);
       return null;
     }
-    let after = hubLink.parseOffset(offset);
+    let after = link.parseOffset(offset);
     if (after === null) {
       debug("[%s] refuse to restore session %s: offset %o is not one of this hub's", this.uid, pid, offset);
       return null;
     }
     const missedPackets = [];
     for (;;) {
-      const page = await hubLink.requestHub(hubLink.RESTORE_SESSION, this.nsp.name, this.uid, { pid, after });
+      const page = await link.requests.restoreSession(this.nsp.name, this.uid, { pid, after });
       if (!page.ok) {
         debug("[%s] cannot restore session %s: %s", this.uid, pid, page.reason);
         return null; // never a partial history
       }
       for (const [position, payload] of page.packets) {
         const { packet } = unpack(payload);
-        missedPackets.push([...packet.data, hubLink.toOffset(position)]);
+        missedPackets.push([...packet.data, link.toOffset(position)]);
       }
       if (page.more == null) {
         debug("[%s] restored session %s with %d missed packets", this.uid, page.sid, missedPackets.length);

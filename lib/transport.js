@@ -8,12 +8,14 @@
 // every frame's header: it is not validated twice. The payload of what arrives over IPC is
 // checked for what it would cost to walk (codec.js): a sparse array or a shared-object bomb is
 // dropped. Messages leave over the hub link when this worker has one, over IPC otherwise.
+// (Its debug namespace keeps the name the README documents, ":channel".)
 
+const { MessageType } = require("socket.io-adapter");
 const debug = require("debug")("socket.io-cluster-adapter-native:channel");
 const { inspectMessage } = require("./binding");
 const { checkPayload } = require("./codec");
 const { isAdapterMessage, isControlMessage } = require("./protocol");
-const hubLink = require("./hub-link");
+const { HubLink } = require("./hub-link");
 const roomReport = require("./room-report");
 
 const adaptersByNsp = new Map(); // nsp name => Set<NodeClusterAdapter>
@@ -22,14 +24,15 @@ const untrackers = new Map(); // adapter => stops reporting its rooms
 // here (what routing by room saves; with the hub's routing on, only reference workers' or
 // messages that raced a leave).
 const stats = { received: 0, dropped: 0, unhandled: 0, unrouted: 0 };
-const BROADCAST = 3;
+// This process's link to the hub (one per process, started with the first adapter).
+const link = new HubLink();
 let listening = false;
 
 function ignoreError() {}
 
 function onProcessMessage(message) {
   if (isAdapterMessage(message)) return dispatch(message);
-  if (isControlMessage(message)) return hubLink.onControl(message);
+  if (isControlMessage(message)) return link.onControl(message);
   // Anything else belongs to other users of the channel (@socket.io/sticky, the application).
 }
 
@@ -61,7 +64,7 @@ function apply(message, offset) {
     debug("ignore message for namespace %s, which has no adapter here", message.nsp);
     return;
   }
-  if (message.type === BROADCAST && !reachesAnyRoom(message)) stats.unrouted++;
+  if (message.type === MessageType.BROADCAST && !reachesAnyRoom(message)) stats.unrouted++;
   for (const adapter of adapters) deliver(adapter, message, offset);
 }
 
@@ -95,9 +98,9 @@ function attach(adapter) {
   if (!listening) {
     process.on("message", onProcessMessage);
     listening = true;
-    hubLink.start({ apply, sendIpc });
+    link.start({ apply, sendIpc });
   } else if (isNewNamespace) {
-    hubLink.namespaceAdded(nsp);
+    link.namespaceAdded(nsp);
   }
 }
 
@@ -112,7 +115,7 @@ function detach(adapter) {
   if (adaptersByNsp.size === 0 && listening) {
     process.off("message", onProcessMessage);
     listening = false;
-    hubLink.stop();
+    link.stop();
   }
 }
 
@@ -130,7 +133,7 @@ function sendIpc(message) {
 }
 
 function send(message) {
-  if (!hubLink.send(message)) sendIpc(message);
+  if (!link.send(message)) sendIpc(message);
 }
 
-module.exports = { attach, detach, send, stats };
+module.exports = { attach, detach, send, stats, link };

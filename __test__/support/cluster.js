@@ -233,7 +233,7 @@ async function dropConnection(cluster, client, serverWorker) {
 }
 
 /** Run in a worker: the state of its hub link ("ipc", "linking", "switching", "linked"). */
-const linkState = ({ require }) => require("../../lib/hub-link").state;
+const linkState = ({ require }) => require("../../lib/transport").link.state;
 
 /** Lets in-flight messages land, so that a test can assert that something did NOT arrive. */
 function settle(ms = 300) {
