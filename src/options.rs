@@ -14,5 +14,8 @@ pub fn is_subscription_mode(name: String) -> bool {
 /// The names `isSubscriptionMode` accepts, for lib/options.js's error message.
 #[napi]
 pub fn subscription_modes() -> Vec<&'static str> {
-    vec!["static", "dynamic", "dynamic-private"]
+    SubscriptionMode::NAMED
+        .iter()
+        .map(|&(name, _)| name)
+        .collect()
 }

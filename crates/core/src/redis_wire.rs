@@ -28,13 +28,18 @@ pub enum SubscriptionMode {
 }
 
 impl SubscriptionMode {
+    /// Every mode with its name in redis-adapter's `subscriptionMode` option.
+    pub const NAMED: [(&'static str, SubscriptionMode); 3] = [
+        ("static", SubscriptionMode::Static),
+        ("dynamic", SubscriptionMode::Dynamic),
+        ("dynamic-private", SubscriptionMode::DynamicPrivate),
+    ];
+
     pub fn parse(name: &str) -> Option<SubscriptionMode> {
-        match name {
-            "static" => Some(SubscriptionMode::Static),
-            "dynamic" => Some(SubscriptionMode::Dynamic),
-            "dynamic-private" => Some(SubscriptionMode::DynamicPrivate),
-            _ => None,
-        }
+        Self::NAMED
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|&(_, mode)| mode)
     }
 
     /// Whether a server subscribes the channel of `room` when it has it. redis-adapter's
