@@ -1,3 +1,6 @@
+// One definition of the hub's counters, generated from its Rust struct (crates/hub/src/stats.rs).
+import type { HubStats } from "./native";
+
 import {
   ClusterAdapterWithHeartbeat,
   ClusterAdapterOptions as BaseClusterAdapterOptions,
@@ -99,49 +102,8 @@ export declare function setupPrimary(opts?: Partial<PrimaryOptions>): void;
  * away, `redisBad`: malformed messages from Redis, `redisEchoes`, `redisChannels`).
  */
 export declare function hubStats(): HubStats | null;
+export type { HubStats };
 
-export interface HubStats {
-  links: number;
-  framesIn: number;
-  framesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  queuedBytes: number;
-  rejectedLinks: number;
-  overflows: number;
-  badFrames: number;
-  logPackets: number;
-  logBytes: number;
-  sessions: number;
-  /** Bytes the sessions retain, at most `recovery.maxSessionBytes`. */
-  sessionBytes: number;
-  /** Sessions evicted or refused at `recovery.maxSessions` or `recovery.maxSessionBytes`. */
-  sessionsDropped: number;
-  skipped: number;
-  answered: number;
-  /** Broadcasts a worker asked to store that were delivered without an offset (their frame could not carry one within the 64 MiB frame limit). */
-  unstored: number;
-  redisConnected: boolean;
-  redisPublished: number;
-  redisReceived: number;
-  redisDropped: number;
-  redisBad: number;
-  redisEchoes: number;
-  redisChannels: number;
-  /** Bytes waiting for the primary's JavaScript to send them to workers on IPC (at most `maxQueueBytes`). */
-  bridgeBytes: number;
-  /** Messages for workers on IPC dropped because they would have exceeded that bound. */
-  bridgeDropped: number;
-  /** Adapters (one per worker and namespace) the hub knows, and their bytes in its table. */
-  uids: number;
-  uidBytes: number;
-  /** Messages dropped because their sender already held as many adapters as a worker may. */
-  uidsRefused: number;
-  /** Bytes of the workers' room views (routing by room), at most 64 MiB per worker. */
-  roomBytes: number;
-  /** Times a worker's room views reached that bound (it then gets every message to rooms). */
-  roomOverflows: number;
-}
 
 /** An events map: event names to listener signatures (as socket.io's). */
 export interface EventsMap {

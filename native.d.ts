@@ -9,6 +9,73 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The hub's counters, in the primary after `setupPrimary()`. */
+export interface HubStats {
+  /** Workers linked to the hub now. */
+  links: number
+  /** Frames read from the workers' links, and frames written to them. */
+  framesIn: number
+  framesOut: number
+  /** Bytes read from the links, and written to them. */
+  bytesIn: number
+  bytesOut: number
+  /** Bytes queued for the links now (at most `maxQueueBytes` per worker). */
+  queuedBytes: number
+  /** Connections refused (wrong secret, unknown pid, no hello in time). */
+  rejectedLinks: number
+  /** Links closed because their worker did not keep up (its queue passed `maxQueueBytes`). */
+  overflows: number
+  /** Links closed on a malformed frame. */
+  badFrames: number
+  /** Packets and bytes in the recovery log (at most `recovery.maxPackets`, `recovery.maxBytes`). */
+  logPackets: number
+  logBytes: number
+  /** Sessions of disconnected sockets held for recovery. */
+  sessions: number
+  /** Bytes the sessions retain, at most `recovery.maxSessionBytes`. */
+  sessionBytes: number
+  /** Sessions evicted or refused at `recovery.maxSessions` or `recovery.maxSessionBytes`. */
+  sessionsDropped: number
+  /** Deliveries to a worker avoided because it holds none of a message's rooms. */
+  skipped: number
+  /** Answers the hub sent in the name of skipped workers. */
+  answered: number
+  /**
+   * Broadcasts a worker asked to store that were delivered without an offset (their frame could
+   * not carry one within the 64 MiB frame limit).
+   */
+  unstored: number
+  /** Redis: connected now. */
+  redisConnected: boolean
+  /** Redis: messages published, and received. */
+  redisPublished: number
+  redisReceived: number
+  /** Redis: cross-machine messages lost while Redis was away. */
+  redisDropped: number
+  /** Redis: malformed messages received (dropped). */
+  redisBad: number
+  /** Redis: this machine's own messages heard back (ignored). */
+  redisEchoes: number
+  /** Redis: channels subscribed. */
+  redisChannels: number
+  /**
+   * Bytes waiting for the primary's JavaScript to send them to workers on IPC (at most
+   * `maxQueueBytes`).
+   */
+  bridgeBytes: number
+  /** Messages for workers on IPC dropped because they would have exceeded that bound. */
+  bridgeDropped: number
+  /** Adapters (one per worker and namespace) the hub knows, and their bytes in its table. */
+  uids: number
+  uidBytes: number
+  /** Messages dropped because their sender already held as many adapters as a worker may. */
+  uidsRefused: number
+  /** Bytes of the workers' room views (routing by room), at most 64 MiB per worker. */
+  roomBytes: number
+  /** Times a worker's room views reached that bound (it then gets every message to rooms). */
+  roomOverflows: number
+}
+
 export declare class LinkCodec {
   /** For worker `worker`, proving it holds `secret` (hex), as the primary handed them over IPC. */
   constructor(secret: string, worker: number)
@@ -67,7 +134,7 @@ export declare class NativeHub {
   inject(message: unknown, payload: Buffer): Array<number>
   switch(worker: number): boolean
   removeWorker(worker: number): void
-  stats(): HubStatsJs
+  stats(): HubStats
   /** Stops the hub and removes its socket and directory. */
   close(): void
 }
@@ -137,51 +204,6 @@ export declare const enum HubEventKind {
   Flushed = 'flushed',
   /** `message`, for the debug log. */
   Log = 'log',
-}
-
-export interface HubStatsJs {
-  links: number
-  framesIn: number
-  framesOut: number
-  bytesIn: number
-  bytesOut: number
-  queuedBytes: number
-  rejectedLinks: number
-  overflows: number
-  badFrames: number
-  logPackets: number
-  logBytes: number
-  sessions: number
-  sessionBytes: number
-  sessionsDropped: number
-  /** Deliveries to a worker avoided because it holds none of a message's rooms. */
-  skipped: number
-  /** Answers the hub sent in the name of skipped workers. */
-  answered: number
-  unstored: number
-  redisConnected: boolean
-  redisPublished: number
-  redisReceived: number
-  redisDropped: number
-  redisBad: number
-  redisEchoes: number
-  redisChannels: number
-  /**
-   * Bytes waiting for the primary's JS to send them to workers on IPC (at most
-   * `maxQueueBytes`), and messages dropped because they would have exceeded it.
-   */
-  bridgeBytes: number
-  bridgeDropped: number
-  /**
-   * The adapters the hub knows, their bytes, and messages refused because their sender held
-   * as many adapters as a worker may.
-   */
-  uids: number
-  uidBytes: number
-  uidsRefused: number
-  /** The bytes of the workers' room views, and the times one reached its bound. */
-  roomBytes: number
-  roomOverflows: number
 }
 
 /** The verdict on one message that arrived over IPC. */

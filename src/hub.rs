@@ -8,7 +8,7 @@ use napi::Unknown;
 use napi_derive::napi;
 use sio_cluster_core::{stored_by_workers, validate, SubscriptionMode};
 use sio_cluster_hub::redis_bridge::RedisOptions;
-use sio_cluster_hub::{Backlog, Hub, HubEvent, HubOptions};
+use sio_cluster_hub::{Backlog, Hub, HubEvent, HubOptions, HubStats};
 
 use crate::js_view::JsView;
 use crate::runtime;
@@ -102,48 +102,6 @@ pub struct IpcRoute {
     pub action: IpcAction,
     pub to: Vec<u32>,
     pub reason: Option<String>,
-}
-
-#[napi(object)]
-pub struct HubStatsJs {
-    pub links: f64,
-    pub frames_in: f64,
-    pub frames_out: f64,
-    pub bytes_in: f64,
-    pub bytes_out: f64,
-    pub queued_bytes: f64,
-    pub rejected_links: f64,
-    pub overflows: f64,
-    pub bad_frames: f64,
-    pub log_packets: f64,
-    pub log_bytes: f64,
-    pub sessions: f64,
-    pub session_bytes: f64,
-    pub sessions_dropped: f64,
-    /// Deliveries to a worker avoided because it holds none of a message's rooms.
-    pub skipped: f64,
-    /// Answers the hub sent in the name of skipped workers.
-    pub answered: f64,
-    pub unstored: f64,
-    pub redis_connected: bool,
-    pub redis_published: f64,
-    pub redis_received: f64,
-    pub redis_dropped: f64,
-    pub redis_bad: f64,
-    pub redis_echoes: f64,
-    pub redis_channels: f64,
-    /// Bytes waiting for the primary's JS to send them to workers on IPC (at most
-    /// `maxQueueBytes`), and messages dropped because they would have exceeded it.
-    pub bridge_bytes: f64,
-    pub bridge_dropped: f64,
-    /// The adapters the hub knows, their bytes, and messages refused because their sender held
-    /// as many adapters as a worker may.
-    pub uids: f64,
-    pub uid_bytes: f64,
-    pub uids_refused: f64,
-    /// The bytes of the workers' room views, and the times one reached its bound.
-    pub room_bytes: f64,
-    pub room_overflows: f64,
 }
 
 #[napi]
@@ -319,41 +277,8 @@ impl NativeHub {
     }
 
     #[napi(catch_unwind)]
-    pub fn stats(&self) -> napi::Result<HubStatsJs> {
-        let s = self.hub()?.stats();
-        Ok(HubStatsJs {
-            links: s.links as f64,
-            frames_in: s.frames_in as f64,
-            frames_out: s.frames_out as f64,
-            bytes_in: s.bytes_in as f64,
-            bytes_out: s.bytes_out as f64,
-            queued_bytes: s.queued_bytes as f64,
-            rejected_links: s.rejected_links as f64,
-            overflows: s.overflows as f64,
-            bad_frames: s.bad_frames as f64,
-            log_packets: s.log_packets as f64,
-            log_bytes: s.log_bytes as f64,
-            sessions: s.sessions as f64,
-            session_bytes: s.session_bytes as f64,
-            sessions_dropped: s.sessions_dropped as f64,
-            skipped: s.skipped as f64,
-            answered: s.answered as f64,
-            unstored: s.unstored as f64,
-            redis_connected: s.redis_connected,
-            redis_published: s.redis_published as f64,
-            redis_received: s.redis_received as f64,
-            redis_dropped: s.redis_dropped as f64,
-            redis_bad: s.redis_bad as f64,
-            redis_echoes: s.redis_echoes as f64,
-            redis_channels: s.redis_channels as f64,
-            bridge_bytes: s.bridge_bytes as f64,
-            bridge_dropped: s.bridge_dropped as f64,
-            uids: s.uids as f64,
-            uid_bytes: s.uid_bytes as f64,
-            uids_refused: s.uids_refused as f64,
-            room_bytes: s.room_bytes as f64,
-            room_overflows: s.room_overflows as f64,
-        })
+    pub fn stats(&self) -> napi::Result<HubStats> {
+        Ok(self.hub()?.stats())
     }
 
     /// Stops the hub and removes its socket and directory.

@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.js: the package's types as a user writes against them.
 import { Server } from "socket.io";
-import { createAdapter, setupPrimary, NodeClusterAdapter, Emitter } from "socket.io-cluster-adapter-native";
-import type { ClusterAdapterOptions, PrimaryOptions } from "socket.io-cluster-adapter-native";
+import { createAdapter, setupPrimary, hubStats, NodeClusterAdapter, Emitter } from "socket.io-cluster-adapter-native";
+import type { ClusterAdapterOptions, HubStats, PrimaryOptions } from "socket.io-cluster-adapter-native";
 
 const options: Partial<ClusterAdapterOptions> = { requestsTimeout: 5000, heartbeatInterval: 5000, heartbeatTimeout: 10000 };
 const io = new Server({ adapter: createAdapter(options) });
@@ -30,3 +30,13 @@ const typed = new Emitter<News>();
 typed.to("r").emit("news", "hi", Date.now());
 // @ts-expect-error: wrong argument type for "news"
 typed.emit("news", 1, 2);
+
+// The hub's counters: one type, generated from the hub's Rust struct and re-exported.
+const stats: HubStats | null = hubStats();
+if (stats) {
+  const relayed: number = stats.framesIn + stats.bytesOut + stats.roomOverflows;
+  const connected: boolean = stats.redisConnected;
+  void [relayed, connected];
+  // @ts-expect-error: not a counter of the hub
+  void stats.noSuchCounter;
+}

@@ -268,11 +268,11 @@ impl Shared {
     }
 
     /// The Redis channels subscribed (a gauge read under the state lock).
-    pub(super) fn redis_channels(state: &State) -> u64 {
+    pub(super) fn redis_channels(state: &State) -> f64 {
         state
             .remote
             .as_ref()
-            .map_or(0, |r| r.subscriptions.len() as u64)
+            .map_or(0.0, |r| r.subscriptions.len() as f64)
     }
 
     /// The Redis bridge's counters, kept outside the state lock.
@@ -283,11 +283,11 @@ impl Shared {
         let c = &bridge.counters;
         HubStats {
             redis_connected: bridge.is_connected(),
-            redis_published: c.published.load(Ordering::Relaxed),
-            redis_received: c.received.load(Ordering::Relaxed),
-            redis_dropped: c.dropped.load(Ordering::Relaxed),
-            redis_bad: c.bad_messages.load(Ordering::Relaxed),
-            redis_echoes: c.echoes.load(Ordering::Relaxed),
+            redis_published: c.published.load(Ordering::Relaxed) as f64,
+            redis_received: c.received.load(Ordering::Relaxed) as f64,
+            redis_dropped: c.dropped.load(Ordering::Relaxed) as f64,
+            redis_bad: c.bad_messages.load(Ordering::Relaxed) as f64,
+            redis_echoes: c.echoes.load(Ordering::Relaxed) as f64,
             ..HubStats::default()
         }
     }

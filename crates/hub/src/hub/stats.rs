@@ -57,18 +57,18 @@ impl Hub {
     fn counter_stats(&self) -> HubStats {
         let c = &self.shared.counters;
         HubStats {
-            frames_in: c.frames_in.load(Ordering::Relaxed),
-            frames_out: c.frames_out.load(Ordering::Relaxed),
-            bytes_in: c.bytes_in.load(Ordering::Relaxed),
-            bytes_out: c.bytes_out.load(Ordering::Relaxed),
-            rejected_links: c.rejected_links.load(Ordering::Relaxed),
-            overflows: c.overflows.load(Ordering::Relaxed),
-            bad_frames: c.bad_frames.load(Ordering::Relaxed),
-            skipped: c.skipped.load(Ordering::Relaxed),
-            answered: c.answered.load(Ordering::Relaxed),
-            unstored: c.unstored.load(Ordering::Relaxed),
-            bridge_bytes: self.shared.backlog.bytes() as u64,
-            bridge_dropped: self.shared.backlog.dropped(),
+            frames_in: c.frames_in.load(Ordering::Relaxed) as f64,
+            frames_out: c.frames_out.load(Ordering::Relaxed) as f64,
+            bytes_in: c.bytes_in.load(Ordering::Relaxed) as f64,
+            bytes_out: c.bytes_out.load(Ordering::Relaxed) as f64,
+            rejected_links: c.rejected_links.load(Ordering::Relaxed) as f64,
+            overflows: c.overflows.load(Ordering::Relaxed) as f64,
+            bad_frames: c.bad_frames.load(Ordering::Relaxed) as f64,
+            skipped: c.skipped.load(Ordering::Relaxed) as f64,
+            answered: c.answered.load(Ordering::Relaxed) as f64,
+            unstored: c.unstored.load(Ordering::Relaxed) as f64,
+            bridge_bytes: self.shared.backlog.bytes() as f64,
+            bridge_dropped: self.shared.backlog.dropped() as f64,
             ..self.shared.redis_counters()
         }
     }
@@ -77,18 +77,18 @@ impl Hub {
     fn read_stats(&self, state: &State) -> HubStats {
         let (uids, uid_bytes, uids_refused) = state.board.adapter_stats();
         let stats = HubStats {
-            links: state.links.len() as u64,
-            queued_bytes: state.links.values().map(|s| s.queue.bytes() as u64).sum(),
-            log_packets: state.recovery.log_len() as u64,
-            log_bytes: state.recovery.log_bytes() as u64,
-            sessions: state.recovery.sessions() as u64,
-            session_bytes: state.recovery.session_bytes() as u64,
-            sessions_dropped: state.recovery.sessions_dropped(),
-            uids: uids as u64,
-            uid_bytes: uid_bytes as u64,
-            uids_refused,
-            room_bytes: state.board.rooms().bytes() as u64,
-            room_overflows: state.board.rooms().overflows(),
+            links: state.links.len() as f64,
+            queued_bytes: state.links.values().map(|s| s.queue.bytes() as f64).sum(),
+            log_packets: state.recovery.log_len() as f64,
+            log_bytes: state.recovery.log_bytes() as f64,
+            sessions: state.recovery.sessions() as f64,
+            session_bytes: state.recovery.session_bytes() as f64,
+            sessions_dropped: state.recovery.sessions_dropped() as f64,
+            uids: uids as f64,
+            uid_bytes: uid_bytes as f64,
+            uids_refused: uids_refused as f64,
+            room_bytes: state.board.rooms().bytes() as f64,
+            room_overflows: state.board.rooms().overflows() as f64,
             redis_channels: Shared::redis_channels(state),
             ..self.counter_stats()
         };
@@ -124,7 +124,11 @@ mod tests {
         let started = Instant::now();
         let stats = hub.stats();
         assert!(started.elapsed() < Duration::from_secs(1), "stats() waited");
-        assert_eq!(stats.frames_in, first.frames_in + 7, "counters are current");
+        assert_eq!(
+            stats.frames_in,
+            first.frames_in + 7.0,
+            "counters are current"
+        );
         assert_eq!(stats.links, first.links, "gauges are the last reading");
         drop(held);
     }
