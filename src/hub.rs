@@ -10,6 +10,7 @@ use sio_cluster_core::{stored_by_workers, validate, SubscriptionMode};
 use sio_cluster_hub::redis_bridge::RedisOptions;
 use sio_cluster_hub::{Backlog, Hub, HubEvent, HubOptions, HubStats};
 
+use crate::error::BindingError;
 use crate::js_view::JsView;
 use crate::runtime;
 use crate::wire::WireFrame;
@@ -158,9 +159,8 @@ impl NativeHub {
                     redis.channel_prefix = prefix;
                 }
                 if let Some(mode) = options.redis_subscription_mode {
-                    redis.mode = SubscriptionMode::parse(&mode).ok_or_else(|| {
-                        napi::Error::from_reason(format!("unknown subscription mode {mode:?}"))
-                    })?;
+                    redis.mode = SubscriptionMode::parse(&mode)
+                        .ok_or(BindingError::UnknownSubscriptionMode(mode))?;
                 }
                 hub_options.redis = Some(redis);
             }
@@ -187,14 +187,12 @@ impl NativeHub {
             }
         });
         let hub = Hub::start_bridged(runtime::handle()?, hub_options, sink, backlog)
-            .map_err(|e| napi::Error::from_reason(format!("cannot start the hub: {e}")))?;
+            .map_err(BindingError::HubStart)?;
         Ok(NativeHub { hub: Some(hub) })
     }
 
     fn hub(&self) -> napi::Result<&Hub> {
-        self.hub
-            .as_ref()
-            .ok_or_else(|| napi::Error::from_reason("the hub is closed"))
+        self.hub.as_ref().ok_or(BindingError::HubClosed.into())
     }
 
     #[napi(getter)]
@@ -255,14 +253,12 @@ impl NativeHub {
     pub fn inject(&self, message: Unknown, payload: Buffer) -> napi::Result<Vec<u32>> {
         let hub = self.hub()?;
         let view = JsView::new(message);
-        let header =
-            validate(&view).map_err(|invalid| napi::Error::from_reason(invalid.to_string()))?;
+        let header = validate(&view).map_err(BindingError::Invalid)?;
         let header = sio_cluster_core::Header {
             store: stored_by_workers(&view),
             ..header
         };
-        hub.inject(&header, &payload)
-            .map_err(|error| napi::Error::from_reason(error.to_string()))
+        Ok(hub.inject(&header, &payload).map_err(BindingError::Hub)?)
     }
 
     #[napi(catch_unwind)]

@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 #[cfg(unix)]
+mod error;
 mod frame_batch;
 #[cfg(unix)]
 mod hub;

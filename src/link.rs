@@ -8,6 +8,7 @@ use napi_derive::napi;
 use sio_cluster_core::{encode_frame_into, FrameDecoder, Header, MessageType, MAX_FRAME_LEN};
 use sio_cluster_core::{hello, Secret, ACCEPTED};
 
+use crate::error::BindingError;
 use crate::frame_batch::{BatchBuilder, StringTable};
 
 #[napi]
@@ -25,8 +26,7 @@ impl LinkCodec {
     /// For worker `worker`, proving it holds `secret` (hex), as the primary handed them over IPC.
     #[napi(constructor, catch_unwind)]
     pub fn new(secret: String, worker: u32) -> napi::Result<Self> {
-        let secret = Secret::from_hex(&secret)
-            .ok_or_else(|| napi::Error::from_reason("the hub's secret is malformed"))?;
+        let secret = Secret::from_hex(&secret).ok_or(BindingError::MalformedSecret)?;
         Ok(LinkCodec {
             hello: hello(&secret, worker),
             outgoing: Vec::new(),
@@ -70,7 +70,7 @@ impl LinkCodec {
     ) -> napi::Result<()> {
         let kind = message_type(kind)
             .filter(|k| !k.is_hub_only())
-            .ok_or_else(|| napi::Error::from_reason(format!("unknown message type {kind}")))?;
+            .ok_or(BindingError::UnknownMessageType(kind))?;
         let header = Header {
             request_id,
             requester_uid,
@@ -103,7 +103,7 @@ impl LinkCodec {
                         | MessageType::ServerCount
                 )
             })
-            .ok_or_else(|| napi::Error::from_reason(format!("{kind} is not a hub request")))?;
+            .ok_or(BindingError::NotAHubRequest(kind))?;
         let header = Header {
             request_id,
             ..Header::new(kind, nsp, uid)
@@ -162,7 +162,7 @@ impl LinkCodec {
                 return Ok(None);
             };
             if answer != ACCEPTED {
-                return Err(napi::Error::from_reason("refused by the hub"));
+                return Err(BindingError::RefusedByHub.into());
             }
             self.accepted = true;
             bytes = rest;
@@ -172,7 +172,7 @@ impl LinkCodec {
         while let Some((header, payload)) = self
             .decoder
             .next_header_and_payload()
-            .map_err(|e| napi::Error::from_reason(format!("bad frame from the hub: {e}")))?
+            .map_err(BindingError::BadFrameFromHub)?
         {
             batch.push(&header, payload);
         }
@@ -183,8 +183,7 @@ impl LinkCodec {
     }
 
     fn queue(&mut self, header: &Header, payload: &[u8]) -> napi::Result<()> {
-        encode_frame_into(header, payload, &mut self.outgoing)
-            .map_err(|e| napi::Error::from_reason(e.to_string()))
+        Ok(encode_frame_into(header, payload, &mut self.outgoing).map_err(BindingError::Encode)?)
     }
 }
 

@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use tokio::runtime::{Builder, Handle};
 
+use crate::error::BindingError;
+
 static RUNTIME: OnceLock<Handle> = OnceLock::new();
 
 pub fn handle() -> napi::Result<&'static Handle> {
@@ -25,10 +27,10 @@ pub fn handle() -> napi::Result<&'static Handle> {
                 }
             },
         )
-        .map_err(|e| napi::Error::from_reason(format!("cannot start the I/O thread: {e}")))?;
+        .map_err(|e| BindingError::Runtime(format!("cannot start the I/O thread: {e}")))?;
     let handle = rx
         .recv()
-        .map_err(|e| napi::Error::from_reason(e.to_string()))?
-        .map_err(|e| napi::Error::from_reason(format!("cannot start the I/O runtime: {e}")))?;
+        .map_err(|e| BindingError::Runtime(e.to_string()))?
+        .map_err(|e| BindingError::Runtime(format!("cannot start the I/O runtime: {e}")))?;
     Ok(RUNTIME.get_or_init(|| handle))
 }
