@@ -17,7 +17,7 @@
 // and is reported as a bad offset.
 
 const { io } = require("socket.io-client");
-const { serve, announceReady } = require("./rpc");
+const { serve, announceReady } = require("./harness/rpc");
 
 const MAX_SAMPLES = 200000; // per run and process: bounded memory, still far more than needed
 const EVENTS = ["b", "u", "rm", "sr", "e"]; // and "bb", whose payload is checked

@@ -28,8 +28,8 @@
 
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { serve, announceReady, isRequest, isResponse, isReady } = require("./rpc");
-const { startRedis } = require("./redis-server");
+const { serve, announceReady, isRequest, isResponse, isReady } = require("./harness/rpc");
+const { startRedis } = require("./harness/redis-server");
 
 const VARIANT = process.env.BENCH_VARIANT;
 const OURS = VARIANT === "ours" || VARIANT === "ours-recovery" || VARIANT === "ours-redis";

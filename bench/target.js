@@ -6,9 +6,9 @@
 
 const path = require("node:path");
 const { fork } = require("node:child_process");
-const { RpcClient, isReady } = require("./rpc");
-const { trackChild, trackPid } = require("./processes");
-const proc = require("./proc");
+const { RpcClient, isReady } = require("./harness/rpc");
+const { trackChild, trackPid } = require("./harness/processes");
+const proc = require("./harness/proc-stats");
 
 const START_TIMEOUT_MS = 30000;
 

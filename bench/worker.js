@@ -8,7 +8,7 @@
 const http = require("node:http");
 const path = require("node:path");
 const { Server } = require("socket.io");
-const { serve, announceReady } = require("./rpc");
+const { serve, announceReady } = require("./harness/rpc");
 const { WorkerLoad } = require("./worker-load");
 
 const ADAPTER = process.env.BENCH_ADAPTER;

@@ -6,7 +6,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { spawn, execFileSync } = require("node:child_process");
-const { findOnPath, freePort, waitForPong } = require("../../bench/redis-server");
+const { findOnPath, freePort, waitForPong } = require("../../bench/harness/redis-server");
 
 const INSTALL = "apt-get install -y redis-server";
 const available = Boolean(findOnPath("redis-server") && findOnPath("redis-cli"));

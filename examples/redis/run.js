@@ -13,7 +13,7 @@ const path = require("node:path");
 const { fork } = require("node:child_process");
 const { io } = require("socket.io-client");
 // The project's throw-away redis-server (127.0.0.1, a free port, no persistence), as the bench's.
-const { findOnPath, startRedis: startThrowAwayRedis } = require("../../bench/redis-server");
+const { findOnPath, startRedis: startThrowAwayRedis } = require("../../bench/harness/redis-server");
 
 const MACHINES = ["A", "B"];
 const WORKERS = 2; // per machine

@@ -1,15 +1,15 @@
 "use strict";
 
 // One machine of the scale suite: a cluster primary running this package's setupPrimary() (the
-// hub), with SCALE_WORKERS workers (scale/worker.js). SCALE_REDIS_URL: bridged to other machines
+// hub), with SCALE_WORKERS workers (bench/scale/worker.js). SCALE_REDIS_URL: bridged to other machines
 // through that redis-server, subscriptionMode "dynamic". It passes the orchestrator's commands to
-// its workers (bench/rpc.js, `to`) and answers `hubStats` itself. It stops its workers when asked,
+// its workers (bench/harness/rpc.js, `to`) and answers `hubStats` itself. It stops its workers when asked,
 // when the orchestrator goes away, or on a signal.
 
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { setupPrimary, hubStats } = require("..");
-const { serve, announceReady, relayToWorkers, isReady } = require("../bench/rpc");
+const { setupPrimary, hubStats } = require("../..");
+const { serve, announceReady, relayToWorkers, isReady } = require("../harness/rpc");
 
 const WORKERS = Number(process.env.SCALE_WORKERS);
 const REDIS_URL = process.env.SCALE_REDIS_URL || "";
@@ -70,7 +70,7 @@ async function main() {
     // The hub's socket and secret (internal: lib/primary.js), for the points that speak the link
     // protocol directly from a worker's process.
     hubInfo: () => {
-      const info = require(path.join(__dirname, "..", "lib", "primary")).hubInfo();
+      const info = require(path.join(__dirname, "..", "..", "lib", "primary")).hubInfo();
       return info && { path: info.path, secret: info.secret };
     },
     shutdown: () => {

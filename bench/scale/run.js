@@ -2,9 +2,9 @@
 
 // npm run scale: the proof at scale of issue 15. Real primaries (this package's setupPrimary()),
 // real workers (socket.io 4.8 + createAdapter()), real clients over real sockets on 127.0.0.x
-// (scale/client.js, a light engine.io/socket.io client over `ws`). See scale/README.md.
+// (bench/scale/client.js, a light engine.io/socket.io client over `ws`). See bench/scale/README.md.
 //
-//   node scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]
+//   node bench/scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]
 //
 // At each operation: the largest gap of a probe stream (a unicast io.to(sid).emit every 5 ms from
 // one worker to a client of another worker, neither in the load), the primary's CPU time by thread
@@ -16,10 +16,10 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { fork, execFileSync } = require("node:child_process");
-const { RpcClient, isReady } = require("../bench/rpc");
-const { trackChild, trackPid, stopAll, installCleanup, sleep } = require("../bench/processes");
-const { startRedis } = require("../bench/redis-server");
-const { resetPeakRss, statusKb, clockTicks } = require("../bench/proc");
+const { RpcClient, isReady } = require("../harness/rpc");
+const { trackChild, trackPid, stopAll, installCleanup, sleep } = require("../harness/processes");
+const { startRedis } = require("../harness/redis-server");
+const { resetPeakRss, statusKb, clockTicks } = require("../harness/proc-stats");
 
 const POINTS = ["close", "persist", "rooms", "emit", "fetch", "nsp"];
 
@@ -43,7 +43,7 @@ function parseArgs(argv) {
       opts.timeoutS = Number(value());
       if (!(opts.timeoutS > 0)) throw new Error("--timeout-s: a positive number");
     } else if (a === "--help" || a === "-h") {
-      process.stdout.write("node scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]\n");
+      process.stdout.write("node bench/scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]\n");
       process.exit(0);
     } else throw new Error(`unknown argument "${a}"`);
   }
@@ -72,7 +72,7 @@ function waitReady(child, name, timeoutMs = 60000) {
   });
 }
 
-/** A cluster primary (scale/primary.js) and its workers. */
+/** A cluster primary (bench/scale/primary.js) and its workers. */
 async function startMachine({ name, workers, recovery = false, redisUrl = "", plainWorkers = [] }) {
   const child = trackChild(
     fork(path.join(__dirname, "primary.js"), [], {
@@ -83,7 +83,7 @@ async function startMachine({ name, workers, recovery = false, redisUrl = "", pl
   await waitReady(child, `${name} primary`, 90000);
   const rpc = new RpcClient(child, `${name} primary`);
   const info = await rpc.call("info");
-  for (const w of info.workers) trackPid(w.pid, "scale/worker.js");
+  for (const w of info.workers) trackPid(w.pid, "bench/scale/worker.js");
   const machine = {
     name,
     child,
@@ -104,7 +104,7 @@ async function startMachine({ name, workers, recovery = false, redisUrl = "", pl
   return machine;
 }
 
-/** A client process (scale/client.js) whose connections leave from `localAddress`. */
+/** A client process (bench/scale/client.js) whose connections leave from `localAddress`. */
 async function startClients(name, localAddress) {
   const child = trackChild(fork(path.join(__dirname, "client.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
   await waitReady(child, name);
@@ -635,7 +635,7 @@ async function main() {
   const ctx = { rows: [], timeoutMs: opts.timeoutS * 1000 };
   const started = new Date();
   const meta = {
-    command: `node scale/run.js ${process.argv.slice(2).join(" ")}`.trim(),
+    command: `node bench/scale/run.js ${process.argv.slice(2).join(" ")}`.trim(),
     commit: git(["rev-parse", "HEAD"]),
     dirty: !!git(["status", "--porcelain", "--untracked-files=no"]),
     started: started.toISOString(),

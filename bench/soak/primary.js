@@ -1,16 +1,16 @@
 "use strict";
 
-// The cluster under soak, forked by soak/run.js: this package's setupPrimary() (its hub) and
-// SOAK_WORKERS workers (soak/worker.js), advanced serialization. Besides running the cluster it
-// answers the orchestrator (bench/rpc.js: pid, handles, the hub's stats) and forwards its commands
+// The cluster under soak, forked by bench/soak/run.js: this package's setupPrimary() (its hub) and
+// SOAK_WORKERS workers (bench/soak/worker.js), advanced serialization. Besides running the cluster it
+// answers the orchestrator (bench/harness/rpc.js: pid, handles, the hub's stats) and forwards its commands
 // to a worker and the answers back. It stops its workers when asked, when the orchestrator goes
 // away, or on a signal.
 
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { serve, announceReady, relayToWorkers, isReady } = require("../bench/rpc");
+const { serve, announceReady, relayToWorkers, isReady } = require("../harness/rpc");
 
-const ROOT = path.join(__dirname, "..");
+const ROOT = path.join(__dirname, "..", "..");
 const WORKERS = Number(process.env.SOAK_WORKERS || 4);
 // "native": this package; "reference": @socket.io/cluster-adapter (this package is then not loaded).
 const REFERENCE = process.env.SOAK_ADAPTER === "reference";

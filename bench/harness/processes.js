@@ -8,7 +8,7 @@
 // pid, with a marker from their command line, and killed by pid if still there after a grace
 // period; the marker keeps us from killing an unrelated process that reused the pid.
 
-const { isOurs } = require("./proc");
+const { isOurs } = require("./proc-stats");
 
 const children = new Set(); // ChildProcess
 const grandchildren = new Map(); // pid => command-line marker
