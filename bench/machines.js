@@ -16,9 +16,10 @@
 
 const path = require("node:path");
 const { fork } = require("node:child_process");
-const { Target, waitReady, waitExit } = require("./target");
-const { RpcClient } = require("./harness/rpc");
-const { trackChild, trackPid, sleep } = require("./harness/processes");
+const { Target } = require("./target");
+const { RpcClient, waitReady } = require("./harness/rpc");
+const { trackChild, trackPid, waitExit } = require("./harness/processes");
+const { sleep } = require("./harness/wait");
 const { startRedis } = require("./harness/redis-server");
 const { RedisInfo } = require("./redis-info");
 const proc = require("./harness/proc-stats");

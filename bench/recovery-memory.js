@@ -23,9 +23,9 @@
 
 const path = require("node:path");
 const { fork } = require("node:child_process");
-const { RpcClient } = require("./harness/rpc");
-const { waitReady } = require("./target");
-const { trackChild, trackPid, stopAll, installCleanup, sleep } = require("./harness/processes");
+const { RpcClient, waitReady } = require("./harness/rpc");
+const { trackChild, trackPid, stopAll, installCleanup } = require("./harness/processes");
+const { sleep } = require("./harness/wait");
 const proc = require("./harness/proc-stats");
 const report = require("./report");
 

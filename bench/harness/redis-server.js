@@ -1,10 +1,12 @@
 "use strict";
 
-// A throw-away redis-server for the Redis column: 127.0.0.1 only, a free port, no persistence.
-// Started by the cluster primary of the redis target and stopped by pid when that primary ends.
+// A throw-away redis-server: 127.0.0.1 only, a free port (or the one given), no persistence,
+// stopped by pid. The bench's Redis column and its machines, the scale suite, the tests of several
+// machines (__test__/support/redis.js: Redis Cluster nodes too) and examples/redis start theirs here.
 
 const fs = require("node:fs");
 const net = require("node:net");
+const os = require("node:os");
 const path = require("node:path");
 const { spawn } = require("node:child_process");
 
@@ -56,37 +58,53 @@ async function waitForPong(port, timeoutMs) {
   throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
 }
 
-/** Starts redis-server; resolves to { pid, port, url, stop() }. */
-async function startRedis() {
+/**
+ * Starts redis-server; resolves to { pid, port, url, child, alive, stop(signal) }.
+ *   port       a fixed port (default: a free one, tried again on another if taken meanwhile)
+ *   extraArgs  more arguments (e.g. a Redis Cluster node's)
+ *   dir        its working directory (default: the OS's temporary directory)
+ *   stopSignal what stop() sends by default: SIGTERM, or SIGKILL for a crash (nothing flushed)
+ * stop() resolves once the process has exited.
+ */
+async function startRedis({ port: fixedPort = 0, extraArgs = [], dir = os.tmpdir(), stopSignal = "SIGTERM" } = {}) {
   const bin = findOnPath("redis-server");
   if (!bin) throw new Error("redis-server is not on PATH");
   let lastError = null;
-  // The port is free when we look and could be taken before redis binds it: try a few times.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const child = spawn(
-      bin,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-      { stdio: ["ignore", "ignore", "inherit"] },
-    );
-    const stop = () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(child.pid, "SIGTERM");
-        } catch {
-          // already gone
+  // A free port can be taken before redis binds it: try a few times (a fixed port, once).
+  for (let attempt = 0; attempt < (fixedPort ? 1 : 3); attempt++) {
+    const port = fixedPort || (await freePort());
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"];
+    const child = spawn(bin, [...args, ...extraArgs], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    const server = {
+      pid: child.pid,
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      child,
+      alive: true,
+      /** Stops it (`signal`, default `stopSignal`) and resolves once it is gone. */
+      stop(signal = stopSignal) {
+        server.alive = false;
+        if (child.exitCode === null && child.signalCode === null) {
+          try {
+            process.kill(child.pid, signal);
+          } catch {
+            // already gone
+          }
         }
-      }
+        return exited;
+      },
     };
+    const died = exited.then((code) => {
+      throw new Error(`redis-server exited (code ${code})`);
+    });
+    died.catch(() => {}); // once it has answered, its exit is no error
     try {
-      await Promise.race([
-        waitForPong(port, 5000),
-        new Promise((_, reject) => child.once("exit", (code) => reject(new Error(`redis-server exited (code ${code})`)))),
-      ]);
-      return { pid: child.pid, port, url: `redis://127.0.0.1:${port}`, stop, child };
+      await Promise.race([waitForPong(port, 5000), died]);
+      return server;
     } catch (err) {
       lastError = err;
-      stop();
+      await server.stop();
     }
   }
   throw lastError;

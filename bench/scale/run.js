@@ -16,8 +16,9 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { fork, execFileSync } = require("node:child_process");
-const { RpcClient, isReady } = require("../harness/rpc");
-const { trackChild, trackPid, stopAll, installCleanup, sleep } = require("../harness/processes");
+const { RpcClient, waitReady } = require("../harness/rpc");
+const { trackChild, trackPid, stopAll, installCleanup, stopProcess } = require("../harness/processes");
+const { sleep, waitFor } = require("../harness/wait");
 const { startRedis } = require("../harness/redis-server");
 const { resetPeakRss, statusKb, clockTicks } = require("../harness/proc-stats");
 
@@ -56,22 +57,6 @@ const now = () => performance.timeOrigin + performance.now();
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-function waitReady(child, name, timeoutMs = 60000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} not ready within ${timeoutMs} ms`)), timeoutMs);
-    child.on("message", function onReady(message) {
-      if (!isReady(message)) return;
-      child.off("message", onReady);
-      clearTimeout(timer);
-      resolve(message);
-    });
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited during start-up (${signal || code})`));
-    });
-  });
-}
-
 /** A cluster primary (bench/scale/primary.js) and its workers. */
 async function startMachine({ name, workers, recovery = false, redisUrl = "", plainWorkers = [] }) {
   const child = trackChild(
@@ -107,26 +92,9 @@ async function startMachine({ name, workers, recovery = false, redisUrl = "", pl
 /** A client process (bench/scale/client.js) whose connections leave from `localAddress`. */
 async function startClients(name, localAddress) {
   const child = trackChild(fork(path.join(__dirname, "client.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
-  await waitReady(child, name);
+  await waitReady(child, name, 60000);
   const rpc = new RpcClient(child, name);
   return { name, child, rpc, pid: child.pid, localAddress, call: (cmd, args = {}, timeoutMs = 300000) => rpc.call(cmd, { localAddress, ...args }, { timeoutMs }) };
-}
-
-async function stopProcess(child, graceMs = 4000) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((resolve) => child.once("exit", resolve));
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // gone
-  }
-  if (await Promise.race([gone.then(() => true), sleep(graceMs).then(() => false)])) return;
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // gone
-  }
-  await Promise.race([gone, sleep(1000)]);
 }
 
 /** Everything a point started, stopped in reverse order. */
@@ -151,8 +119,7 @@ class Scope {
     const r = await startRedis();
     trackPid(r.pid, "redis-server");
     this.add(async () => {
-      r.stop();
-      await Promise.race([new Promise((resolve) => r.child.once("exit", resolve)), sleep(3000)]);
+      await Promise.race([r.stop(), sleep(3000)]);
     });
     return r;
   }
@@ -309,14 +276,8 @@ async function measure(ctx, { point, size, op, n, unit, machine, probe, timeoutM
   return row;
 }
 
-/** Polls `check()` (async, truthy when done) every `everyMs`. */
-async function until(check, everyMs = 100) {
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    await sleep(everyMs);
-  }
-}
+/** Polls `check()` (async, truthy when done) every `everyMs`, for as long as it takes (a point has its own timeout). */
+const until = (check, everyMs = 100) => waitFor(check, "a check", Infinity, everyMs);
 
 /** Opens `n` connections to `port` spread over `clients` (one share each). */
 async function openSpread(clients, port, n, extra = {}) {

@@ -7,11 +7,10 @@
 // workers do.
 
 const http = require("node:http");
-const path = require("node:path");
 const cluster = require("node:cluster");
 const { Server } = require("socket.io");
-const { createAdapter } = require("../..");
 const { serve, announceReady } = require("../harness/rpc");
+const { ROOT, adapterFor } = require("../harness/workers");
 
 const INDEX = Number(process.env.SCALE_WORKER_INDEX);
 const RECOVERY = process.env.SCALE_RECOVERY === "1";
@@ -23,7 +22,7 @@ async function main() {
   process.on("disconnect", () => process.exit(0)); // the primary is gone
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
-    ...(PLAIN ? {} : { adapter: createAdapter() }),
+    ...(PLAIN ? {} : { adapter: await adapterFor("native") }),
     serveClient: false,
     transports: ["websocket"],
     // a client that misses pings under load must not be dropped in the middle of a measurement
@@ -36,7 +35,7 @@ async function main() {
     httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true, backlog: 4096 }, () => resolve(httpServer.address().port));
   });
   const state = {};
-  const ctx = { io, require, state, cluster, index: INDEX, httpServer, packageDir: path.join(__dirname, "..", "..") };
+  const ctx = { io, require, state, cluster, index: INDEX, httpServer, packageDir: ROOT };
   serve({
     async run({ src, args = [] }) {
       // eslint-disable-next-line no-eval

@@ -3,7 +3,7 @@
 // What every scenario that sends messages to clients needs: the CPU/emit-count snapshots that
 // open and close a measured window, and the drain that tells delivered from lost.
 
-const { sleep } = require("../harness/processes");
+const { sleep } = require("../harness/wait");
 const { percentile, sum } = require("../harness/stats");
 const { infoDelta } = require("../redis-info");
 

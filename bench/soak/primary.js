@@ -8,15 +8,15 @@
 
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { serve, announceReady, relayToWorkers, isReady } = require("../harness/rpc");
+const { serve, announceReady, relayToWorkers } = require("../harness/rpc");
+const { ROOT, setupPrimaryFor, forkWorker, clusterStopper, stopOnTrouble } = require("../harness/workers");
 
-const ROOT = path.join(__dirname, "..", "..");
 const WORKERS = Number(process.env.SOAK_WORKERS || 4);
 // "native": this package; "reference": @socket.io/cluster-adapter (this package is then not loaded).
 const REFERENCE = process.env.SOAK_ADAPTER === "reference";
 
 const workers = []; // index => cluster.Worker
-let stopping = false;
+const { stop, isStopping } = clusterStopper(workers);
 
 function log(line) {
   process.stderr.write(`[soak primary] ${line}\n`);
@@ -29,46 +29,13 @@ function hubStats() {
   return info ? info.stats : null;
 }
 
-function forkWorker(index) {
-  const worker = cluster.fork({ SOAK_WORKER_INDEX: String(index), SOAK_WORKERS: String(WORKERS) });
-  workers[index] = worker;
-  return new Promise((resolve, reject) => {
-    worker.on("message", function onReady(message) {
-      if (!isReady(message)) return;
-      worker.off("message", onReady);
-      resolve({ index, pid: worker.process.pid, port: message.port });
-    });
-    worker.once("exit", (code, signal) => reject(new Error(`worker ${index} exited during start-up (${signal || code})`)));
-  });
-}
-
-function stop(code) {
-  if (stopping) return;
-  stopping = true;
-  for (const worker of workers) if (worker && !worker.isDead()) worker.process.kill("SIGTERM");
-  const done = () => {
-    if (workers.every((w) => !w || w.isDead())) process.exit(code);
-  };
-  cluster.on("exit", done);
-  done();
-  setTimeout(() => {
-    for (const worker of workers) if (worker && !worker.isDead()) worker.process.kill("SIGKILL");
-    process.exit(code);
-  }, 3000).unref();
-}
-
 async function main() {
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(1));
-  process.on("disconnect", () => stop(1)); // the orchestrator is gone
-  process.on("uncaughtException", (err) => {
-    log(err.stack || String(err));
-    stop(1);
-  });
+  stopOnTrouble(stop, log);
 
-  require(REFERENCE ? "@socket.io/cluster-adapter" : ROOT).setupPrimary(); // default options, as an application would call it
+  setupPrimaryFor(REFERENCE ? "reference" : "native"); // default options, as an application would call it
   cluster.setupPrimary({ exec: path.join(__dirname, "worker.js"), serialization: "advanced" });
   cluster.on("exit", (worker, code, signal) => {
-    if (!stopping) {
+    if (!isStopping()) {
       log(`worker ${worker.id} exited unexpectedly (${signal || `code ${code}`})`);
       stop(1);
     }
@@ -76,7 +43,7 @@ async function main() {
 
   // One after the other: each worker hears every other one's heartbeat.
   const infos = [];
-  for (let i = 0; i < WORKERS; i++) infos.push(await forkWorker(i));
+  for (let i = 0; i < WORKERS; i++) infos.push(await forkWorker(workers, i, { SOAK_WORKER_INDEX: String(i), SOAK_WORKERS: String(WORKERS) }));
 
   relayToWorkers(workers);
   serve({

@@ -14,9 +14,9 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const { fork, execFileSync } = require("node:child_process");
-const { RpcClient } = require("../harness/rpc");
-const { waitReady } = require("../target");
-const { trackChild, trackPid, stopAll, sleep } = require("../harness/processes");
+const { RpcClient, waitReady } = require("../harness/rpc");
+const { trackChild, trackPid, stopAll } = require("../harness/processes");
+const { sleep } = require("../harness/wait");
 const { statusKb } = require("../harness/proc-stats");
 const { RULES, RULE_TEXT, REFERENCE_RULE_TEXT, analyze } = require("./analyze");
 

@@ -15,9 +15,9 @@
 // (longer than maxDisconnectionDuration, so a recovering socket keeps its sequence).
 
 const http = require("node:http");
-const path = require("node:path");
 const { Server } = require("socket.io");
 const { serve, announceReady } = require("../harness/rpc");
+const { adapterFor } = require("../harness/workers");
 
 const INDEX = Number(process.env.SOAK_WORKER_INDEX);
 const WORKERS = Number(process.env.SOAK_WORKERS);
@@ -152,10 +152,10 @@ function listen(httpServer) {
 async function main() {
   process.on("disconnect", () => process.exit(0)); // the primary is gone
   // SOAK_ADAPTER=reference: @socket.io/cluster-adapter's (this package is then not loaded).
-  const { createAdapter } = require(process.env.SOAK_ADAPTER === "reference" ? "@socket.io/cluster-adapter" : path.join(__dirname, "..", ".."));
+  const adapter = await adapterFor(process.env.SOAK_ADAPTER === "reference" ? "reference" : "native");
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
-    adapter: createAdapter(),
+    adapter,
     serveClient: false,
     connectionStateRecovery: { maxDisconnectionDuration: 60000 },
   });
