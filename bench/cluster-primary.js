@@ -28,9 +28,9 @@
 
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { serve, announceReady, relayToWorkers } = require("./harness/rpc");
+const { relayToWorkers } = require("./harness/rpc");
 const { startRedis } = require("./harness/redis-server");
-const { ROOT, setupPrimaryFor, forkWorker: fork, clusterStopper, stopOnTrouble } = require("./harness/workers");
+const { ROOT, setupPrimaryFor, forkWorker: fork, clusterStopper, runPrimary, servePrimary } = require("./harness/workers");
 
 const VARIANT = process.env.BENCH_VARIANT;
 const OURS = VARIANT === "ours" || VARIANT === "ours-recovery" || VARIANT === "ours-redis";
@@ -86,8 +86,6 @@ async function forkWorker(index) {
 }
 
 async function main() {
-  stopOnTrouble(stop, log);
-
   setupRelay();
   if (VARIANT === "redis") redis = await startRedis();
   cluster.setupPrimary({
@@ -110,18 +108,10 @@ async function main() {
 
   // Orchestrator -> worker: forward; worker -> orchestrator: forward the answer.
   relayToWorkers(workers);
-  serve({
+  servePrimary({
     info: () => ({ pid: process.pid, redisPid: redis ? redis.pid : null, workers: infos }),
     hubStats,
-    shutdown: () => {
-      setImmediate(() => stop(0));
-      return true;
-    },
-  });
-  announceReady({ pid: process.pid });
+  }, stop);
 }
 
-main().catch((err) => {
-  log(err.stack || String(err));
-  stop(1);
-});
+runPrimary(main, stop, log);

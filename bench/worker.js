@@ -12,7 +12,7 @@ const http = require("node:http");
 const path = require("node:path");
 const { Server } = require("socket.io");
 const { serve, announceReady } = require("./harness/rpc");
-const { adapterFor } = require("./harness/workers");
+const { adapterFor, listenOwnPort } = require("./harness/workers");
 const { WorkerLoad } = require("./worker-load");
 
 const ADAPTER = process.env.BENCH_ADAPTER;
@@ -31,15 +31,6 @@ function counters() {
   const packageDir = path.dirname(require.resolve("socket.io-cluster-adapter-native"));
   const { stats } = require(path.join(packageDir, "lib", "channel"));
   return { unrouted: stats && Number.isFinite(stats.unrouted) ? stats.unrouted : null };
-}
-
-function listen(httpServer) {
-  return new Promise((resolve, reject) => {
-    httpServer.once("error", reject);
-    // exclusive: without it, cluster workers share one port, handed out round-robin by the
-    // primary, and a client could not choose its worker.
-    httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => resolve(httpServer.address().port));
-  });
 }
 
 async function main() {
@@ -67,7 +58,7 @@ async function main() {
   // Answers the server-side-emit scenario's requests from the other workers.
   io.on("bench:ping", (arg, callback) => callback(arg));
 
-  const port = await listen(httpServer);
+  const port = await listenOwnPort(httpServer);
   serve({
     flood: (args) => load.startFlood(args),
     mark: () => load.mark(),

@@ -9,7 +9,7 @@
 
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { serve, notify, relayToWorkers } = require("../../bench/harness/rpc");
+const { serve, notify, relayToWorkers, cloneable } = require("../../bench/harness/rpc");
 const { setupPrimaryFor, forkWorker } = require("../../bench/harness/workers");
 
 const config = JSON.parse(process.argv[2]);
@@ -49,14 +49,6 @@ function fork(kind, env = {}) {
 
 function killAll() {
   for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
-}
-
-function cloneable(value) {
-  try {
-    return value === undefined ? null : structuredClone(value);
-  } catch {
-    return null;
-  }
 }
 
 serve({

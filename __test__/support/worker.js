@@ -5,8 +5,8 @@
 
 const http = require("node:http");
 const { Server } = require("socket.io");
-const { serve, announceReady } = require("../../bench/harness/rpc");
-const { adapterFor } = require("../../bench/harness/workers");
+const { serve, announceReady, cloneable } = require("../../bench/harness/rpc");
+const { adapterFor, listenOwnPort } = require("../../bench/harness/workers");
 
 // A worker whose link to the hub comes late (its question to the primary is held back), as on a
 // loaded machine: for the tests of what happens before the link is up.
@@ -46,20 +46,11 @@ async function main() {
     if (!state.silent) cb({ from: index, arg });
   });
 
-  // Results cross the IPC channel; what cannot be cloned (functions, sockets...) comes back as null.
-  function serialize(value) {
-    try {
-      return value === undefined ? null : structuredClone(value);
-    } catch {
-      return null;
-    }
-  }
-
   serve({
     async run({ code, args }) {
       // Test-only: the function's source comes from the test file.
       const fn = new Function(`return (${code})`)();
-      return serialize(await fn({ io, state, index, require }, ...args));
+      return cloneable(await fn({ io, state, index, require }, ...args));
     },
   });
 
@@ -69,10 +60,7 @@ async function main() {
     process.on("SIGTERM", () => io.close(() => process.exit(0)));
   }
 
-  // exclusive: in a cluster, listen(0) would otherwise share one port among all workers, round-robin.
-  httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => {
-    announceReady({ port: httpServer.address().port });
-  });
+  announceReady({ port: await listenOwnPort(httpServer) });
 }
 
 main();

@@ -123,6 +123,15 @@ function serve(handlers) {
   });
 }
 
+/** `value` as it can cross an IPC channel: what cannot be cloned (functions, sockets...) as null. */
+function cloneable(value) {
+  try {
+    return value === undefined ? null : structuredClone(value);
+  } catch {
+    return null;
+  }
+}
+
 /** Tells the parent this process is up; `info` goes with it. */
 function announceReady(info) {
   if (process.connected) process.send({ [TAG]: "ready", ...info }, null, {}, ignoreError);
@@ -157,4 +166,4 @@ function relayToWorkers(workers) {
   return attach;
 }
 
-module.exports = { TAG, RpcClient, serve, announceReady, notify, waitReady, relayToWorkers, isRequest, isResponse, isReady, isEvent };
+module.exports = { TAG, RpcClient, serve, cloneable, announceReady, notify, waitReady, relayToWorkers, isRequest, isResponse, isReady, isEvent };

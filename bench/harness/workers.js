@@ -6,7 +6,7 @@
 
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { isReady } = require("./rpc");
+const { isReady, serve, announceReady } = require("./rpc");
 
 /** This package (the repository), as an application loads it. */
 const ROOT = path.join(__dirname, "..", "..");
@@ -101,14 +101,43 @@ function clusterStopper(workers, others = () => []) {
   return { stop, isStopping: () => stopping };
 }
 
-/** A cluster primary stops (code 1) on a signal, when its orchestrator goes away, or on an uncaught error. */
-function stopOnTrouble(stop, log) {
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(1));
-  process.on("disconnect", () => stop(1)); // the orchestrator is gone
-  process.on("uncaughtException", (err) => {
+/**
+ * Runs a cluster primary's `main` (async): it stops (code 1, see clusterStopper) on a signal, when
+ * its orchestrator goes away, on an uncaught error, or if `main` fails.
+ */
+function runPrimary(main, stop, log) {
+  const fail = (err) => {
     log(err.stack || String(err));
     stop(1);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(1));
+  process.on("disconnect", () => stop(1)); // the orchestrator is gone
+  process.on("uncaughtException", fail);
+  main().catch(fail);
+}
+
+/** A cluster primary answers its orchestrator (`handlers`, and "shutdown": stop(0)), then says it is ready. */
+function servePrimary(handlers, stop) {
+  serve({
+    ...handlers,
+    shutdown: () => {
+      setImmediate(() => stop(0));
+      return true;
+    },
+  });
+  announceReady({ pid: process.pid });
+}
+
+/**
+ * Listens on a port of its own on 127.0.0.1 (`options`: more of server.listen()'s, e.g.
+ * backlog); resolves to the port. exclusive: without it, cluster workers share one port, handed
+ * out round-robin by the primary, and a client could not choose its worker.
+ */
+function listenOwnPort(httpServer, options = {}) {
+  return new Promise((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true, ...options }, () => resolve(httpServer.address().port));
   });
 }
 
-module.exports = { ROOT, adapterFor, setupPrimaryFor, forkWorker, clusterStopper, stopOnTrouble };
+module.exports = { ROOT, adapterFor, setupPrimaryFor, forkWorker, clusterStopper, runPrimary, servePrimary, listenOwnPort };

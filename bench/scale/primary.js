@@ -9,8 +9,8 @@
 const cluster = require("node:cluster");
 const path = require("node:path");
 const { setupPrimary, hubStats } = require("../..");
-const { serve, announceReady, relayToWorkers } = require("../harness/rpc");
-const { ROOT, forkWorker, clusterStopper, stopOnTrouble } = require("../harness/workers");
+const { relayToWorkers } = require("../harness/rpc");
+const { ROOT, forkWorker, clusterStopper, runPrimary, servePrimary } = require("../harness/workers");
 
 const WORKERS = Number(process.env.SCALE_WORKERS);
 const REDIS_URL = process.env.SCALE_REDIS_URL || "";
@@ -23,7 +23,6 @@ function log(line) {
 }
 
 async function main() {
-  stopOnTrouble(stop, log);
   setupPrimary(REDIS_URL ? { redis: { url: REDIS_URL, subscriptionMode: "dynamic" } } : {});
   cluster.setupPrimary({ exec: path.join(__dirname, "worker.js"), serialization: "advanced" });
   cluster.on("exit", (worker, code, signal) => {
@@ -33,7 +32,7 @@ async function main() {
   // SCALE_RECOVERY passes through the environment
   for (let i = 0; i < WORKERS; i++) infos.push(await forkWorker(workers, i, { SCALE_WORKER_INDEX: String(i) }));
   relayToWorkers(workers);
-  serve({
+  servePrimary({
     info: () => ({ pid: process.pid, workers: infos }),
     hubStats: () => hubStats(),
     // The hub's socket and secret (internal: lib/primary.js), for the points that speak the link
@@ -42,15 +41,7 @@ async function main() {
       const info = require(path.join(ROOT, "lib", "primary")).hubInfo();
       return info && { path: info.path, secret: info.secret };
     },
-    shutdown: () => {
-      setImmediate(() => stop(0));
-      return true;
-    },
-  });
-  announceReady({ pid: process.pid });
+  }, stop);
 }
 
-main().catch((err) => {
-  log(err.stack || String(err));
-  stop(1);
-});
+runPrimary(main, stop, log);

@@ -10,7 +10,7 @@ const http = require("node:http");
 const cluster = require("node:cluster");
 const { Server } = require("socket.io");
 const { serve, announceReady } = require("../harness/rpc");
-const { ROOT, adapterFor } = require("../harness/workers");
+const { ROOT, adapterFor, listenOwnPort } = require("../harness/workers");
 
 const INDEX = Number(process.env.SCALE_WORKER_INDEX);
 const RECOVERY = process.env.SCALE_RECOVERY === "1";
@@ -30,10 +30,7 @@ async function main() {
     pingTimeout: 60000,
     ...(RECOVERY ? { connectionStateRecovery: { maxDisconnectionDuration: 120000, skipMiddlewares: true } } : {}),
   });
-  const port = await new Promise((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true, backlog: 4096 }, () => resolve(httpServer.address().port));
-  });
+  const port = await listenOwnPort(httpServer, { backlog: 4096 });
   const state = {};
   const ctx = { io, require, state, cluster, index: INDEX, httpServer, packageDir: ROOT };
   serve({

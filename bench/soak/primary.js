@@ -8,8 +8,8 @@
 
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { serve, announceReady, relayToWorkers } = require("../harness/rpc");
-const { ROOT, setupPrimaryFor, forkWorker, clusterStopper, stopOnTrouble } = require("../harness/workers");
+const { relayToWorkers } = require("../harness/rpc");
+const { ROOT, setupPrimaryFor, forkWorker, clusterStopper, runPrimary, servePrimary } = require("../harness/workers");
 
 const WORKERS = Number(process.env.SOAK_WORKERS || 4);
 // "native": this package; "reference": @socket.io/cluster-adapter (this package is then not loaded).
@@ -30,8 +30,6 @@ function hubStats() {
 }
 
 async function main() {
-  stopOnTrouble(stop, log);
-
   setupPrimaryFor(REFERENCE ? "reference" : "native"); // default options, as an application would call it
   cluster.setupPrimary({ exec: path.join(__dirname, "worker.js"), serialization: "advanced" });
   cluster.on("exit", (worker, code, signal) => {
@@ -46,20 +44,12 @@ async function main() {
   for (let i = 0; i < WORKERS; i++) infos.push(await forkWorker(workers, i, { SOAK_WORKER_INDEX: String(i), SOAK_WORKERS: String(WORKERS) }));
 
   relayToWorkers(workers);
-  serve({
+  servePrimary({
     info: () => ({ pid: process.pid, workers: infos }),
     hubStats,
     handles: () => process.getActiveResourcesInfo().length,
     mem: () => ({ handles: process.getActiveResourcesInfo().length, ...process.memoryUsage() }),
-    shutdown: () => {
-      setImmediate(() => stop(0));
-      return true;
-    },
-  });
-  announceReady({ pid: process.pid });
+  }, stop);
 }
 
-main().catch((err) => {
-  log(err.stack || String(err));
-  stop(1);
-});
+runPrimary(main, stop, log);

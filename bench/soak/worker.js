@@ -17,7 +17,7 @@
 const http = require("node:http");
 const { Server } = require("socket.io");
 const { serve, announceReady } = require("../harness/rpc");
-const { adapterFor } = require("../harness/workers");
+const { adapterFor, listenOwnPort } = require("../harness/workers");
 
 const INDEX = Number(process.env.SOAK_WORKER_INDEX);
 const WORKERS = Number(process.env.SOAK_WORKERS);
@@ -141,14 +141,6 @@ function stats(io) {
   };
 }
 
-function listen(httpServer) {
-  return new Promise((resolve, reject) => {
-    httpServer.once("error", reject);
-    // exclusive: each worker its own port, so that a client chooses its worker.
-    httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => resolve(httpServer.address().port));
-  });
-}
-
 async function main() {
   process.on("disconnect", () => process.exit(0)); // the primary is gone
   // SOAK_ADAPTER=reference: @socket.io/cluster-adapter's (this package is then not loaded).
@@ -171,7 +163,7 @@ async function main() {
   });
   io.on("soak:ping", (arg, callback) => callback(INDEX));
 
-  const port = await listen(httpServer);
+  const port = await listenOwnPort(httpServer);
   serve({
     start: (args) => start(io, args),
     stop,
