@@ -575,7 +575,7 @@ function table(rows) {
     const cpu = r.cpu ? `${ms(r.cpu.totalMs)} / ${r.cpu.ioThreadNamed ? ms(r.cpu.ioMs) : "unnamed"} / ${ms(r.cpu.mainMs)}` : "?";
     const rss = `${mb(r.rssBeforeKb)} / ${mb(r.rssPeakKb)} / ${mb(r.rssAfterKb)}`;
     const per = r.rssPerUnitBytes !== undefined ? `${Math.round(r.rssPerUnitBytes)} B/${r.unit}` : "";
-    const details = { ...(r.details || {}), ...(r.hubStatsMaxMs ? { "hubStats() max ms": Math.round(r.hubStatsMaxMs) } : {}) };
+    const details = { ...r.details, ...(r.hubStatsMaxMs ? { "hubStats() max ms": Math.round(r.hubStatsMaxMs) } : {}) };
     const d = r.details || r.hubStatsMaxMs ? Object.entries(details).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : "";
     lines.push(`| ${r.point} | ${r.size} | ${r.op} | ${done} | ${gap} | ${cpu} | ${rss} | ${per} | ${d} | ${r.load.split(" ").slice(0, 3).join(" ")} |`);
   }
