@@ -123,6 +123,11 @@ class TestCluster {
     }
   }
 
+  /** Waits until every live worker's link to the hub is up (see linkState). */
+  async waitForLinks() {
+    await waitFor(async () => (await this.runAll(linkState)).every((s) => s === "linked"), "links");
+  }
+
   /** A socket.io client connected to worker `index`; records every event it receives. */
   async client(index, { nsp = "/", rooms = [], ...opts } = {}) {
     const socket = connect(`http://127.0.0.1:${this.workers[index].port}${nsp}`, {
