@@ -112,7 +112,7 @@ describe("our primary + mixed workers: malformed messages sent by a worker", () 
   test("are dropped by our primary and never reach the other workers", async () => {
     const before = await cluster.primaryStats();
     // A BROADCAST without data kills a reference worker (TypeError) if a primary relays it.
-    await cluster.run(0, ({}, messages) => messages.forEach((m) => process.send(m)), MALFORMED);
+    await cluster.run(0, (_worker, messages) => messages.forEach((m) => process.send(m)), MALFORMED);
     await settle(300);
     const after = await cluster.primaryStats();
     expect(after.dropped).toBe(before.dropped + MALFORMED.length);

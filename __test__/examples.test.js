@@ -6,6 +6,8 @@
 const { spawn } = require("node:child_process");
 const path = require("node:path");
 const { io: connect } = require("socket.io-client");
+const { waitFor: waitForValue } = require("../bench/harness/wait");
+const { findOnPath } = require("../bench/harness/redis-server");
 
 const ROOT = path.join(__dirname, "..");
 const started = new Set(); // children whose process group is still to be stopped
@@ -25,19 +27,13 @@ function start(file, env = {}, args = []) {
   return child;
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
+/** The harness's waitFor, with the child's output so far in the error. */
 async function waitFor(what, predicate, timeout = 15000, child = null) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = predicate();
-    if (value) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${child ? `; output so far:\n${child.output}` : ""}`);
-    }
-    await sleep(25);
+  try {
+    return await waitForValue(predicate, what, timeout);
+  } catch (err) {
+    if (child) err.message += `; output so far:\n${child.output}`;
+    throw err;
   }
 }
 
@@ -193,17 +189,7 @@ test("examples/demo/run.js --serve: serves until Ctrl-C, then stops every proces
 });
 
 // examples/redis: two clusters joined through a throw-away redis-server; needs redis-server (>= 7).
-const redisServer = (process.env.PATH || "")
-  .split(path.delimiter)
-  .map((dir) => path.join(dir || ".", "redis-server"))
-  .find((file) => {
-    try {
-      require("node:fs").accessSync(file, require("node:fs").constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+const redisServer = findOnPath("redis-server");
 if (!redisServer) {
   console.warn("examples/redis skipped: redis-server is not on PATH (apt-get install -y redis-server)");
 }

@@ -37,7 +37,7 @@ describe("our primary + our workers", () => {
   beforeAll(async () => {
     await cluster.start();
     await cluster.waitForServerCount(3);
-    await waitFor(async () => (await cluster.runAll(linkState)).every((s) => s === "linked"), "links");
+    await cluster.waitForLinks();
   });
   afterAll(() => cluster.stop());
   afterEach(() => cluster.disconnectClients());
@@ -122,7 +122,7 @@ describe("our primary + our workers, with a slow stranger and a worker whose Jav
   beforeAll(async () => {
     await cluster.start();
     await cluster.waitForServerCount(3);
-    await waitFor(async () => (await cluster.runAll(linkState)).every((s) => s === "linked"), "links");
+    await cluster.waitForLinks();
   });
   afterAll(() => cluster.stop());
 
@@ -215,7 +215,7 @@ describe("our primary (maxQueueBytes: 2 MiB) + a worker that stops reading", () 
   beforeAll(async () => {
     await cluster.start();
     await cluster.waitForServerCount(3);
-    await waitFor(async () => (await cluster.runAll(linkState)).every((s) => s === "linked"), "links");
+    await cluster.waitForLinks();
   });
   afterAll(() => cluster.stop());
 

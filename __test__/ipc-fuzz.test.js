@@ -256,7 +256,7 @@ describe("IPC messages that declare more than they hold", () => {
     for (let sent = 0; sent < DECLARED_COUNT; sent += batch) {
       const count = Math.min(batch, DECLARED_COUNT - sent);
       // Into our primary, from worker 1's IPC channel.
-      await cluster.run(1, ({}, source, templates, seed, n) => {
+      await cluster.run(1, (_worker, source, templates, seed, n) => {
         const generate = new Function(`return (${source})`)();
         for (const message of generate(templates, seed, n)) process.send(message, null, {}, () => {});
       }, declaredLengths.toString(), TEMPLATES, 1 + sent, count);

@@ -6,7 +6,7 @@
 const { Fleet } = require("./support/fleet");
 const { describeWithRedis, startRedis, ownerOf, shardNumSub, cli } = require("./support/redis");
 const { TestCluster, settle, waitFor, waitForEvents } = require("./support/cluster");
-const { freePort } = require("../bench/redis-server");
+const { freePort } = require("../bench/harness/redis-server");
 
 const adapterOptions = { heartbeatInterval: 300, heartbeatTimeout: 1500, requestsTimeout: 1500 };
 const machine = { primary: "native", workers: ["native", "native"], adapterOptions };

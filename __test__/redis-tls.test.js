@@ -9,7 +9,7 @@ const path = require("node:path");
 const { execFileSync } = require("node:child_process");
 const { Fleet } = require("./support/fleet");
 const { describeWithRedis, startRedis } = require("./support/redis");
-const { findOnPath, freePort } = require("../bench/redis-server");
+const { findOnPath, freePort } = require("../bench/harness/redis-server");
 const { settle, waitForEvents } = require("./support/cluster");
 
 const machine = { primary: "native", workers: ["native", "native"] };

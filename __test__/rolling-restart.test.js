@@ -34,7 +34,7 @@ describe("rolling restart (graceful) with connection state recovery: our primary
   beforeAll(async () => {
     await cluster.start();
     await cluster.waitForServerCount(3);
-    await waitFor(async () => (await cluster.runAll(linkState)).every((s) => s === "linked"), "links");
+    await cluster.waitForLinks();
   });
   afterAll(() => cluster.stop());
 
@@ -119,7 +119,7 @@ describe("abrupt stop (SIGKILL) with connection state recovery: our primary + 2 
   beforeAll(async () => {
     await cluster.start();
     await cluster.waitForServerCount(2);
-    await waitFor(async () => (await cluster.runAll(linkState)).every((s) => s === "linked"), "links");
+    await cluster.waitForLinks();
   });
   afterAll(() => cluster.stop());
 

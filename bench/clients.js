@@ -17,7 +17,8 @@
 // and is reported as a bad offset.
 
 const { io } = require("socket.io-client");
-const { serve, announceReady } = require("./rpc");
+const { serve, announceReady } = require("./harness/rpc");
+const { advanceOffset } = require("./harness/offsets");
 
 const MAX_SAMPLES = 200000; // per run and process: bounded memory, still far more than needed
 const EVENTS = ["b", "u", "rm", "sr", "e"]; // and "bb", whose payload is checked
@@ -52,15 +53,7 @@ function checkOffset(client, offset) {
     if (offset !== undefined) state.badOffsets++;
     return;
   }
-  const dash = typeof offset === "string" ? offset.lastIndexOf("-") : -1;
-  const position = dash > 0 ? Number(offset.slice(dash + 1)) : NaN;
-  const seen = client.offsets;
-  if (seen.epoch === null && dash > 0) seen.epoch = offset.slice(0, dash);
-  if (!(position > seen.last) || offset.slice(0, dash) !== seen.epoch) {
-    state.badOffsets++;
-    return;
-  }
-  seen.last = position;
+  if (!advanceOffset(client.offsets, offset)) state.badOffsets++;
 }
 
 function onDelivery(client, message, payload, offset) {

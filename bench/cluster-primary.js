@@ -28,8 +28,9 @@
 
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { serve, announceReady, isRequest, isResponse, isReady } = require("./rpc");
-const { startRedis } = require("./redis-server");
+const { relayToWorkers } = require("./harness/rpc");
+const { startRedis } = require("./harness/redis-server");
+const { ROOT, setupPrimaryFor, forkWorker: fork, clusterStopper, runPrimary, servePrimary } = require("./harness/workers");
 
 const VARIANT = process.env.BENCH_VARIANT;
 const OURS = VARIANT === "ours" || VARIANT === "ours-recovery" || VARIANT === "ours-redis";
@@ -40,26 +41,27 @@ const SHARED_REDIS_URL = process.env.BENCH_REDIS_URL || "";
 
 const workers = []; // index => cluster.Worker
 let redis = null;
-let stopping = false;
+const { stop, isStopping } = clusterStopper(workers, () => [redis]);
 
 function log(line) {
   process.stderr.write(`[${VARIANT} primary] ${line}\n`);
 }
 
 function setupRelay() {
-  if (VARIANT === "reference") require("@socket.io/cluster-adapter").setupPrimary();
+  if (VARIANT === "reference") setupPrimaryFor("reference");
   else if (VARIANT === "ours-redis") {
     // BENCH_REDIS_MIXED_FLEET=1: the mode for fleets with plain redis-adapter servers (one more
     // Redis connection per worker, each worker counted as a subscriber), to measure what it costs.
     const mixedFleet = process.env.BENCH_REDIS_MIXED_FLEET === "1";
-    require("socket.io-cluster-adapter-native").setupPrimary({ redis: { url: SHARED_REDIS_URL, mixedFleet } });
+    setupPrimaryFor("native", { redis: { url: SHARED_REDIS_URL, mixedFleet } });
   }
-  else if (OURS) require("socket.io-cluster-adapter-native").setupPrimary();
+  else if (OURS) setupPrimaryFor("native");
 }
 
+/** The kind of adapter the workers run (bench/harness/workers.js adapterFor()). */
 function adapterOfWorkers() {
   if (VARIANT === "floor") return "memory";
-  return OURS ? "ours" : VARIANT; // "redis" (createAdapter), "redis-sharded" (createShardedAdapter)
+  return OURS ? "native" : VARIANT; // "redis" (createAdapter), "redis-sharded" (createShardedAdapter)
 }
 
 /**
@@ -69,74 +71,21 @@ function adapterOfWorkers() {
  */
 function hubStats() {
   if (!OURS) return null;
-  const info = require(path.join(__dirname, "..", "lib", "primary")).hubInfo();
+  const info = require(path.join(ROOT, "lib", "primary")).hubInfo();
   return info ? info.stats : null;
 }
 
-function forkWorker(index) {
-  const worker = cluster.fork({
+async function forkWorker(index) {
+  const info = await fork(workers, index, {
     BENCH_ADAPTER: adapterOfWorkers(),
     BENCH_RECOVERY: VARIANT === "ours-recovery" ? "1" : "",
     BENCH_WORKER_INDEX: String(WORKER_BASE + index),
     BENCH_REDIS_URL: redis ? redis.url : SHARED_REDIS_URL,
   });
-  workers[index] = worker;
-  return new Promise((resolve, reject) => {
-    worker.on("message", function onReady(message) {
-      if (!isReady(message)) return;
-      worker.off("message", onReady);
-      resolve({ index, globalIndex: WORKER_BASE + index, pid: worker.process.pid, port: message.port });
-    });
-    worker.once("exit", (code, signal) => reject(new Error(`worker ${index} exited during start-up (${signal || code})`)));
-  });
-}
-
-function forwardToWorker(message) {
-  const worker = workers[message.to];
-  if (!worker || !worker.isConnected()) {
-    process.send({ _bench: "res", id: message.id, ok: false, error: `worker ${message.to} is not connected` });
-    return;
-  }
-  worker.send({ ...message, to: null });
-}
-
-function stop(code) {
-  if (stopping) return;
-  stopping = true;
-  for (const worker of workers) {
-    if (worker && !worker.isDead()) worker.process.kill("SIGTERM");
-  }
-  if (redis) redis.stop();
-  const done = () => {
-    const workersGone = workers.every((w) => !w || w.isDead());
-    const redisGone = !redis || redis.child.exitCode !== null || redis.child.signalCode !== null;
-    if (workersGone && redisGone) process.exit(code);
-  };
-  cluster.on("exit", done);
-  if (redis) redis.child.on("exit", done);
-  done();
-  // Whatever happens, nothing outlives us by more than 3 s.
-  setTimeout(() => {
-    for (const worker of workers) if (worker && !worker.isDead()) worker.process.kill("SIGKILL");
-    if (redis) {
-      try {
-        process.kill(redis.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    process.exit(code);
-  }, 3000).unref();
+  return { ...info, globalIndex: WORKER_BASE + index };
 }
 
 async function main() {
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(1));
-  process.on("disconnect", () => stop(1)); // the orchestrator is gone
-  process.on("uncaughtException", (err) => {
-    log(err.stack || String(err));
-    stop(1);
-  });
-
   setupRelay();
   if (VARIANT === "redis") redis = await startRedis();
   cluster.setupPrimary({
@@ -146,7 +95,7 @@ async function main() {
     execArgv: [...process.execArgv, ...(process.env.BENCH_WORKER_NODE_ARGS || "").split(" ").filter(Boolean)],
   });
   cluster.on("exit", (worker, code, signal) => {
-    if (!stopping) {
+    if (!isStopping()) {
       log(`worker ${worker.id} exited unexpectedly (${signal || `code ${code}`})`);
       stop(1);
     }
@@ -158,26 +107,11 @@ async function main() {
   for (let i = 0; i < WORKERS; i++) infos.push(await forkWorker(i));
 
   // Orchestrator -> worker: forward; worker -> orchestrator: forward the answer.
-  process.on("message", (message) => {
-    if (isRequest(message) && message.to !== null) forwardToWorker(message);
-  });
-  for (const worker of workers) {
-    worker.on("message", (message) => {
-      if (isResponse(message) && process.connected) process.send(message);
-    });
-  }
-  serve({
+  relayToWorkers(workers);
+  servePrimary({
     info: () => ({ pid: process.pid, redisPid: redis ? redis.pid : null, workers: infos }),
     hubStats,
-    shutdown: () => {
-      setImmediate(() => stop(0));
-      return true;
-    },
-  });
-  announceReady({ pid: process.pid });
+  }, stop);
 }
 
-main().catch((err) => {
-  log(err.stack || String(err));
-  stop(1);
-});
+runPrimary(main, stop, log);

@@ -16,12 +16,13 @@
 
 const path = require("node:path");
 const { fork } = require("node:child_process");
-const { Target, waitReady, waitExit } = require("./target");
-const { RpcClient } = require("./rpc");
-const { trackChild, trackPid, sleep } = require("./processes");
-const { startRedis } = require("./redis-server");
+const { Target } = require("./target");
+const { RpcClient, waitReady } = require("./harness/rpc");
+const { trackChild, trackPid, waitExit } = require("./harness/processes");
+const { sleep } = require("./harness/wait");
+const { startRedis } = require("./harness/redis-server");
 const { RedisInfo } = require("./redis-info");
-const proc = require("./proc");
+const proc = require("./harness/proc-stats");
 const { MACHINE_VARIANTS } = require("./options");
 
 const START_TIMEOUT_MS = 30000;

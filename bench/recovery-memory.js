@@ -23,10 +23,10 @@
 
 const path = require("node:path");
 const { fork } = require("node:child_process");
-const { RpcClient } = require("./rpc");
-const { waitReady } = require("./target");
-const { trackChild, trackPid, stopAll, installCleanup, sleep } = require("./processes");
-const proc = require("./proc");
+const { RpcClient, waitReady } = require("./harness/rpc");
+const { trackChild, trackPid, stopAll, installCleanup } = require("./harness/processes");
+const { sleep } = require("./harness/wait");
+const proc = require("./harness/proc-stats");
 const report = require("./report");
 
 const WARMUP_PACKETS = 1000;

@@ -6,7 +6,7 @@
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { median, sum } = require("./stats");
+const { median, sum } = require("./harness/stats");
 const { measures } = require("./options");
 
 const COLUMNS = ["floor", "reference", "ours", "ours-recovery", "redis"];

@@ -17,9 +17,9 @@ const { parseOptions, measures, HELP, MACHINE_VARIANTS } = require("./options");
 const { Target } = require("./target");
 const { MachinesTarget } = require("./machines");
 const allScenarios = require("./scenarios");
-const { stopAll, isStopping, installCleanup } = require("./processes");
-const { findOnPath } = require("./redis-server");
-const { prng } = require("./stats");
+const { stopAll, isStopping, installCleanup } = require("./harness/processes");
+const { findOnPath } = require("./harness/redis-server");
+const { prng } = require("./harness/stats");
 const report = require("./report");
 const chart = require("./chart");
 

@@ -6,38 +6,13 @@
 
 const path = require("node:path");
 const { fork } = require("node:child_process");
-const { RpcClient, isReady } = require("./rpc");
-const { trackChild, trackPid } = require("./processes");
-const proc = require("./proc");
+const { RpcClient, waitReady: waitReadyWithin } = require("./harness/rpc");
+const { trackChild, trackPid, waitExit } = require("./harness/processes");
+const proc = require("./harness/proc-stats");
 
 const START_TIMEOUT_MS = 30000;
 
-function waitReady(child, name) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} not ready after ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-    child.on("message", function onMessage(message) {
-      if (!isReady(message)) return;
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      resolve(message);
-    });
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited during start-up (${signal || `code ${code}`})`));
-    });
-  });
-}
-
-function waitExit(child, timeoutMs) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
+const waitReady = (child, name) => waitReadyWithin(child, name, START_TIMEOUT_MS);
 
 class Target {
   /**
@@ -184,4 +159,4 @@ class Target {
   }
 }
 
-module.exports = { Target, waitReady, waitExit };
+module.exports = { Target };

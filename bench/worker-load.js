@@ -16,7 +16,7 @@
 // own reading.
 
 const crypto = require("node:crypto");
-const { prng } = require("./stats");
+const { prng } = require("./harness/stats");
 
 const BINARY_PAYLOAD = crypto.randomBytes(1024);
 const TEXT = "the quick brown fox jumps over the lazy dog";

@@ -1,14 +1,18 @@
 "use strict";
 
 // A cluster worker: one socket.io server on its own port, with the adapter under test
-// (BENCH_ADAPTER = reference | ours | redis | redis-sharded | memory), and socket.io's connection state recovery
-// when BENCH_RECOVERY is set (the "ours-recovery" variant). The load it generates lives in
+// (BENCH_ADAPTER: a kind of bench/harness/workers.js adapterFor(): reference | native | redis |
+// redis-sharded | memory; redis-sharded is createShardedAdapter(), SPUBLISH/SSUBSCRIBE,
+// subscriptionMode "dynamic" (its default), the protocol our hub speaks to Redis, see
+// bench/README.md, "Several machines"), and socket.io's connection state recovery when
+// BENCH_RECOVERY is set (the "ours-recovery" variant). The load it generates lives in
 // worker-load.js; this file sets the server up and answers the orchestrator's commands.
 
 const http = require("node:http");
 const path = require("node:path");
 const { Server } = require("socket.io");
-const { serve, announceReady } = require("./rpc");
+const { serve, announceReady } = require("./harness/rpc");
+const { adapterFor, listenOwnPort } = require("./harness/workers");
 const { WorkerLoad } = require("./worker-load");
 
 const ADAPTER = process.env.BENCH_ADAPTER;
@@ -23,53 +27,20 @@ const RECOVERY_OPTIONS = { maxDisconnectionDuration: 120000 };
  * local recipient. null for the other adapters, or when this build does not count it.
  */
 function counters() {
-  if (ADAPTER !== "ours") return null;
+  if (ADAPTER !== "native") return null;
   const packageDir = path.dirname(require.resolve("socket.io-cluster-adapter-native"));
   const { stats } = require(path.join(packageDir, "lib", "transport"));
   return { unrouted: stats && Number.isFinite(stats.unrouted) ? stats.unrouted : null };
-}
-
-async function createAdapter() {
-  switch (ADAPTER) {
-    case "reference":
-      return require("@socket.io/cluster-adapter").createAdapter();
-    case "ours":
-      return require("socket.io-cluster-adapter-native").createAdapter();
-    case "redis":
-    case "redis-sharded": {
-      const { createClient } = require("redis");
-      const pubClient = createClient({ url: process.env.BENCH_REDIS_URL });
-      const subClient = pubClient.duplicate();
-      for (const client of [pubClient, subClient]) {
-        client.on("error", (err) => process.stderr.write(`[worker ${INDEX}] redis: ${err.message}\n`));
-      }
-      await Promise.all([pubClient.connect(), subClient.connect()]);
-      const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
-      // redis-sharded: SPUBLISH/SSUBSCRIBE, subscriptionMode "dynamic" (its default), the
-      // protocol our hub speaks to Redis (see bench/README.md, "Several machines").
-      return ADAPTER === "redis-sharded" ? createShardedAdapter(pubClient, subClient) : createAdapter(pubClient, subClient);
-    }
-    case "memory":
-      return undefined; // socket.io's default in-memory adapter
-    default:
-      throw new Error(`unknown BENCH_ADAPTER "${ADAPTER}"`);
-  }
-}
-
-function listen(httpServer) {
-  return new Promise((resolve, reject) => {
-    httpServer.once("error", reject);
-    // exclusive: without it, cluster workers share one port, handed out round-robin by the
-    // primary, and a client could not choose its worker.
-    httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => resolve(httpServer.address().port));
-  });
 }
 
 async function main() {
   process.on("disconnect", () => process.exit(0)); // the primary is gone
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
-    adapter: await createAdapter(),
+    adapter: await adapterFor(ADAPTER, {
+      redisUrl: process.env.BENCH_REDIS_URL,
+      onRedisError: (err) => process.stderr.write(`[worker ${INDEX}] redis: ${err.message}\n`),
+    }),
     serveClient: false,
     ...(RECOVERY ? { connectionStateRecovery: RECOVERY_OPTIONS } : {}),
   });
@@ -87,7 +58,7 @@ async function main() {
   // Answers the server-side-emit scenario's requests from the other workers.
   io.on("bench:ping", (arg, callback) => callback(arg));
 
-  const port = await listen(httpServer);
+  const port = await listenOwnPort(httpServer);
   serve({
     flood: (args) => load.startFlood(args),
     mark: () => load.mark(),

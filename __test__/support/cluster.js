@@ -1,18 +1,18 @@
 "use strict";
 // Starts a real cluster (a primary process and its workers) for one test file, and connects real
-// socket.io clients to its workers over TCP on 127.0.0.1.
+// socket.io clients to its workers over TCP on 127.0.0.1. The primary (primary.js) is driven in
+// the harness's dialect (bench/harness/rpc.js).
 
 const { fork } = require("node:child_process");
 const path = require("node:path");
 const { io: connect } = require("socket.io-client");
-
-let nextId = 1;
+const { RpcClient, isEvent } = require("../../bench/harness/rpc");
+const { sleep, waitFor } = require("../../bench/harness/wait");
 
 class TestCluster {
   constructor(config) {
     this.config = config;
     this.workers = []; // index => { port, pid, kind, alive }
-    this.pending = new Map();
     this.clients = new Set();
     this.waiters = [];
   }
@@ -23,27 +23,20 @@ class TestCluster {
       serialization: "advanced",
       env: process.env, // Jest's copy: what a test sets there (e.g. SSL_CERT_FILE) reaches the primary
     });
+    // No timeout of its own on a request: a Jest test has one.
+    this.rpc = new RpcClient(this.primary, "test cluster");
     this.primary.on("message", (message) => this.onMessage(message));
     const count = this.config.workers.length;
     return this.waitUntil(() => this.workers.filter((w) => w && w.alive).length === count, "workers ready");
   }
 
   onMessage(message) {
-    switch (message.test) {
-      case "ready":
-        this.workers[message.worker] = { port: message.port, pid: message.pid, kind: message.kind, alive: true };
-        break;
-      case "exit":
-        if (this.workers[message.worker]) this.workers[message.worker].alive = false;
-        break;
-      case "result": {
-        const pending = this.pending.get(message.id);
-        if (!pending) return;
-        this.pending.delete(message.id);
-        if (message.error) pending.reject(new Error(`in worker: ${message.error}`));
-        else pending.resolve(message.value);
-        break;
-      }
+    if (isEvent(message, "ready")) {
+      this.workers[message.worker] = { port: message.port, pid: message.pid, kind: message.kind, alive: true };
+    } else if (isEvent(message, "exit")) {
+      if (this.workers[message.worker]) this.workers[message.worker].alive = false;
+    } else {
+      return;
     }
     this.waiters = this.waiters.filter((w) => !w());
   }
@@ -61,22 +54,24 @@ class TestCluster {
     });
   }
 
-  request(command) {
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.primary.send({ ...command, id });
-    });
+  /** `cmd` in the primary (`to`: in its worker of that index). */
+  request(cmd, args = {}, to = null) {
+    return this.rpc.call(cmd, args, { to, timeoutMs: 0 });
+  }
+
+  /** The same, for a command whose answer nobody waits for (the order of commands is kept). */
+  tell(cmd, args) {
+    this.request(cmd, args).catch(() => {});
   }
 
   /** Runs `fn({ io, state, index, require }, ...args)` in worker `index`, returns its result. */
   run(index, fn, ...args) {
-    return this.request({ test: "run", worker: index, code: fn.toString(), args });
+    return this.request("run", { code: fn.toString(), args }, index);
   }
 
   /** Runs `fn({ require, pkg }, ...args)` in the primary (`pkg`: this package), returns its result. */
   runPrimary(fn, ...args) {
-    return this.request({ test: "primary", code: fn.toString(), args });
+    return this.request("primary", { code: fn.toString(), args });
   }
 
   runAll(fn, ...args) {
@@ -88,27 +83,27 @@ class TestCluster {
   }
 
   signal(index, signal) {
-    this.primary.send({ test: "signal", worker: index, signal });
+    this.tell("signal", { worker: index, signal });
   }
 
   /** Delivers `message` to worker `index` as if the primary had relayed it. */
   sendRaw(index, message) {
-    this.primary.send({ test: "raw", worker: index, message });
+    this.tell("raw", { worker: index, message });
   }
 
   hubInfo() {
-    return this.request({ test: "hubInfo" });
+    return this.request("hubInfo");
   }
 
   primaryStats() {
-    return this.request({ test: "primaryStats" });
+    return this.request("primaryStats");
   }
 
   /** Forks one more worker (`env`: extra environment, e.g. TEST_HUB_QUESTION_DELAY_MS). */
   async forkWorker(kind, env = {}) {
     const index = this.workers.length;
     this.workers[index] = undefined;
-    this.primary.send({ test: "fork", kind, env });
+    this.tell("fork", { kind, env });
     await this.waitUntil(() => this.workers[index] && this.workers[index].alive, `worker ${index} ready`);
     return index;
   }
@@ -126,6 +121,11 @@ class TestCluster {
       if (Date.now() > deadline) throw new Error(`server counts ${counts} never all reached ${count}`);
       await sleep(50);
     }
+  }
+
+  /** Waits until every live worker's link to the hub is up (see linkState). */
+  async waitForLinks() {
+    await waitFor(async () => (await this.runAll(linkState)).every((s) => s === "linked"), "links");
   }
 
   /** A socket.io client connected to worker `index`; records every event it receives. */
@@ -178,15 +178,11 @@ class TestCluster {
     this.clients.clear();
     if (!this.primary || this.primary.exitCode !== null || this.primary.signalCode !== null) return;
     const exited = new Promise((resolve) => this.primary.once("exit", resolve));
-    this.primary.send({ test: "stop" });
+    this.tell("stop");
     const timer = setTimeout(() => this.primary.kill("SIGKILL"), 3000);
     await exited;
     clearTimeout(timer);
   }
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Resolves once `socket` has received `count` events named `event` (or rejects after `timeout`). */
@@ -204,15 +200,6 @@ function waitForEvents(socket, event, count = 1, timeout = 5000) {
     };
     check();
   });
-}
-
-/** Polls `predicate` (sync or async) until it holds. */
-async function waitFor(predicate, what, timeout = 10000) {
-  const deadline = Date.now() + timeout;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 /** Drops the client's connection (the server sees "transport close", a recoverable reason). */

@@ -1,5 +1,7 @@
 "use strict";
-// A cluster primary driven by a Jest test over its own IPC channel (the test forks this file).
+// A cluster primary driven by a Jest test over its own IPC channel (the test forks this file), in
+// the harness's dialect (bench/harness/rpc.js): it answers the test's requests, relays those
+// addressed to a worker, and tells the test when a worker is ready or has exited.
 // Config (argv[2], JSON): { primary: "native" | "reference" | "none",
 //   workers: ["native" | "reference" | "redis-sharded", ...], redisUrl (for "redis-sharded"),
 //   indexBase, serialization, adapterOptions, serverOptions, primaryOptions, graceful (workers io.close() on
@@ -7,14 +9,13 @@
 
 const cluster = require("node:cluster");
 const path = require("node:path");
+const { serve, notify, relayToWorkers, cloneable } = require("../../bench/harness/rpc");
+const { setupPrimaryFor, forkWorker } = require("../../bench/harness/workers");
 
 const config = JSON.parse(process.argv[2]);
 
-if (config.primary === "native") {
-  require("../..").setupPrimary(config.primaryOptions);
-} else if (config.primary === "reference") {
-  require("@socket.io/cluster-adapter").setupPrimary();
-} // "none": workers that need no relay (e.g. @socket.io/redis-adapter's)
+// "none": workers that need no relay (e.g. @socket.io/redis-adapter's)
+setupPrimaryFor(config.primary || "none", config.primaryOptions);
 
 cluster.setupPrimary({
   exec: path.join(__dirname, "worker.js"),
@@ -23,10 +24,11 @@ cluster.setupPrimary({
 });
 
 const workers = []; // index => cluster worker (index is the test's name for a worker)
+const relayTo = relayToWorkers(workers);
 
 function fork(kind, env = {}) {
   const index = workers.length;
-  const worker = cluster.fork({
+  forkWorker(workers, index, {
     ...env,
     // A machine of a Fleet numbers its workers after the previous machines'.
     TEST_WORKER_INDEX: String((config.indexBase || 0) + index),
@@ -35,68 +37,42 @@ function fork(kind, env = {}) {
     TEST_SERVER_OPTIONS: JSON.stringify(config.serverOptions || {}),
     TEST_GRACEFUL: config.graceful ? "1" : "",
     TEST_REDIS_URL: config.redisUrl || "",
-  });
-  workers.push(worker);
-  worker.on("message", (message) => {
-    if (message && message.test) process.send({ ...message, worker: index });
-  });
-  worker.on("exit", (code, signal) => process.send({ test: "exit", worker: index, code, signal }));
+  }).then(
+    ({ pid, port }) => notify("ready", { worker: index, port, pid, kind }),
+    () => {}, // it exited during start-up: the "exit" below says so
+  );
+  const worker = workers[index];
+  relayTo(worker);
+  worker.on("exit", (code, signal) => notify("exit", { worker: index, code, signal }));
   return index;
 }
 
-process.on("message", (command) => {
-  const worker = workers[command.worker];
-  switch (command.test) {
-    case "fork":
-      fork(command.kind, command.env);
-      break;
-    case "run":
-      worker.send(command);
-      break;
-    case "signal":
-      process.kill(worker.process.pid, command.signal);
-      break;
-    case "raw": // a message as if the primary relayed it
-      worker.send(command.message);
-      break;
-    case "hubInfo":
-      process.send({ test: "result", id: command.id, value: require("../../lib/primary").hubInfo() });
-      break;
-    case "primaryStats":
-      process.send({ test: "result", id: command.id, value: require("../../lib/primary").stats });
-      break;
-    case "primary": // runs a function here, e.g. to emit with the Emitter (see emitter.test.js)
-      runHere(command);
-      break;
-    case "stop":
-      for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
-      setTimeout(() => process.exit(0), 50);
-      break;
-  }
+function killAll() {
+  for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
+}
+
+serve({
+  fork: ({ kind, env }) => fork(kind, env),
+  signal: ({ worker, signal }) => process.kill(workers[worker].process.pid, signal),
+  // a message as if the primary relayed it
+  raw: ({ worker, message }) => workers[worker].send(message),
+  hubInfo: () => require("../../lib/primary").hubInfo(),
+  primaryStats: () => require("../../lib/primary").stats,
+  // Runs a function here, e.g. to emit with the Emitter (see emitter.test.js). Test-only: the
+  // function's source comes from the test file. Called with { require } (this package as
+  // "socket.io-cluster-adapter-native" resolves from here as "../..").
+  primary: async ({ code, args }) => {
+    const fn = new Function(`return (${code})`)();
+    return cloneable(await fn({ require, pkg: require("../..") }, ...args));
+  },
+  stop: () => {
+    killAll();
+    setTimeout(() => process.exit(0), 50);
+  },
 });
 
-// Test-only: the function's source comes from the test file. Called with { require } (this
-// package as "socket.io-cluster-adapter-native" resolves from here as "../..").
-async function runHere(command) {
-  try {
-    const fn = new Function(`return (${command.code})`)();
-    const value = await fn({ require, pkg: require("../..") }, ...command.args);
-    process.send({ test: "result", id: command.id, value: cloneable(value) });
-  } catch (err) {
-    process.send({ test: "result", id: command.id, error: String((err && err.stack) || err) });
-  }
-}
-
-function cloneable(value) {
-  try {
-    return value === undefined ? null : structuredClone(value);
-  } catch {
-    return null;
-  }
-}
-
 process.on("disconnect", () => {
-  for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
+  killAll();
   process.exit(0);
 });
 

@@ -5,8 +5,10 @@
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { spawn, execFileSync } = require("node:child_process");
-const { findOnPath, freePort, waitForPong } = require("../../bench/redis-server");
+const { execFileSync } = require("node:child_process");
+const harness = require("../../bench/harness/redis-server");
+
+const { findOnPath } = harness;
 
 const INSTALL = "apt-get install -y redis-server";
 const available = Boolean(findOnPath("redis-server") && findOnPath("redis-cli"));
@@ -19,30 +21,12 @@ function describeWithRedis(title, fn) {
   return describe.skip(title, fn);
 }
 
-/** One redis-server on `port` (a free one by default); `extraArgs` e.g. for a Cluster node. */
-async function startRedis({ port, extraArgs = [], dir } = {}) {
-  port = port || (await freePort());
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"];
-  const child = spawn("redis-server", [...args, ...extraArgs], { cwd: dir || os.tmpdir(), stdio: ["ignore", "ignore", "inherit"] });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const server = {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    pid: child.pid,
-    /** Stops it (SIGKILL: as a crash, nothing flushed) and waits until it is gone. */
-    async stop() {
-      server.alive = false;
-      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, "SIGKILL");
-      await exited;
-    },
-  };
-  try {
-    await waitForPong(port, 5000);
-  } catch (err) {
-    await server.stop();
-    throw err;
-  }
-  return server;
+/**
+ * One redis-server on `port` (a free one by default); `extraArgs` e.g. for a Cluster node. Its
+ * stop() is a crash (SIGKILL, nothing flushed) and resolves once it is gone.
+ */
+function startRedis({ port, extraArgs = [], dir } = {}) {
+  return harness.startRedis({ port, extraArgs, dir, stopSignal: "SIGKILL" });
 }
 
 function cli(port, ...args) {

@@ -18,7 +18,7 @@ createAdapter({ requestsTimeout: "5000" });
 
 // The Emitter, untyped and with an events map.
 const emitter = new Emitter();
-const sent: true = emitter.to(["a", "b"]).except("c").volatile.compress(false).emit("any", 1, Buffer.from([2]));
+const _sent: true = emitter.to(["a", "b"]).except("c").volatile.compress(false).emit("any", 1, Buffer.from([2]));
 emitter.of("/admin").in("r").socketsJoin(["x"]);
 emitter.socketsLeave("x");
 emitter.in("r").disconnectSockets(true);

@@ -1,9 +1,12 @@
 "use strict";
 // A cluster worker: a socket.io server on its own port (chosen by the OS) with either adapter.
-// The test runs functions in it (sent as source text) to drive socket.io's server-side API.
+// The test runs functions in it (sent as source text, over bench/harness/rpc.js) to drive
+// socket.io's server-side API.
 
 const http = require("node:http");
 const { Server } = require("socket.io");
+const { serve, announceReady, cloneable } = require("../../bench/harness/rpc");
+const { adapterFor, listenOwnPort } = require("../../bench/harness/workers");
 
 // A worker whose link to the hub comes late (its question to the primary is held back), as on a
 // loaded machine: for the tests of what happens before the link is up.
@@ -21,22 +24,11 @@ const kind = process.env.TEST_WORKER_KIND;
 const adapterOptions = JSON.parse(process.env.TEST_ADAPTER_OPTIONS);
 const serverOptions = JSON.parse(process.env.TEST_SERVER_OPTIONS);
 
-/** The adapter of this worker's kind; "redis-sharded" is a plain @socket.io/redis-adapter server. */
-async function makeAdapter() {
-  if (kind === "native") return require("../..").createAdapter(adapterOptions);
-  if (kind === "reference") return require("@socket.io/cluster-adapter").createAdapter(adapterOptions);
-  const { createClient } = require("redis");
-  const { createShardedAdapter } = require("@socket.io/redis-adapter");
-  const pubClient = createClient({ url: process.env.TEST_REDIS_URL });
-  const subClient = pubClient.duplicate();
-  for (const client of [pubClient, subClient]) client.on("error", () => {}); // reconnects by itself
-  await Promise.all([pubClient.connect(), subClient.connect()]);
-  return createShardedAdapter(pubClient, subClient, adapterOptions);
-}
-
 async function main() {
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { ...serverOptions, adapter: await makeAdapter() });
+  // native, reference, or "redis-sharded": a plain @socket.io/redis-adapter server.
+  const adapter = await adapterFor(kind, { options: adapterOptions, redisUrl: process.env.TEST_REDIS_URL });
+  const io = new Server(httpServer, { ...serverOptions, adapter });
   const state = { index, kind, serverSideEvents: [] };
 
   function onConnection(socket) {
@@ -54,25 +46,12 @@ async function main() {
     if (!state.silent) cb({ from: index, arg });
   });
 
-  // Results cross the IPC channel; what cannot be cloned (functions, sockets...) comes back as null.
-  function serialize(value) {
-    try {
-      return value === undefined ? null : structuredClone(value);
-    } catch {
-      return null;
-    }
-  }
-
-  process.on("message", async (command) => {
-    if (!command || command.test !== "run") return;
-    try {
+  serve({
+    async run({ code, args }) {
       // Test-only: the function's source comes from the test file.
-      const fn = new Function(`return (${command.code})`)();
-      const value = await fn({ io, state, index, require }, ...command.args);
-      process.send({ test: "result", id: command.id, value: serialize(value) });
-    } catch (err) {
-      process.send({ test: "result", id: command.id, error: String((err && err.stack) || err) });
-    }
+      const fn = new Function(`return (${code})`)();
+      return cloneable(await fn({ io, state, index, require }, ...args));
+    },
   });
 
   // A graceful stop, as deploy tools do it: SIGTERM, io.close() (socket.io disconnects every client
@@ -81,10 +60,7 @@ async function main() {
     process.on("SIGTERM", () => io.close(() => process.exit(0)));
   }
 
-  // exclusive: in a cluster, listen(0) would otherwise share one port among all workers, round-robin.
-  httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => {
-    process.send({ test: "ready", port: httpServer.address().port, pid: process.pid, kind });
-  });
+  announceReady({ port: await listenOwnPort(httpServer) });
 }
 
 main();

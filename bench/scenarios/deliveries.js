@@ -3,8 +3,8 @@
 // What every scenario that sends messages to clients needs: the CPU/emit-count snapshots that
 // open and close a measured window, and the drain that tells delivered from lost.
 
-const { sleep } = require("../processes");
-const { percentile, sum } = require("../stats");
+const { sleep } = require("../harness/wait");
+const { percentile, sum } = require("../harness/stats");
 const { infoDelta } = require("../redis-info");
 
 /**

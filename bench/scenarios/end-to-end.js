@@ -5,7 +5,7 @@
 // emitter's clock (and, separately, every client of the emitting worker: with recovery on, those
 // deliveries wait for the hub's offset). Nothing queues, so this is the latency of the path itself.
 
-const { sum } = require("../stats");
+const { sum } = require("../harness/stats");
 const { cpuPerOp, drain, latency } = require("./deliveries");
 const { withoutSamples } = require("./saturation");
 

@@ -4,7 +4,7 @@
 // time and waits for the answer, so the figure is latency; requests per second is its inverse.
 // An answer with the wrong number of entries, a timeout or an error is counted as lost.
 
-const { percentile } = require("../stats");
+const { percentile } = require("../harness/stats");
 const { cpuPerOp, redisPerOp } = require("./deliveries");
 
 function requestLatency({ name, title, description, expect, supports }) {

@@ -4,8 +4,8 @@
 // delivery keeps up (credit window, see worker-load.js); the figure is deliveries per second over
 // a window that opens after a warm-up, and CPU per emit over the same window.
 
-const { sleep } = require("../processes");
-const { sum } = require("../stats");
+const { sleep } = require("../harness/wait");
+const { sum } = require("../harness/stats");
 const { mark, deliveryRate, cpuPerOp, redisPerOp, drain, latency } = require("./deliveries");
 
 /**

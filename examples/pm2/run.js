@@ -8,7 +8,7 @@
 // @socket.io/sticky's setupMaster() and @socket.io/cluster-adapter's setupPrimary() and listens on
 // PM2_PORT, read once when the daemon starts). PM2_HOME (default: a new temporary directory) and
 // PM2_BIN (default: `pm2` on the PATH, which must be @socket.io/pm2) can be set too.
-const { execFileSync, spawnSync } = require("node:child_process");
+const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");

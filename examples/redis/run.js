@@ -12,8 +12,10 @@
 const path = require("node:path");
 const { fork } = require("node:child_process");
 const { io } = require("socket.io-client");
-// The project's throw-away redis-server (127.0.0.1, a free port, no persistence), as the bench's.
-const { findOnPath, startRedis: startThrowAwayRedis } = require("../../bench/redis-server");
+// The project's test-and-bench harness: a throw-away redis-server (127.0.0.1, a free port, no
+// persistence), as the bench's and the tests', and its waits.
+const { findOnPath, startRedis: startThrowAwayRedis } = require("../../bench/harness/redis-server");
+const { sleep, waitFor: waitUntil } = require("../../bench/harness/wait");
 
 const MACHINES = ["A", "B"];
 const WORKERS = 2; // per machine
@@ -24,7 +26,6 @@ const DEADLINE_MS = 60000; // ends by itself within a minute, whatever happens
 const children = []; // { name, child }: everything we started, stopped by pid at the end
 const problems = [];
 const log = (line = "") => console.log(line);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function startRedis() {
   if (process.env.REDIS_URL) {
@@ -95,10 +96,12 @@ function connectClient(url, name) {
   );
 }
 
-async function waitFor(predicate, ms) {
-  const deadline = Date.now() + ms;
-  while (!predicate() && Date.now() < deadline) await sleep(20);
-  return predicate();
+/** Whether `predicate` holds within `ms` (polled every 20 ms). */
+function waitFor(predicate, ms) {
+  return waitUntil(predicate, "a condition", ms, 20).then(
+    () => true,
+    () => false,
+  );
 }
 
 const where = (c) => `${c.name} (machine ${c.machine}, worker ${c.worker})`;

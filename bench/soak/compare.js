@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 "use strict";
 
-// `node soak/compare.js A.json B.json [--step MINUTES]`: two soak results (soak/run.js --out) side
-// by side, as markdown for soak/README.md. Per process (primary, each worker): RSS and V8 heapUsed
+// `node bench/soak/compare.js A.json B.json [--step MINUTES]`: two soak results (bench/soak/run.js --out) side
+// by side, as markdown for bench/soak/README.md. Per process (primary, each worker): RSS and V8 heapUsed
 // in MB every --step minutes (default 10; the sample nearest each mark), at the end, and the
-// least-squares slope after warm-up (soak/analyze.js's, per 10 minutes; `*` when the window was too
+// least-squares slope after warm-up (bench/soak/analyze.js's, per 10 minutes; `*` when the window was too
 // short to be judged). Each cell is "A / B", in the order given.
 
 const fs = require("node:fs");
 
 function usage(message) {
   if (message) process.stderr.write(`${message}\n`);
-  process.stderr.write("Usage: node soak/compare.js A.json B.json [--step MINUTES]\n");
+  process.stderr.write("Usage: node bench/soak/compare.js A.json B.json [--step MINUTES]\n");
   process.exit(2);
 }
 

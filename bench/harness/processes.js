@@ -8,14 +8,19 @@
 // pid, with a marker from their command line, and killed by pid if still there after a grace
 // period; the marker keeps us from killing an unrelated process that reused the pid.
 
-const { isOurs } = require("./proc");
+const { isOurs } = require("./proc-stats");
+const { sleep } = require("./wait");
 
 const children = new Set(); // ChildProcess
 const grandchildren = new Map(); // pid => command-line marker
 let cleaning = null;
 
+function hasExited(child) {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
 function isRunning(child) {
-  return child.exitCode === null && child.signalCode === null;
+  return !hasExited(child);
 }
 
 function trackChild(child) {
@@ -36,8 +41,34 @@ function kill(pid, signal) {
   }
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves when `child` has exited, or after `timeoutMs`, whichever comes first. */
+function waitExit(child, timeoutMs) {
+  if (hasExited(child)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL if `child` is still there after `graceMs`; resolves once it is gone (or 1 s later). */
+async function stopProcess(child, graceMs = 4000) {
+  if (hasExited(child)) return;
+  const gone = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // gone
+  }
+  if (await Promise.race([gone.then(() => true), sleep(graceMs).then(() => false)])) return;
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // gone
+  }
+  await Promise.race([gone, sleep(1000)]);
 }
 
 /** Stops everything; resolves when nothing we started is left (at most ~4 s). */
@@ -74,4 +105,4 @@ function installCleanup(log) {
   process.on("unhandledRejection", (err) => bail(1, `unhandled rejection: ${(err && err.stack) || err}`));
 }
 
-module.exports = { trackChild, trackPid, stopAll, isStopping, installCleanup, sleep };
+module.exports = { trackChild, trackPid, stopAll, isStopping, installCleanup, waitExit, stopProcess, hasExited };

@@ -2,9 +2,9 @@
 
 // npm run scale: the proof at scale of issue 15. Real primaries (this package's setupPrimary()),
 // real workers (socket.io 4.8 + createAdapter()), real clients over real sockets on 127.0.0.x
-// (scale/client.js, a light engine.io/socket.io client over `ws`). See scale/README.md.
+// (bench/scale/client.js, a light engine.io/socket.io client over `ws`). See bench/scale/README.md.
 //
-//   node scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]
+//   node bench/scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]
 //
 // At each operation: the largest gap of a probe stream (a unicast io.to(sid).emit every 5 ms from
 // one worker to a client of another worker, neither in the load), the primary's CPU time by thread
@@ -16,10 +16,11 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { fork, execFileSync } = require("node:child_process");
-const { RpcClient, isReady } = require("../bench/rpc");
-const { trackChild, trackPid, stopAll, installCleanup, sleep } = require("../bench/processes");
-const { startRedis } = require("../bench/redis-server");
-const { resetPeakRss, statusKb, clockTicks } = require("../bench/proc");
+const { RpcClient, waitReady } = require("../harness/rpc");
+const { trackChild, trackPid, stopAll, installCleanup, stopProcess } = require("../harness/processes");
+const { sleep, waitFor } = require("../harness/wait");
+const { startRedis } = require("../harness/redis-server");
+const { resetPeakRss, statusKb, clockTicks } = require("../harness/proc-stats");
 
 const POINTS = ["close", "persist", "rooms", "emit", "fetch", "nsp"];
 
@@ -43,7 +44,7 @@ function parseArgs(argv) {
       opts.timeoutS = Number(value());
       if (!(opts.timeoutS > 0)) throw new Error("--timeout-s: a positive number");
     } else if (a === "--help" || a === "-h") {
-      process.stdout.write("node scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]\n");
+      process.stdout.write("node bench/scale/run.js [--only close,persist,rooms,emit,fetch,nsp] [--size 1x|10x|both|<factor>x] [--timeout-s 120]\n");
       process.exit(0);
     } else throw new Error(`unknown argument "${a}"`);
   }
@@ -56,23 +57,7 @@ const now = () => performance.timeOrigin + performance.now();
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-function waitReady(child, name, timeoutMs = 60000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} not ready within ${timeoutMs} ms`)), timeoutMs);
-    child.on("message", function onReady(message) {
-      if (!isReady(message)) return;
-      child.off("message", onReady);
-      clearTimeout(timer);
-      resolve(message);
-    });
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited during start-up (${signal || code})`));
-    });
-  });
-}
-
-/** A cluster primary (scale/primary.js) and its workers. */
+/** A cluster primary (bench/scale/primary.js) and its workers. */
 async function startMachine({ name, workers, recovery = false, redisUrl = "", plainWorkers = [] }) {
   const child = trackChild(
     fork(path.join(__dirname, "primary.js"), [], {
@@ -83,7 +68,7 @@ async function startMachine({ name, workers, recovery = false, redisUrl = "", pl
   await waitReady(child, `${name} primary`, 90000);
   const rpc = new RpcClient(child, `${name} primary`);
   const info = await rpc.call("info");
-  for (const w of info.workers) trackPid(w.pid, "scale/worker.js");
+  for (const w of info.workers) trackPid(w.pid, "bench/scale/worker.js");
   const machine = {
     name,
     child,
@@ -104,29 +89,12 @@ async function startMachine({ name, workers, recovery = false, redisUrl = "", pl
   return machine;
 }
 
-/** A client process (scale/client.js) whose connections leave from `localAddress`. */
+/** A client process (bench/scale/client.js) whose connections leave from `localAddress`. */
 async function startClients(name, localAddress) {
   const child = trackChild(fork(path.join(__dirname, "client.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
-  await waitReady(child, name);
+  await waitReady(child, name, 60000);
   const rpc = new RpcClient(child, name);
   return { name, child, rpc, pid: child.pid, localAddress, call: (cmd, args = {}, timeoutMs = 300000) => rpc.call(cmd, { localAddress, ...args }, { timeoutMs }) };
-}
-
-async function stopProcess(child, graceMs = 4000) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((resolve) => child.once("exit", resolve));
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // gone
-  }
-  if (await Promise.race([gone.then(() => true), sleep(graceMs).then(() => false)])) return;
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // gone
-  }
-  await Promise.race([gone, sleep(1000)]);
 }
 
 /** Everything a point started, stopped in reverse order. */
@@ -151,8 +119,7 @@ class Scope {
     const r = await startRedis();
     trackPid(r.pid, "redis-server");
     this.add(async () => {
-      r.stop();
-      await Promise.race([new Promise((resolve) => r.child.once("exit", resolve)), sleep(3000)]);
+      await Promise.race([r.stop(), sleep(3000)]);
     });
     return r;
   }
@@ -309,14 +276,8 @@ async function measure(ctx, { point, size, op, n, unit, machine, probe, timeoutM
   return row;
 }
 
-/** Polls `check()` (async, truthy when done) every `everyMs`. */
-async function until(check, everyMs = 100) {
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    await sleep(everyMs);
-  }
-}
+/** Polls `check()` (async, truthy when done) every `everyMs`, for as long as it takes (a point has its own timeout). */
+const until = (check, everyMs = 100) => waitFor(check, "a check", Infinity, everyMs);
 
 /** Opens `n` connections to `port` spread over `clients` (one share each). */
 async function openSpread(clients, port, n, extra = {}) {
@@ -614,7 +575,7 @@ function table(rows) {
     const cpu = r.cpu ? `${ms(r.cpu.totalMs)} / ${r.cpu.ioThreadNamed ? ms(r.cpu.ioMs) : "unnamed"} / ${ms(r.cpu.mainMs)}` : "?";
     const rss = `${mb(r.rssBeforeKb)} / ${mb(r.rssPeakKb)} / ${mb(r.rssAfterKb)}`;
     const per = r.rssPerUnitBytes !== undefined ? `${Math.round(r.rssPerUnitBytes)} B/${r.unit}` : "";
-    const details = { ...(r.details || {}), ...(r.hubStatsMaxMs ? { "hubStats() max ms": Math.round(r.hubStatsMaxMs) } : {}) };
+    const details = { ...r.details, ...(r.hubStatsMaxMs ? { "hubStats() max ms": Math.round(r.hubStatsMaxMs) } : {}) };
     const d = r.details || r.hubStatsMaxMs ? Object.entries(details).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") : "";
     lines.push(`| ${r.point} | ${r.size} | ${r.op} | ${done} | ${gap} | ${cpu} | ${rss} | ${per} | ${d} | ${r.load.split(" ").slice(0, 3).join(" ")} |`);
   }
@@ -635,7 +596,7 @@ async function main() {
   const ctx = { rows: [], timeoutMs: opts.timeoutS * 1000 };
   const started = new Date();
   const meta = {
-    command: `node scale/run.js ${process.argv.slice(2).join(" ")}`.trim(),
+    command: `node bench/scale/run.js ${process.argv.slice(2).join(" ")}`.trim(),
     commit: git(["rev-parse", "HEAD"]),
     dirty: !!git(["status", "--porcelain", "--untracked-files=no"]),
     started: started.toISOString(),

@@ -3,15 +3,14 @@
 // A worker of a scale-suite machine: a socket.io 4.8 server on its own port with this package's
 // createAdapter() (connection state recovery on when SCALE_RECOVERY=1). The orchestrator drives it
 // with `run`: the source of a function called here with { io, require, state, ... } (as the
-// project's tests do with cluster.run), so each point of scale/run.js says in one place what its
+// project's tests do with cluster.run), so each point of bench/scale/run.js says in one place what its
 // workers do.
 
 const http = require("node:http");
-const path = require("node:path");
 const cluster = require("node:cluster");
 const { Server } = require("socket.io");
-const { createAdapter } = require("..");
-const { serve, announceReady } = require("../bench/rpc");
+const { serve, announceReady } = require("../harness/rpc");
+const { ROOT, adapterFor, listenOwnPort } = require("../harness/workers");
 
 const INDEX = Number(process.env.SCALE_WORKER_INDEX);
 const RECOVERY = process.env.SCALE_RECOVERY === "1";
@@ -23,7 +22,7 @@ async function main() {
   process.on("disconnect", () => process.exit(0)); // the primary is gone
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
-    ...(PLAIN ? {} : { adapter: createAdapter() }),
+    ...(PLAIN ? {} : { adapter: await adapterFor("native") }),
     serveClient: false,
     transports: ["websocket"],
     // a client that misses pings under load must not be dropped in the middle of a measurement
@@ -31,12 +30,9 @@ async function main() {
     pingTimeout: 60000,
     ...(RECOVERY ? { connectionStateRecovery: { maxDisconnectionDuration: 120000, skipMiddlewares: true } } : {}),
   });
-  const port = await new Promise((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true, backlog: 4096 }, () => resolve(httpServer.address().port));
-  });
+  const port = await listenOwnPort(httpServer, { backlog: 4096 });
   const state = {};
-  const ctx = { io, require, state, cluster, index: INDEX, httpServer, packageDir: path.join(__dirname, "..") };
+  const ctx = { io, require, state, cluster, index: INDEX, httpServer, packageDir: ROOT };
   serve({
     async run({ src, args = [] }) {
       // eslint-disable-next-line no-eval

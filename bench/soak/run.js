@@ -1,30 +1,30 @@
 #!/usr/bin/env node
 "use strict";
 
-// `npm run soak -- --minutes 10` / `node soak/run.js [options]` (see --help and soak/README.md).
+// `npm run soak -- --minutes 10` / `node bench/soak/run.js [options]` (see --help and bench/soak/README.md).
 //
-// A real cluster (soak/primary.js: this package's setupPrimary() and 4 workers, soak/worker.js;
+// A real cluster (bench/soak/primary.js: this package's setupPrimary() and 4 workers, bench/soak/worker.js;
 // with --adapter reference, @socket.io/cluster-adapter's setupPrimary() and createAdapter() instead)
-// and client processes (soak/clients.js) under a mixed, fixed-rate load with churn for N minutes.
+// and client processes (bench/soak/clients.js) under a mixed, fixed-rate load with churn for N minutes.
 // Every 10 s it samples the memory, descriptors and handles of the primary and of each worker and
 // the hub's stats; at the end the clients' checks and the workers' request counts; then a report
-// (stdout), the samples and the report as JSON (soak/results/<timestamp>.json), and exit code 1 if
-// anything failed (soak/analyze.js holds the rules).
+// (stdout), the samples and the report as JSON (bench/soak/results/<timestamp>.json), and exit code 1 if
+// anything failed (bench/soak/analyze.js holds the rules).
 
 const fs = require("node:fs");
 const path = require("node:path");
 const { fork, execFileSync } = require("node:child_process");
-const { RpcClient } = require("../bench/rpc");
-const { waitReady } = require("../bench/target");
-const { trackChild, trackPid, stopAll, sleep } = require("../bench/processes");
-const { statusKb } = require("../bench/proc");
+const { RpcClient, waitReady } = require("../harness/rpc");
+const { trackChild, trackPid, stopAll } = require("../harness/processes");
+const { sleep } = require("../harness/wait");
+const { statusKb } = require("../harness/proc-stats");
 const { RULES, RULE_TEXT, REFERENCE_RULE_TEXT, analyze } = require("./analyze");
 
 // setupPrimary()'s default recovery bounds (README, "Options"): the soak calls it without options.
 const ADAPTERS = ["native", "reference"];
 const HUB_BOUNDS = { maxPackets: 100000, maxBytes: 64 * 1024 * 1024, maxSessions: 100000 };
 
-const HELP = `Usage: node soak/run.js [options]   (npm run soak -- [options] builds first)
+const HELP = `Usage: node bench/soak/run.js [options]   (npm run soak -- [options] builds first)
 
   --minutes N        duration of the load (default 10)
   --seconds N        duration in seconds instead (a quick run)
@@ -39,7 +39,7 @@ const HELP = `Usage: node soak/run.js [options]   (npm run soak -- [options] bui
   --seed N           seed of the clients' choices (default 1)
   --adapter NAME     native (this package, default) or reference (@socket.io/cluster-adapter:
                      no hub, no cluster-wide recovery: failed recoveries and offsets not judged)
-  --out FILE         JSON output (default soak/results/<timestamp>.json)
+  --out FILE         JSON output (default bench/soak/results/<timestamp>.json)
   --help
 `;
 
@@ -120,7 +120,7 @@ function fdCount(pid) {
 
 function gitHead() {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: path.join(__dirname, ".."), encoding: "utf8" }).trim();
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: path.join(__dirname, "..", ".."), encoding: "utf8" }).trim();
   } catch {
     return null;
   }
@@ -151,7 +151,7 @@ class Soak {
     this.primary = new RpcClient(child, "primary");
     await waitReady(child, "primary");
     this.info = await this.primary.call("info");
-    for (const w of this.info.workers) trackPid(w.pid, "soak/worker.js");
+    for (const w of this.info.workers) trackPid(w.pid, "bench/soak/worker.js");
     log(`primary ${this.info.pid}, workers ${this.info.workers.map((w) => `${w.index}:${w.pid}@${w.port}`).join(" ")}`);
     for (const deadline = Date.now() + 15000; ; ) {
       if (opts.adapter === "reference") {
@@ -409,7 +409,7 @@ async function main() {
   });
 
   const startedAt = new Date().toISOString();
-  const command = `node soak/run.js ${process.argv.slice(2).join(" ")}`.trim();
+  const command = `node bench/soak/run.js ${process.argv.slice(2).join(" ")}`.trim();
   const reference = opts.adapter === "reference";
   const ruleText = reference ? [...RULE_TEXT, ...REFERENCE_RULE_TEXT] : RULE_TEXT;
   const report = { adapter: opts.adapter, startedAt, commit: gitHead(), command, options: opts, rules: RULES, ruleText, hubBounds: reference ? null : HUB_BOUNDS };

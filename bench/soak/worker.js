@@ -10,21 +10,21 @@
 //   io.fetchSockets()                     also gives the sockets of other workers to unicast to
 //   io.serverSideEmitWithAck("soak:ping") expects one answer from each other worker
 //
-// Clients check the sequences (soak/clients.js). Every state kept here is bounded: rooms are a
+// Clients check the sequences (bench/soak/clients.js). Every state kept here is bounded: rooms are a
 // fixed set, and a unicast target's sequence is forgotten once it has not been seen for 3 minutes
 // (longer than maxDisconnectionDuration, so a recovering socket keeps its sequence).
 
 const http = require("node:http");
-const path = require("node:path");
 const { Server } = require("socket.io");
-const { serve, announceReady } = require("../bench/rpc");
+const { serve, announceReady } = require("../harness/rpc");
+const { adapterFor, listenOwnPort } = require("../harness/workers");
 
 const INDEX = Number(process.env.SOAK_WORKER_INDEX);
 const WORKERS = Number(process.env.SOAK_WORKERS);
 const FORGET_MS = 180000;
 const LATE_MS = 1000;
 const MAX_ERRORS = 10;
-// Self-test of the checks (soak/README.md): SOAK_INJECT=gap makes worker 0 skip broadcast 50,
+// Self-test of the checks (bench/soak/README.md): SOAK_INJECT=gap makes worker 0 skip broadcast 50,
 // SOAK_INJECT=dup makes it send broadcast 50 twice; the soak must then fail.
 const INJECT = INDEX === 0 ? process.env.SOAK_INJECT || "" : "";
 
@@ -141,21 +141,13 @@ function stats(io) {
   };
 }
 
-function listen(httpServer) {
-  return new Promise((resolve, reject) => {
-    httpServer.once("error", reject);
-    // exclusive: each worker its own port, so that a client chooses its worker.
-    httpServer.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => resolve(httpServer.address().port));
-  });
-}
-
 async function main() {
   process.on("disconnect", () => process.exit(0)); // the primary is gone
   // SOAK_ADAPTER=reference: @socket.io/cluster-adapter's (this package is then not loaded).
-  const { createAdapter } = require(process.env.SOAK_ADAPTER === "reference" ? "@socket.io/cluster-adapter" : path.join(__dirname, ".."));
+  const adapter = await adapterFor(process.env.SOAK_ADAPTER === "reference" ? "reference" : "native");
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
-    adapter: createAdapter(),
+    adapter,
     serveClient: false,
     connectionStateRecovery: { maxDisconnectionDuration: 60000 },
   });
@@ -171,7 +163,7 @@ async function main() {
   });
   io.on("soak:ping", (arg, callback) => callback(INDEX));
 
-  const port = await listen(httpServer);
+  const port = await listenOwnPort(httpServer);
   serve({
     start: (args) => start(io, args),
     stop,

@@ -1,7 +1,7 @@
 "use strict";
 
-// A process of socket.io clients (websocket, 127.0.0.1), forked by soak/run.js. It holds its
-// clients, churns them, and checks what they receive (see soak/README.md):
+// A process of socket.io clients (websocket, 127.0.0.1), forked by bench/soak/run.js. It holds its
+// clients, churns them, and checks what they receive (see bench/soak/README.md):
 //
 //   - every stream has a sequence: "b" per sending worker, "r" per (sending worker, room), "u" per
 //     (sending worker, target socket); each client checks each stream it is on: the next packet
@@ -19,8 +19,9 @@
 // connection to a worker drawn at random; `rooms` clients join or leave a room.
 
 const { io } = require("socket.io-client");
-const { serve, announceReady } = require("../bench/rpc");
-const { prng } = require("../bench/stats");
+const { serve, announceReady } = require("../harness/rpc");
+const { prng } = require("../harness/stats");
+const { advanceOffset } = require("../harness/offsets");
 
 const MAX_EVENTS = 50; // problems kept with details, per process
 
@@ -75,17 +76,11 @@ function settle(client) {
 
 function checkOffset(client, offset) {
   if (cfg.checkOffsets === false) return; // --adapter reference: no stored packets, empty offsets
-  const dash = typeof offset === "string" ? offset.lastIndexOf("-") : -1;
-  const epoch = dash > 0 ? offset.slice(0, dash) : null;
-  const position = dash > 0 ? Number(offset.slice(dash + 1)) : NaN;
   const seen = client.offsets;
-  if (seen.epoch === null && epoch !== null) seen.epoch = epoch;
-  if (!(position > seen.last) || epoch !== seen.epoch) {
+  if (!advanceOffset(seen, offset)) {
     totals.badOffsets++;
     note({ kind: "bad offset", slot: client.slot, id: client.socket.id, offset, last: seen.last, epoch: seen.epoch });
-    return;
   }
-  seen.last = position;
 }
 
 function check(client, kind, key, s) {

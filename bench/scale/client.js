@@ -2,7 +2,7 @@
 
 // A client process of the scale suite: many light socket.io clients over the `ws` package, speaking
 // engine.io v4 / socket.io v5 directly (socket.io-client costs too much CPU per connection to reach
-// tens of thousands of connections on 2 cores). Driven by scale/run.js over IPC (bench/rpc.js).
+// tens of thousands of connections on 2 cores). Driven by bench/scale/run.js over IPC (bench/harness/rpc.js).
 //
 // What it speaks: the engine.io open packet `0{...}`, ping `2` answered with pong `3`, socket.io
 // CONNECT `40` (`40/nsp,` for a namespace; `40{"pid":..,"offset":..}` to recover a session), the
@@ -10,7 +10,7 @@
 // socket.io-client, each connection keeps the last string argument of every event as its offset.
 
 const WebSocket = require("ws");
-const { serve, announceReady } = require("../bench/rpc");
+const { serve, announceReady } = require("../harness/rpc");
 
 const conns = []; // every connection ever opened by this process
 const counts = new Map(); // event name => receptions
