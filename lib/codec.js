@@ -66,11 +66,17 @@ function packedSize(value, sizes) {
       }
     }
   } else if (value instanceof Map) {
-    for (const [key, item] of value) add(key), add(item);
+    for (const [key, item] of value) {
+      add(key);
+      add(item);
+    }
   } else if (value instanceof Set) {
     for (const item of value) add(item);
   } else {
-    for (const key in value) add(key), add(value[key]);
+    for (const key in value) {
+      add(key);
+      add(value[key]);
+    }
   }
   sizes.set(value, size);
   return size;
