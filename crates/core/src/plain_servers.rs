@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::header::Header;
 use crate::message::MessageType;
-use crate::EMITTER_UID;
+use crate::message::EMITTER_UID;
 
 /// Servers remembered at most in each set: heartbeating ones are heard again within a heartbeat
 /// interval when a set is cleared, so clearing costs at most a late report.

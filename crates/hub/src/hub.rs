@@ -43,7 +43,8 @@ use crate::socket_dir::SocketDir;
 use crate::stats::HubStats;
 use connection::accept_loop;
 use fanout::{Ipc, Outgoing};
-use remote::{reconcile_loop, RemoteHandler, RemoteState};
+use remote::{reconcile_loop, RemoteHandler};
+use remote_state::RemoteState;
 use state::{Counters, Shared, State};
 
 #[derive(Debug, Clone)]

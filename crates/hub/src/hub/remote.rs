@@ -14,7 +14,6 @@ use sio_cluster_core::{
 };
 
 use super::fanout::{Ipc, Outgoing};
-pub(super) use super::remote_state::RemoteState;
 use super::state::{Shared, State};
 use crate::redis_bridge::RedisHandler;
 use crate::stats::HubStats;
