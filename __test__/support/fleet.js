@@ -3,8 +3,8 @@
 // through one Redis. A Fleet numbers every worker of every machine in one sequence and offers the
 // TestCluster interface over it, so the feature suite runs unchanged across machines.
 
-const { TestCluster } = require("./cluster");
-const { startRedis, startRedisCluster } = require("./redis");
+const { TestCluster, waitFor } = require("./cluster");
+const { startRedis, startRedisCluster, shardNumSub } = require("./redis");
 
 class Fleet {
   /**
@@ -18,6 +18,8 @@ class Fleet {
     this.cluster = cluster;
     this.redisOptions = redisOptions;
     this.machines = [];
+    // Room channel => the subscribers that hold it (a machine of ours, or a plain server).
+    this.roomHolders = new Map();
     this.config = { workers: machines.flatMap((m) => m.workers), serialization: "advanced" };
   }
 
@@ -70,9 +72,35 @@ class Fleet {
     return this.workers.map((w, i) => (w && w.alive ? i : -1)).filter((i) => i >= 0);
   }
 
-  client(index, opts) {
+  /**
+   * A client of worker `index`. Once it has joined `opts.rooms`, waits until Redis counts every
+   * subscriber of their channels: with dynamic subscriptions (the default), a room's channel is
+   * subscribed when the room is created, after socket.io has acknowledged the join, so a message
+   * published to the room right after it may reach the channel before the subscriber and be
+   * dropped by Redis. That holds for @socket.io/redis-adapter as for our hubs; the suite's tests
+   * emit right after joining, so they wait for it.
+   */
+  async client(index, opts = {}) {
     const [machine, local] = this.locate(index);
-    return machine.client(local, opts);
+    const socket = await machine.client(local, opts);
+    await this.waitForRoomSubscribers(index, opts.nsp || "/", opts.rooms || []);
+    return socket;
+  }
+
+  async waitForRoomSubscribers(index, nsp, rooms) {
+    const mode = this.redisOptions.subscriptionMode || "dynamic";
+    // One server's SHARDNUMSUB counts; a Cluster or a Redis of the test's own is not read here.
+    if (!rooms.length || mode === "static" || this.cluster || this.startRedis) return;
+    const [machine] = this.locate(index);
+    const m = this.machines.indexOf(machine);
+    const holder = this.specs[m].primary === "native" ? `machine ${m}` : `worker ${index}`;
+    const prefix = this.redisOptions.channelPrefix || "socket.io";
+    for (const room of rooms) {
+      const channel = `${prefix}#${nsp}#${room}#`;
+      if (!this.roomHolders.has(channel)) this.roomHolders.set(channel, new Set());
+      const holders = this.roomHolders.get(channel).add(holder);
+      await waitFor(() => shardNumSub(this.redis.port, channel) >= holders.size, `subscribers of ${channel}`, 5000);
+    }
   }
 
   reconnect(client, index) {
@@ -86,6 +114,7 @@ class Fleet {
   }
 
   async disconnectClients() {
+    this.roomHolders.clear();
     await Promise.all(this.machines.map((m) => m.disconnectClients()));
   }
 
