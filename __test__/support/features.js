@@ -152,6 +152,8 @@ function describeFeatures(title, config, cluster = new TestCluster(config)) {
         target.id,
       );
       await settle();
+      // Across machines, the rooms' channels are subscribed as the joins land (see Fleet.client).
+      if (cluster.waitForRoomSubscribers) await cluster.waitForRoomSubscribers("/", ["joined", "k1-joined"]);
       await cluster.run(from, ({ io }) => {
         io.to("joined").emit("to-joined");
         io.to("k1-joined").emit("to-k1-joined");

@@ -18,8 +18,6 @@ class Fleet {
     this.cluster = cluster;
     this.redisOptions = redisOptions;
     this.machines = [];
-    // Room channel => the subscribers that hold it (a machine of ours, or a plain server).
-    this.roomHolders = new Map();
     this.config = { workers: machines.flatMap((m) => m.workers), serialization: "advanced" };
   }
 
@@ -83,25 +81,34 @@ class Fleet {
   async client(index, opts = {}) {
     const [machine, local] = this.locate(index);
     const socket = await machine.client(local, opts);
-    await this.waitForRoomSubscribers(index, opts.nsp || "/", opts.rooms || []);
+    await this.waitForRoomSubscribers(opts.nsp || "/", opts.rooms || []);
     return socket;
   }
 
-  async waitForRoomSubscribers(index, nsp, rooms) {
+  /**
+   * Waits until Redis counts, for each of `rooms` of `nsp`, one subscriber per server that holds it
+   * now (a machine of ours subscribes once for all its workers; a plain server, itself).
+   */
+  async waitForRoomSubscribers(nsp, rooms) {
     const mode = this.redisOptions.subscriptionMode || "dynamic";
     // One server's SHARDNUMSUB counts; a Cluster or a Redis of the test's own is not read here.
     if (!rooms.length || mode === "static" || this.cluster || this.startRedis) return;
-    const [machine] = this.locate(index);
-    const m = this.machines.indexOf(machine);
-    const holder = this.specs[m].primary === "native" ? `machine ${m}` : `worker ${index}`;
+    const indexes = this.aliveIndexes();
+    const held = await this.runAll(({ io }, nsp, rooms) => rooms.map((r) => io.of(nsp).adapter.rooms.has(r)), nsp, rooms);
     const prefix = this.redisOptions.channelPrefix || "socket.io";
-    for (const room of rooms) {
+    for (const [r, room] of rooms.entries()) {
+      const holders = new Set();
+      indexes.forEach((index, i) => {
+        if (!held[i][r]) return;
+        const [machine] = this.locate(index);
+        const m = this.machines.indexOf(machine);
+        holders.add(this.specs[m].primary === "native" ? `machine ${m}` : `worker ${index}`);
+      });
       const channel = `${prefix}#${nsp}#${room}#`;
-      if (!this.roomHolders.has(channel)) this.roomHolders.set(channel, new Set());
-      const holders = this.roomHolders.get(channel).add(holder);
       await waitFor(() => shardNumSub(this.redis.port, channel) >= holders.size, `subscribers of ${channel}`, 5000);
     }
   }
+
 
   reconnect(client, index) {
     const [machine, local] = this.locate(index);
@@ -114,7 +121,6 @@ class Fleet {
   }
 
   async disconnectClients() {
-    this.roomHolders.clear();
     await Promise.all(this.machines.map((m) => m.disconnectClients()));
   }
 
