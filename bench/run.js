@@ -10,6 +10,7 @@
 // moment.
 // Prints the table to stdout (progress goes to stderr) and writes JSON to bench/results/.
 
+const os = require("node:os");
 const fs = require("node:fs");
 const path = require("node:path");
 const { execFileSync } = require("node:child_process");
@@ -194,12 +195,19 @@ async function main() {
         try {
           if (target.primary.exited) throw new Error(target.primary.exited);
           const countersBefore = await readCounters(target);
+          // The machine's load average (1 min) before the round and right after its window: a
+          // shared box's background load shows next to the round it lands on.
+          entry.load = { before: os.loadavg()[0] };
           entry.figures = await scenario.run(target, ctx);
+          entry.load.after = os.loadavg()[0];
           // Our counters over the round (outside the measured window), see readCounters().
           entry.counters = counterDelta(countersBefore, await readCounters(target));
           // Our hub's counters after the round (JSON only): how full the recovery log is.
           if (target.variant.startsWith("ours")) entry.hub = await target.primary.call("hubStats");
-          log(`${scenario.name} #${round} ${target.label}: ${describe(entry.figures)}${describeCounters(entry.counters)}${describeRedis(entry.figures.redis)}`);
+          log(
+            `${scenario.name} #${round} ${target.label}: ${describe(entry.figures)}${describeCounters(entry.counters)}` +
+              `${describeRedis(entry.figures.redis)}; load ${entry.load.before.toFixed(2)} -> ${entry.load.after.toFixed(2)}`,
+          );
         } catch (err) {
           if (isStopping()) return new Promise(() => {});
           entry.error = err.message;

@@ -14,25 +14,47 @@ const { infoDelta } = require("../redis-info");
  */
 async function mark(target) {
   const cpu = target.readCpu();
+  const at = process.hrtime.bigint();
   const [clients, workers, redis] = await Promise.all([
     target.allClients("mark"),
     target.allWorkers("mark"),
     // The multi-machine set: redis-server's own counters (INFO), see bench/machines.js.
     target.readRedis ? target.readRedis() : null,
   ]);
-  return { cpu, clients, emits: sum(workers.map((w) => w.emits)), redis };
+  return { cpu, at, clients, emits: sum(workers.map((w) => w.emits)), redis };
+}
+
+/**
+ * redis-server's CPU per second while the system under test sends nothing (its cron, the
+ * servers' heartbeats): read over `ms` before a window, so that the window's Redis CPU can be
+ * told above it (null without INFO readings).
+ */
+async function redisIdle(target, ms) {
+  if (!target.readRedis) return null;
+  const before = await target.readRedis();
+  const t0 = process.hrtime.bigint();
+  await sleep(ms);
+  const after = await target.readRedis();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const delta = infoDelta(before, after);
+  return delta ? { cpuUsPerSec: delta.cpuUs / seconds } : null;
 }
 
 /**
  * Redis's figures between two INFO readings (null without them): its CPU (used_cpu_sys +
- * used_cpu_user) and bytes sent (total_net_output_bytes) per operation, and the connections it
- * holds at the end, the bench's own INFO connection excluded.
+ * used_cpu_user) and bytes sent (total_net_output_bytes) per operation, the CPU per operation
+ * above `idle` (see redisIdle) over the window's `windowSeconds`, and the connections it holds at
+ * the end, the bench's own INFO connection excluded.
  */
-function redisPerOp(before, after, ops) {
+function redisPerOp(before, after, ops, idle = null, windowSeconds = NaN) {
   const delta = infoDelta(before, after);
   if (!delta) return null;
+  const idleCpuUs = idle ? idle.cpuUsPerSec * windowSeconds : NaN;
   return {
     cpuUsPerOp: ops > 0 ? delta.cpuUs / ops : NaN,
+    // What the operations cost Redis: the window's CPU less what it spends idle in as long.
+    cpuUsPerOpAboveIdle: ops > 0 ? (delta.cpuUs - idleCpuUs) / ops : NaN,
+    idleCpuUsPerSec: idle ? idle.cpuUsPerSec : NaN,
     bytesOutPerOp: ops > 0 ? delta.bytesOut / ops : NaN,
     bytesInPerOp: ops > 0 ? delta.bytesIn / ops : NaN,
     commandsPerOp: ops > 0 ? delta.commands / ops : NaN,
@@ -85,4 +107,4 @@ function latency(samples) {
   return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), n: samples.length };
 }
 
-module.exports = { mark, deliveryRate, cpuPerOp, redisPerOp, drain, latency };
+module.exports = { mark, deliveryRate, cpuPerOp, redisIdle, redisPerOp, drain, latency };

@@ -6,7 +6,7 @@
 
 const { sleep } = require("../harness/wait");
 const { sum } = require("../harness/stats");
-const { mark, deliveryRate, cpuPerOp, redisPerOp, drain, latency } = require("./deliveries");
+const { mark, deliveryRate, cpuPerOp, redisIdle, redisPerOp, drain, latency } = require("./deliveries");
 
 /**
  * `rooms(layout)`: the rooms a worker emits to, one at random per emit (rooms, small-rooms); each
@@ -26,6 +26,8 @@ function saturation({ name, kind, title, description, rooms: roomsOf = () => [] 
       // Latency counts only cross-worker deliveries, what the adapter carries (all in the floor).
       await target.allClients("reset", { run, sampleEvery: opts.sampleEvery, remoteOnly: target.workers > 1, credits: true });
       target.resetPeakRss();
+      // Several machines: Redis's idle CPU, read just before, over up to a second.
+      const idle = await redisIdle(target, Math.min(opts.durationMs, 1000));
       const rooms = roomsOf(ctx.layout).map((r) => ({ name: r.name, size: r.members.length }));
       await target.allWorkers("flood", (index) => ({
         run,
@@ -51,7 +53,7 @@ function saturation({ name, kind, title, description, rooms: roomsOf = () => [] 
         opsPerSec: ops / (opts.durationMs / 1000),
         ops,
         cpuUsPerOp: cpuPerOp(m0.cpu, m1.cpu, ops),
-        redis: redisPerOp(m0.redis, m1.redis, ops),
+        redis: redisPerOp(m0.redis, m1.redis, ops, idle, Number(m1.at - m0.at) / 1e9),
         latencyUs: latency(delivery.samples),
         latencyLocalUs: latency(delivery.localSamples),
         peakRss: target.peakRss(),
