@@ -31,7 +31,7 @@ const cluster = require("node:cluster");
 const net = require("node:net");
 const { MessageType } = require("socket.io-adapter");
 const debug = require("debug")("socket.io-cluster-adapter-native:link");
-const { OFFSET_ASSIGNED, RESTORE_SESSION_RESPONSE, SERVER_COUNT_RESPONSE } = require("./binding");
+const { MAX_FRAME_BYTES, OFFSET_ASSIGNED, RESTORE_SESSION_RESPONSE, SERVER_COUNT_RESPONSE } = require("./binding");
 const { CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS } = require("./protocol");
 const { encodePayload, frameToMessage } = require("./codec");
 const { HubRequests } = require("./hub-requests");
@@ -44,7 +44,7 @@ const READ_BUFFER_BYTES = 64 * 1024;
 // up. The hub reads as fast as it can: this only bounds memory if it cannot. Four frames of the
 // largest size, so that a worker that just wrote large frames is not taken for one facing a stuck
 // hub while the hub is still reading them.
-const MAX_UNWRITTEN_BYTES = 4 * 64 * 1024 * 1024;
+const MAX_UNWRITTEN_BYTES = 4 * MAX_FRAME_BYTES;
 // How long a restore waits for the link: for our primary's answer to "hub?" (it comes in
 // milliseconds; the reference's primary, PM2 or recluster never answer), then for the link to be
 // up once a hub was announced (a worker just forked, or linking again).
