@@ -144,7 +144,7 @@ impl Hub {
             started: Instant::now(),
             redis: OnceLock::new(),
             me: me.clone(),
-            last_stats: Mutex::new(HubStats::default()),
+            last_gauges: Mutex::new(HubStats::default()),
         });
         if let Some(redis) = shared.options.redis.clone() {
             let handler = Arc::new(RemoteHandler {

@@ -331,7 +331,7 @@ impl Shared {
     }
 
     /// Sends a message the hub made itself (an answer, an ADAPTER_CLOSE) to `recipients`.
-    fn send_made(
+    pub(super) fn send_made(
         &self,
         state: &mut State,
         header: &Header,

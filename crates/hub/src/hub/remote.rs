@@ -9,7 +9,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use sio_cluster_core::{
-    decode_message, encode_frame, encode_message, peek_uid, Channel, Header, MessageType, Via,
+    decode_message, encode_message, peek_uid, Channel, Header, MessageType, Recipients, Via,
     WorkerId, REMOTE,
 };
 
@@ -125,11 +125,9 @@ impl Shared {
             request_id: request.request_id.clone(),
             ..Header::new(MessageType::ServerCountResponse, &request.nsp, &request.uid)
         };
-        match rmp_serde::to_vec_named(&answer)
-            .map_err(|e| e.to_string())
-            .and_then(|payload| encode_frame(&header, &payload).map_err(|e| e.to_string()))
-        {
-            Ok(bytes) => self.queue_for_links(state, &[to], &bytes.into()),
+        match rmp_serde::to_vec_named(&answer) {
+            // The requester asked over its link (a hub-only frame): the answer goes there.
+            Ok(payload) => self.send_made(state, &header, &payload, Recipients::one(to, Via::Link)),
             Err(error) => self.log(format!("cannot answer a server count: {error}")),
         }
     }
@@ -274,10 +272,10 @@ impl Shared {
             .map_or(0.0, |r| r.subscriptions.len() as f64)
     }
 
-    /// The Redis bridge's counters, kept outside the state lock.
-    pub(super) fn redis_counters(&self) -> HubStats {
+    /// `stats` with the Redis bridge's counters, kept outside the state lock.
+    pub(super) fn with_redis_counters(&self, stats: HubStats) -> HubStats {
         let Some(bridge) = self.redis.get() else {
-            return HubStats::default();
+            return stats;
         };
         let c = &bridge.counters;
         HubStats {
@@ -287,7 +285,7 @@ impl Shared {
             redis_dropped: c.dropped.load(Ordering::Relaxed) as f64,
             redis_bad: c.bad_messages.load(Ordering::Relaxed) as f64,
             redis_echoes: c.echoes.load(Ordering::Relaxed) as f64,
-            ..HubStats::default()
+            ..stats
         }
     }
 }

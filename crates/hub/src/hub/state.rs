@@ -28,8 +28,8 @@ pub(super) struct Shared {
     pub(super) redis: OnceLock<RedisBridge>,
     /// For the tasks it spawns (a server count waits for Redis).
     pub(super) me: Weak<Shared>,
-    /// The last stats read under the state lock, for a `stats()` that finds it held.
-    pub(super) last_stats: Mutex<HubStats>,
+    /// The gauges last read under the state lock, for a `stats()` that finds it held.
+    pub(super) last_gauges: Mutex<HubStats>,
 }
 
 #[derive(Default)]

@@ -31,30 +31,15 @@ impl Hub {
         }
         let last = self
             .shared
-            .last_stats
+            .last_gauges
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
-        HubStats {
-            links: last.links,
-            queued_bytes: last.queued_bytes,
-            log_packets: last.log_packets,
-            log_bytes: last.log_bytes,
-            sessions: last.sessions,
-            session_bytes: last.session_bytes,
-            sessions_dropped: last.sessions_dropped,
-            uids: last.uids,
-            uid_bytes: last.uid_bytes,
-            uids_refused: last.uids_refused,
-            room_bytes: last.room_bytes,
-            room_overflows: last.room_overflows,
-            redis_channels: last.redis_channels,
-            ..self.counter_stats()
-        }
+        self.with_counters(last)
     }
 
-    /// What is counted outside the state lock.
-    fn counter_stats(&self) -> HubStats {
+    /// `gauges` with the counters kept outside the state lock, read now.
+    fn with_counters(&self, gauges: HubStats) -> HubStats {
         let c = &self.shared.counters;
         HubStats {
             frames_in: c.frames_in.load(Ordering::Relaxed) as f64,
@@ -69,14 +54,14 @@ impl Hub {
             unstored: c.unstored.load(Ordering::Relaxed) as f64,
             bridge_bytes: self.shared.backlog.bytes() as f64,
             bridge_dropped: self.shared.backlog.dropped() as f64,
-            ..self.shared.redis_counters()
+            ..self.shared.with_redis_counters(gauges)
         }
     }
 
-    /// The gauges read under the state lock, with the counters kept outside it.
+    /// The gauges read under the state lock (kept as the last reading), with the counters.
     fn read_stats(&self, state: &State) -> HubStats {
         let (uids, uid_bytes, uids_refused) = state.board.adapter_stats();
-        let stats = HubStats {
+        let gauges = HubStats {
             links: state.links.len() as f64,
             queued_bytes: state.links.values().map(|s| s.queue.bytes() as f64).sum(),
             log_packets: state.recovery.log_len() as f64,
@@ -90,14 +75,14 @@ impl Hub {
             room_bytes: state.board.rooms().bytes() as f64,
             room_overflows: state.board.rooms().overflows() as f64,
             redis_channels: Shared::redis_channels(state),
-            ..self.counter_stats()
+            ..HubStats::default()
         };
         *self
             .shared
-            .last_stats
+            .last_gauges
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = stats.clone();
-        stats
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = gauges.clone();
+        self.with_counters(gauges)
     }
 }
 
