@@ -8,6 +8,21 @@ const { dropConnection, settle, waitFor, waitForEvents } = require("./support/cl
 
 const machine = { primary: "native", workers: ["native", "native"] };
 
+/** Two machines whose workers keep sessions for recovery, started for the describe block that calls it. */
+function recoveringFleet() {
+  const serverOptions = { connectionStateRecovery: { maxDisconnectionDuration: 60000 } };
+  const fleet = new Fleet([
+    { ...machine, serverOptions },
+    { ...machine, serverOptions },
+  ]);
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(4);
+  });
+  afterAll(() => fleet.stop());
+  return fleet;
+}
+
 describeWithRedis("several machines, one Redis", () => {
   const fleet = new Fleet([machine, machine]);
   describeFeatures("2 machines x 2 workers (ours), Redis standalone", fleet.config, fleet);
@@ -54,16 +69,7 @@ describeWithRedis("several machines: the Emitter of a primary", () => {
 });
 
 describeWithRedis("several machines: connection state recovery", () => {
-  const serverOptions = { connectionStateRecovery: { maxDisconnectionDuration: 60000 } };
-  const fleet = new Fleet([
-    { ...machine, serverOptions },
-    { ...machine, serverOptions },
-  ]);
-  beforeAll(async () => {
-    await fleet.start();
-    await fleet.waitForServerCount(4);
-  });
-  afterAll(() => fleet.stop());
+  const fleet = recoveringFleet();
 
   test("within a machine a client recovers; on another machine it gets a new session, cleanly", async () => {
     const client = await fleet.client(0, { rooms: ["r"] });
@@ -89,16 +95,7 @@ describeWithRedis("several machines: connection state recovery", () => {
 });
 
 describeWithRedis("several machines: another machine's rooms cost nothing here", () => {
-  const serverOptions = { connectionStateRecovery: { maxDisconnectionDuration: 60000 } };
-  const fleet = new Fleet([
-    { ...machine, serverOptions },
-    { ...machine, serverOptions },
-  ]);
-  beforeAll(async () => {
-    await fleet.start();
-    await fleet.waitForServerCount(4);
-  });
-  afterAll(() => fleet.stop());
+  const fleet = recoveringFleet();
 
   test("a join and broadcasts to rooms nobody here has subscribe no channel and take no place in this machine's log", async () => {
     const onA = await fleet.client(0, { rooms: ["a1", "a2"] });
