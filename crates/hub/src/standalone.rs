@@ -97,6 +97,38 @@ impl StandaloneSocket {
     }
 }
 
+/// The gid of a group given by name or number (`--group`).
+pub fn group_id(group: &str) -> io::Result<u32> {
+    if let Ok(gid) = group.parse() {
+        return Ok(gid);
+    }
+    let name = std::ffi::CString::new(group)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a group name without NUL"))?;
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // Safety: every pointer is valid for the call, the buffer's length is passed with it.
+    let error = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if error != 0 {
+        return Err(io::Error::from_raw_os_error(error));
+    }
+    if found.is_null() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no group named {group}"),
+        ));
+    }
+    Ok(entry.gr_gid)
+}
+
 /// Whether a peer with these credentials may link to a standalone hub.
 pub(crate) fn admits(options: &StandaloneOptions, uid: u32, gid: u32) -> bool {
     uid == hub_user() || options.group == Some(gid)
@@ -248,6 +280,16 @@ mod tests {
         assert!(error.to_string().contains("not a directory"), "{error}");
         fs::remove_file(dir.join("file")).unwrap();
         fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
+    fn groups_by_name_or_number() {
+        assert_eq!(group_id("0").unwrap(), 0);
+        assert_eq!(group_id("root").unwrap(), 0);
+        assert_eq!(
+            group_id("no-such-group-here").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sio_cluster_core::{encode_frame, Frame, Header, MessageType, Secret, EMITTER_UID};
+use sio_cluster_core::{encode_frame, Frame, Header, MessageType, Secret, EMITTER_UID, SENDS_ONLY};
 use sio_cluster_hub::standalone::secret_file;
 use sio_cluster_hub::{random_secret, Hub, HubEvent, HubOptions, StandaloneOptions};
 use tokio::runtime::Handle;
@@ -41,6 +41,10 @@ fn start(socket: &std::path::Path) -> (Hub, Receiver<HubEvent>) {
 
 /// Links as a process outside the cluster does: the secret from the file, any worker id.
 fn link(socket: &std::path::Path, secret: Secret) -> (Link, Receiver<LinkEvent>) {
+    link_as(socket, secret, 0)
+}
+
+fn link_as(socket: &std::path::Path, secret: Secret, worker: u32) -> (Link, Receiver<LinkEvent>) {
     let (tx, rx) = channel();
     let tx = std::sync::Mutex::new(tx);
     let sink = Arc::new(move |event| {
@@ -50,7 +54,7 @@ fn link(socket: &std::path::Path, secret: Secret) -> (Link, Receiver<LinkEvent>)
         &Handle::current(),
         socket.to_path_buf(),
         secret,
-        0,
+        worker,
         sio_cluster_core::MAX_FRAME_LEN,
         sink,
     );
@@ -157,32 +161,41 @@ async fn a_process_without_the_secret_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_emitter_over_a_link_reaches_every_worker_and_is_no_server() {
+async fn an_emitter_over_a_link_reaches_every_worker_is_no_server_and_hears_nothing() {
     let socket = scratch_socket();
     let (hub, _events) = start(&socket);
     let secret = secret_from_file(&socket);
     let (worker, rx_worker) = link(&socket, secret.clone());
-    let (emitter, rx_emitter) = link(&socket, secret.clone());
+    let (other, rx_other) = link(&socket, secret.clone());
+    let (emitter, rx_emitter) = link_as(&socket, secret.clone(), SENDS_ONLY);
     opened(&rx_worker).await;
+    opened(&rx_other).await;
     opened(&rx_emitter).await;
     emitter.send(frame(MessageType::Broadcast, EMITTER_UID, b"news"));
-    let got = frames(&rx_worker).await;
-    assert_eq!(got[0].header.uid, EMITTER_UID);
-    assert_eq!(got[0].payload, b"news");
-    assert_eq!(
-        hub.stats().uids,
-        0.0,
-        "the Emitter is not counted as an adapter"
+    for rx in [&rx_worker, &rx_other] {
+        let got = frames(rx).await;
+        assert_eq!(got[0].header.uid, EMITTER_UID);
+        assert_eq!(got[0].payload, b"news");
+    }
+    let uids = hub.stats().uids;
+    assert_eq!(uids, 0.0, "the Emitter is not counted as an adapter");
+    // What the workers send never reaches a link that only sends.
+    other.send(frame(MessageType::Broadcast, "uid-other", b"chatter"));
+    assert_eq!(frames(&rx_worker).await[0].payload, b"chatter");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        rx_emitter.try_recv().is_err(),
+        "the Emitter's link hears nothing"
     );
+    // Nor is the Emitter announced closed when it goes: it was never a server.
     drop(emitter);
     drop(rx_emitter);
-    // Nothing announces the Emitter closed: it was never a server.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         rx_worker.try_recv().is_err(),
         "no ADAPTER_CLOSE for the Emitter"
     );
-    drop(worker);
+    drop((worker, other));
     drop(hub);
     std::fs::remove_dir(socket.parent().unwrap()).unwrap();
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sio_cluster_core::{FrameDecoder, OutQueue, RawFrame, Secret, WorkerId, ACCEPTED};
+use sio_cluster_core::{FrameDecoder, OutQueue, RawFrame, Secret, WorkerId, ACCEPTED, SENDS_ONLY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
@@ -36,8 +36,8 @@ pub(super) async fn accept_loop(listener: UnixListener, shared: Arc<Shared>, sec
 
 /// Authenticates a connection, then runs its link until it closes.
 async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret) {
-    let worker = match authenticate(&mut stream, &shared, &secret).await {
-        Ok(worker) => worker,
+    let (worker, sends_only) = match authenticate(&mut stream, &shared, &secret).await {
+        Ok(admitted) => admitted,
         Err(reason) => {
             shared
                 .counters
@@ -57,10 +57,13 @@ async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret)
         }
         // Its frames are counted from 1 again: pins of the old count mean nothing on this link.
         state.board.link_opened(worker);
-        // A standalone hub's workers have no IPC to switch from: on their link from the start.
+        // A standalone hub's workers have no IPC to switch from: on their link from the start
+        // (a link that only sends is nobody's recipient).
         let release = match shared.options.standalone {
             Some(_) => {
-                state.board.switch_to_link(worker);
+                if !sends_only {
+                    state.board.switch_to_link(worker);
+                }
                 let _ = release.send(());
                 None
             }
@@ -99,14 +102,14 @@ async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret)
     shared.close_link_now(worker, link_id, reason);
 }
 
-/// Checks who connected and its hello; returns the worker it is. A primary's hub knows its
-/// workers' pids ([`super::Hub::allow`]); a standalone hub admits its user (or group) and names
-/// the worker itself.
+/// Checks who connected and its hello; returns the worker it is, and whether its link only
+/// sends. A primary's hub knows its workers' pids ([`super::Hub::allow`]); a standalone hub
+/// admits its user (or group) and names the worker itself.
 async fn authenticate(
     stream: &mut UnixStream,
     shared: &Shared,
     secret: &Secret,
-) -> Result<WorkerId, String> {
+) -> Result<(WorkerId, bool), String> {
     let credentials = stream
         .peer_cred()
         .map_err(|e| format!("no peer credentials: {e}"))?;
@@ -128,11 +131,14 @@ async fn authenticate(
     if shared.options.standalone.is_some() {
         let worker = state.name_worker();
         state.pids.insert(worker, pid as u32);
-        state.board.add_worker(worker);
-        return Ok(worker);
+        let sends_only = claimed == SENDS_ONLY;
+        if !sends_only {
+            state.board.add_worker(worker);
+        }
+        return Ok((worker, sends_only));
     }
     match state.pids.get(&claimed).copied() {
-        Some(expected) if i64::from(expected) == i64::from(pid) => Ok(claimed),
+        Some(expected) if i64::from(expected) == i64::from(pid) => Ok((claimed, false)),
         Some(expected) => Err(format!(
             "pid {pid} claims to be worker {claimed}, whose pid is {expected}"
         )),
