@@ -45,6 +45,15 @@ pub struct NativeHubOptions {
     pub group: Option<String>,
 }
 
+/// Where a standalone hub listening on `socket` keeps its secret (the hub writes it, workers read
+/// it).
+#[napi]
+pub fn standalone_secret_file(socket: String) -> String {
+    sio_cluster_hub::standalone::secret_file(socket.as_ref())
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// What a hub event tells the primary (lib/primary.js compares against these values).
 #[napi(string_enum = "lowercase")]
 pub enum HubEventKind {
