@@ -173,3 +173,44 @@ describe("standalone hub: who is refused", () => {
     expect(secret).toBe("EACCES");
   });
 });
+
+describe("the socket.io-cluster-hub command", () => {
+  const bin = path.join(ROOT, "bin", "socket.io-cluster-hub.js");
+  const run = (args, env = {}) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 10000, env: { ...process.env, ...env } });
+
+  test("--help prints the usage; a missing or wrong argument exits 2 naming it", () => {
+    const help = run(["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--socket <path>/);
+    const none = run([], { SOCKET_IO_CLUSTER_HUB: "" });
+    expect([none.status, none.stderr]).toEqual([2, expect.stringMatching(/--socket is required/)]);
+    const unknown = run(["--socket", "/tmp/x.sock", "--sokcet", "y"]);
+    expect([unknown.status, unknown.stderr]).toEqual([2, expect.stringMatching(/--sokcet/)]);
+    const mode = run(["--socket", "/tmp/x.sock", "--redis", "redis://127.0.0.1:1", "--redis-subscription-mode", "sharded"]);
+    expect([mode.status, mode.stderr]).toEqual([2, expect.stringMatching(/subscriptionMode" must be one of/)]);
+    const count = run(["--socket", "/tmp/x.sock", "--recovery-max-packets", "ten"]);
+    expect([count.status, count.stderr]).toEqual([2, expect.stringMatching(/--recovery-max-packets must be a positive integer/)]);
+  });
+
+  test("a directory others may write is refused (exit 1, said why)", () => {
+    const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "sio-open-"));
+    fs.chmodSync(dir, 0o777);
+    const result = run(["--socket", path.join(dir, "hub.sock")]);
+    expect([result.status, result.stderr]).toEqual([1, expect.stringMatching(/may be written by other users/)]);
+    fs.rmdirSync(dir);
+  });
+
+  test("a second hub on the same socket is refused while the first runs", async () => {
+    const cluster = new TestCluster({ primary: "none", plain: true, standaloneHub: {}, workers: [] });
+    await cluster.start();
+    try {
+      const socket = await cluster.request("hubSocket");
+      await waitFor(() => fs.existsSync(`${socket}.secret`), "the first hub up"); // written once it listens
+      const second = run(["--socket", socket]);
+      expect([second.status, second.stderr]).toEqual([1, expect.stringMatching(/a hub already listens on/)]);
+      expect(fs.existsSync(socket)).toBe(true);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
