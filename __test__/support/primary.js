@@ -14,7 +14,7 @@ const cluster = require("node:cluster");
 const path = require("node:path");
 const { serve, notify, relayToWorkers, cloneable } = require("../../bench/harness/rpc");
 const { setupPrimaryFor, forkWorker, forkPlainProcess } = require("../../bench/harness/workers");
-const { StandaloneHubProcess } = require("./standalone-hub");
+const { StandaloneHubProcess } = require("../../bench/harness/standalone-hub");
 
 const config = JSON.parse(process.argv[2]);
 const hub = config.standaloneHub ? new StandaloneHubProcess(config.standaloneHub.args || []) : null;
@@ -86,7 +86,9 @@ serve({
 
 // Nothing of this test outlives it, the hub included.
 process.on("exit", () => {
-  if (hub) hub.kill("SIGKILL");
+  if (!hub) return;
+  hub.kill("SIGKILL");
+  hub.removeDir();
 });
 
 process.on("disconnect", () => {

@@ -1,7 +1,7 @@
 "use strict";
 // The standalone hub as its users run it: `socket.io-cluster-hub --socket <path>` (the package's
-// bin), a process of its own, for a test cluster's primary (primary.js) to start, stop and start
-// again.
+// bin), a process of its own, for a test cluster's primary (__test__/support/primary.js) or a
+// bench cluster's (bench/cluster-primary.js) to start, stop and start again.
 
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
@@ -17,6 +17,10 @@ class StandaloneHubProcess {
     this.socket = path.join(this.dir, "run", "hub.sock");
     this.args = args;
     this.child = null;
+  }
+
+  get pid() {
+    return this.child ? this.child.pid : null;
   }
 
   /** Resolves once the hub says it listens. */
@@ -44,6 +48,11 @@ class StandaloneHubProcess {
 
   kill(signal) {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  /** Removes the temporary directory (once stopped). */
+  removeDir() {
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
