@@ -11,6 +11,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { describeFeatures } = require("./support/features");
 const { TestCluster, linkState, settle, sleep, waitFor, waitForEvents } = require("./support/cluster");
+const { describeWithRedis, startRedis, shardNumSub } = require("./support/redis");
 
 const ROOT = path.join(__dirname, "..");
 
@@ -128,6 +129,57 @@ describe("standalone hub: the Emitter, recovery across a rolling replacement, a 
     for (const w of live) clients.push(await cluster.client(w));
     await cluster.run(live[0], ({ io }) => io.emit("again"));
     for (const c of clients) await waitForEvents(c, "again");
+  });
+});
+
+describe("standalone hub beside a reference worker (under the reference's primary)", () => {
+  const cluster = new TestCluster({ primary: "reference", standaloneHub: {}, workers: ["native", "reference"], adapterOptions: { heartbeatInterval: 300 } });
+  beforeAll(() => cluster.start());
+  afterAll(() => cluster.stop());
+
+  test("our worker hears the reference worker over IPC and names it: it does not hear our worker", async () => {
+    await waitFor(async () => (await cluster.run(0, linkState)) === "linked", "linked");
+    const referenceUid = await cluster.run(1, ({ io }) => io.of("/").adapter.uid);
+    await waitFor(
+      async () => cluster.run(0, ({ require }, uid) => require("../../lib/transport").link.ipcServers.has(uid), referenceUid),
+      "the reference worker named",
+    );
+    // What the debug line says is so: the reference worker counts only itself.
+    await sleep(1000);
+    expect(await cluster.run(1, ({ io }) => io.of("/").adapter.serverCount())).toBe(1);
+  });
+});
+
+describeWithRedis("standalone hubs bridged through Redis (--redis)", () => {
+  let redis;
+  const machines = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    for (const base of [0, 2]) {
+      const machine = new TestCluster({ primary: "none", plain: true, indexBase: base, standaloneHub: { args: ["--redis", redis.url] }, workers: ["native", "native"] });
+      machines.push(machine);
+      await machine.start();
+    }
+  });
+  afterAll(async () => {
+    for (const machine of machines) await machine.stop();
+    if (redis) await redis.stop();
+  });
+
+  test("a broadcast and a room message cross machines; serverCount() counts every process", async () => {
+    await waitFor(async () => (await Promise.all(machines.map((m) => m.runAll(({ io }) => io.of("/").adapter.serverCount())))).flat().every((n) => n === 4), "4 servers everywhere", 15000);
+    const a = await machines[0].client(0);
+    const b = await machines[1].client(1, { rooms: ["r"] });
+    const bOther = await machines[1].client(0);
+    await waitFor(() => shardNumSub(redis.port, "socket.io#/#r#") >= 1, "machine B subscribed the room");
+    await machines[0].run(1, ({ io }) => {
+      io.emit("all");
+      io.to("r").emit("room");
+    });
+    for (const c of [a, b, bOther]) await waitForEvents(c, "all");
+    await waitForEvents(b, "room");
+    await settle();
+    expect([a, b, bOther].map((c) => c.received.filter((r) => r.event === "room").length)).toEqual([0, 1, 0]);
   });
 });
 

@@ -211,9 +211,7 @@ mod tests {
     use super::*;
 
     fn scratch() -> PathBuf {
-        let mut suffix = [0u8; 6];
-        getrandom::fill(&mut suffix).unwrap();
-        let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+        let name = crate::socket_dir::random_name().unwrap();
         std::env::temp_dir().join(format!("sio-standalone-test-{name}"))
     }
 

@@ -12,7 +12,7 @@ use sio_cluster_hub::{random_secret, Hub, HubEvent, HubOptions, StandaloneOption
 use tokio::runtime::Handle;
 
 mod support;
-use support::link::{Link, LinkEvent};
+use support::link::{link_to, Link, LinkEvent};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -45,20 +45,7 @@ fn link(socket: &std::path::Path, secret: Secret) -> (Link, Receiver<LinkEvent>)
 }
 
 fn link_as(socket: &std::path::Path, secret: Secret, worker: u32) -> (Link, Receiver<LinkEvent>) {
-    let (tx, rx) = channel();
-    let tx = std::sync::Mutex::new(tx);
-    let sink = Arc::new(move |event| {
-        let _ = tx.lock().unwrap().send(event);
-    });
-    let link = Link::connect(
-        &Handle::current(),
-        socket.to_path_buf(),
-        secret,
-        worker,
-        sio_cluster_core::MAX_FRAME_LEN,
-        sink,
-    );
-    (link, rx)
+    link_to(socket.to_path_buf(), secret, worker)
 }
 
 fn secret_from_file(socket: &std::path::Path) -> Secret {
