@@ -38,7 +38,8 @@ describe("standalone hub: the Emitter, recovery across a rolling replacement, a 
     workers: ["native", "native", "native"],
     serverOptions: RECOVERY,
     graceful: true,
-    adapterOptions: { heartbeatInterval: 500 },
+    // A timeout no test waits for: a process counted gone was announced so by the hub.
+    adapterOptions: { heartbeatInterval: 500, heartbeatTimeout: 600000 },
   });
 
   beforeAll(async () => {
@@ -113,6 +114,18 @@ describe("standalone hub: the Emitter, recovery across a rolling replacement, a 
       const seqs = c.received.filter((r) => r.event === "m").map((r) => r.args[0]);
       expect(seqs).toEqual([...Array(sent).keys()]);
     }
+  });
+
+  test("a process killed (SIGKILL) is gone for the others at once, not after heartbeatTimeout", async () => {
+    const victim = await cluster.forkWorker("native");
+    await waitFor(async () => (await cluster.run(victim, linkState)) === "linked", "linked");
+    const survivors = cluster.aliveIndexes().filter((i) => i !== victim);
+    await waitFor(async () => (await cluster.run(survivors[0], ({ io }) => io.of("/").adapter.serverCount())) === survivors.length + 1, "counted");
+    const exited = cluster.waitForExit(victim);
+    cluster.signal(victim, "SIGKILL");
+    await exited;
+    // heartbeatTimeout is 10 minutes here: only the hub's ADAPTER_CLOSE can uncount it.
+    await waitFor(async () => (await cluster.run(survivors[0], ({ io }) => io.of("/").adapter.serverCount())) === survivors.length, "the victim uncounted");
   });
 
   test("the hub stopped and started again: the processes link again and broadcasts cross again", async () => {
