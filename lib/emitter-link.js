@@ -12,19 +12,17 @@ const net = require("node:net");
 const debug = require("debug")("socket.io-cluster-adapter-native:emitter");
 const { MAX_FRAME_BYTES, SENDS_ONLY, inspectMessage } = require("./binding");
 const { encodePayload } = require("./codec");
+const { HeldMessages } = require("./held-messages");
 
 const RETRY_DELAY_MS = 1000;
 const MAX_WAITING_BYTES = 4 * MAX_FRAME_BYTES;
-// What a waiting message costs besides its payload (its object, its header), counted against the bound.
-const WAITING_OVERHEAD_BYTES = 256;
 
 class EmitterLink {
   constructor(socketPath) {
     this.path = socketPath;
     this.connection = null; // { socket, codec } while connecting or open
     this.open = false;
-    this.waiting = []; // [message, payload] not written yet, in order
-    this.waitingBytes = 0;
+    this.waiting = new HeldMessages(MAX_WAITING_BYTES); // not written yet, in order
     this.flushScheduled = false;
     this.retryTimer = null;
     this.closed = false;
@@ -41,12 +39,9 @@ class EmitterLink {
     const payload = encodePayload(message);
     if (this.open) this.connection.codec.sendMade(message, payload);
     else {
-      const cost = payload.length + WAITING_OVERHEAD_BYTES;
-      if (this.waitingBytes + cost > MAX_WAITING_BYTES) {
-        throw new Error(`socket.io-cluster-adapter-native: the hub at ${this.path} is not reachable (${this.waitingBytes} bytes wait for it)`);
+      if (!this.waiting.push(message, payload)) {
+        throw new Error(`socket.io-cluster-adapter-native: the hub at ${this.path} is not reachable (${this.waiting.bytes} bytes wait for it)`);
       }
-      this.waiting.push([message, payload]);
-      this.waitingBytes += cost;
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -74,8 +69,7 @@ class EmitterLink {
   giveUp() {
     clearTimeout(this.retryTimer);
     if (this.waiting.length > 0) debug("closed before the hub at %s could be reached: %d messages dropped", this.path, this.waiting.length);
-    this.waiting = [];
-    this.waitingBytes = 0;
+    this.waiting.clear();
     if (this.connection) this.connection.socket.destroy();
     this.connection = null;
   }
@@ -124,15 +118,13 @@ class EmitterLink {
   opened() {
     this.open = true;
     const { codec } = this.connection;
-    for (const [message, payload] of this.waiting) {
+    for (const [message, payload] of this.waiting.takeAll()) {
       try {
         codec.sendMade(message, payload);
       } catch (err) {
         debug("drop a message the hub cannot take: %s", err.message);
       }
     }
-    this.waiting = [];
-    this.waitingBytes = 0;
     debug("linked to the hub at %s", this.path);
     if (this.closed) this.end();
     else this.flush();

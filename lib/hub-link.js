@@ -43,6 +43,7 @@ const { MAX_FRAME_BYTES, OFFSET_ASSIGNED, RESTORE_SESSION_RESPONSE, SERVER_COUNT
 const { CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, logEpoch } = require("./protocol");
 const { encodePayload, frameToMessage } = require("./codec");
 const { HubRequests } = require("./hub-requests");
+const { HeldMessages } = require("./held-messages");
 const roomReport = require("./room-report");
 
 const RETRY_DELAY_MS = 1000;
@@ -66,8 +67,6 @@ const ROOMS_PER_REPORT = 10000;
 // What a worker of a standalone hub sends while it is not linked (starting, or the hub starting
 // again), held for the link; beyond it, dropped with a debug line.
 const MAX_UNLINKED_BYTES = 8 * 1024 * 1024;
-// Counted for each held message beside its payload (its header, the held entry).
-const HELD_OVERHEAD_BYTES = 256;
 // Servers heard over IPC while linked to a standalone hub, each named once in a debug line: at
 // most this many are remembered.
 const MAX_IPC_SERVERS_NAMED = 1000;
@@ -92,8 +91,7 @@ class HubLink {
     this.stats = { sent: 0, received: 0, links: 0 };
     this.standalone = null; // the socket of the standalone hub this process links to
     this.ipcServers = new Set(); // see heardOverIpc
-    this.unlinked = []; // [message, payload] sent before the standalone hub's link is up
-    this.unlinkedBytes = 0;
+    this.unlinked = new HeldMessages(MAX_UNLINKED_BYTES); // sent before the standalone hub's link is up
     this.flushScheduled = false;
     this.readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     this.requests = new HubRequests(this, (nsp, rooms) => {
@@ -136,8 +134,7 @@ class HubLink {
     roomReport.setReporting(false);
     this.state = "ipc";
     this.transport = null;
-    this.unlinked = [];
-    this.unlinkedBytes = 0;
+    this.unlinked.clear();
     this.settleLinkWaiters(false);
   }
 
@@ -320,13 +317,9 @@ class HubLink {
       debug("cannot send message of type %o: %s", message.type, err.message);
       return true;
     }
-    const cost = payload.length + HELD_OVERHEAD_BYTES;
-    if (this.unlinkedBytes + cost > MAX_UNLINKED_BYTES) {
-      debug("drop message of type %o: %d bytes already wait for the standalone hub's link", message.type, this.unlinkedBytes);
-      return true;
+    if (!this.unlinked.push(message, payload)) {
+      debug("drop message of type %o: %d bytes already wait for the standalone hub's link", message.type, this.unlinked.bytes);
     }
-    this.unlinked.push([message, payload]);
-    this.unlinkedBytes += cost;
     return true;
   }
 
@@ -409,9 +402,7 @@ class HubLink {
     this.queueRoomSnapshot();
     if (this.standalone) {
       // Nothing went through a primary to wait for; what was sent meanwhile leaves now, in order.
-      const held = this.unlinked;
-      this.unlinked = [];
-      this.unlinkedBytes = 0;
+      const held = this.unlinked.takeAll();
       for (const [message, payload] of held) {
         try {
           this.queueOnLink(message, false, payload);
