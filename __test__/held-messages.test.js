@@ -5,11 +5,11 @@
 const { HeldMessages } = require("../lib/held-messages");
 
 test("messages are held in order up to the bound, counted with their overhead; past it, refused", () => {
-  const held = new HeldMessages(1000);
+  const held = new HeldMessages(1200);
   const payload = Buffer.alloc(200);
   let accepted = 0;
   while (held.push({ n: accepted }, payload)) accepted++;
-  // 200 bytes of payload and 256 of overhead each: two fit in 1000 bytes, a third would not.
+  // 200 bytes of payload and 256 of overhead each: two fit in 1200 bytes, a third would not.
   expect(accepted).toBe(2);
   expect(held.bytes).toBe(2 * (200 + 256));
   expect(held.push({ n: 99 }, Buffer.alloc(0))).toBe(true); // 256 more still fit
