@@ -271,6 +271,19 @@ export interface NativeHubOptions {
   redisSubscriptionMode?: string
   /** Count each worker as a subscriber of its namespace's channel (mixed fleets). */
   redisCountEachWorker?: boolean
+  /**
+   * "streams": speak `@socket.io/redis-streams-adapter`'s protocol (the options below are
+   * its `createAdapter`'s); otherwise the sharded adapter's.
+   */
+  redisMode?: string
+  redisStreamName?: string
+  redisStreamCount?: number
+  redisMaxLen?: number
+  redisReadCount?: number
+  redisBlockTimeInMs?: number
+  redisSessionKeyPrefix?: string
+  redisUseShardedPubSub?: boolean
+  redisOnlyPlaintext?: boolean
 }
 
 /** The offset the hub gave the worker's last stored broadcast. */
@@ -313,6 +326,15 @@ export declare const SERVER_COUNT: number
 
 /** The hub's answer to `SERVER_COUNT`. */
 export declare const SERVER_COUNT_RESPONSE: number
+
+/** The stream id a position names (`<ms>-<seq>`), or "" for a position that names none. */
+export declare function streamOffset(position: number): string
+
+/**
+ * The position of a stream id a client gave, or null if it has none (not an id, or one a
+ * position cannot carry: the client then gets a new session).
+ */
+export declare function streamPosition(offset: string): number | null
 
 /** String ids from here up index the batch's locals. */
 export declare const STRING_LOCAL: number

@@ -13,7 +13,7 @@ const crypto = require("node:crypto");
 const debug = require("debug")("socket.io-cluster-adapter-native:primary");
 const { MessageType } = require("socket.io-adapter");
 const { NativeHub, PrimaryRouter, inspectMessage, HubEventKind, IpcAction, RouteAction } = require("./binding");
-const { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, isAdapterMessage, isControlMessage } = require("./protocol");
+const { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM, isAdapterMessage, isControlMessage } = require("./protocol");
 const { encodePayload, encodeIpcPayload, frameToMessage } = require("./codec");
 const { normalizePrimaryOptions } = require("./options");
 
@@ -56,6 +56,15 @@ function startHub(options) {
         redisChannelPrefix: redis.channelPrefix,
         redisSubscriptionMode: redis.subscriptionMode,
         redisCountEachWorker: redis.mixedFleet,
+        redisMode: redis.mode,
+        redisStreamName: redis.streamName,
+        redisStreamCount: redis.streamCount,
+        redisMaxLen: redis.maxLen,
+        redisReadCount: redis.readCount,
+        redisBlockTimeInMs: redis.blockTimeInMs,
+        redisSessionKeyPrefix: redis.sessionKeyPrefix,
+        redisUseShardedPubSub: redis.useShardedPubSub,
+        redisOnlyPlaintext: redis.onlyPlaintext,
       }),
     },
     onHubEvent,
@@ -123,8 +132,11 @@ function startHub(options) {
     if (!isControlMessage(message)) return;
     if (message.kind === ControlKind.HUB_REQUEST) {
       hub.allow(worker.id, worker.process.pid);
-      const serverCount = options.redis && options.redis.mixedFleet ? COUNT_BY_REDIS : undefined;
-      sendTo(worker, { source: CONTROL_SOURCE, kind: ControlKind.HUB, path: hub.path, secret: hub.secret, epoch, serverCount });
+      const streams = Boolean(options.redis && options.redis.mode === "streams");
+      // Streams mode counts servers as the streams adapter does (PUBSUB NUMSUB), as mixedFleet.
+      const serverCount = options.redis && (options.redis.mixedFleet || streams) ? COUNT_BY_REDIS : undefined;
+      const offsets = streams ? OFFSETS_STREAM : undefined;
+      sendTo(worker, { source: CONTROL_SOURCE, kind: ControlKind.HUB, path: hub.path, secret: hub.secret, epoch, serverCount, offsets });
     } else if (message.kind === ControlKind.SWITCHED) {
       hub.switch(worker.id);
     }

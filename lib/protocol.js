@@ -25,6 +25,10 @@ const ControlKind = Object.freeze({
 // redis-adapter servers count them (a mixed fleet), by asking the hub.
 const COUNT_BY_REDIS = "redis";
 
+// The `offsets` of a "hub" control message when the hub speaks @socket.io/redis-streams-adapter's
+// protocol: a client's offset is a Redis stream id (see src/stream_offsets.rs).
+const OFFSETS_STREAM = "stream";
+
 function isAdapterMessage(message) {
   return message !== null && typeof message === "object" && message.source === MESSAGE_SOURCE;
 }
@@ -33,4 +37,4 @@ function isControlMessage(message) {
   return message !== null && typeof message === "object" && message.source === CONTROL_SOURCE;
 }
 
-module.exports = { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, isAdapterMessage, isControlMessage };
+module.exports = { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM, isAdapterMessage, isControlMessage };

@@ -33,6 +33,7 @@ mod remote;
 mod remote_state;
 mod state;
 mod stats;
+mod streams;
 
 use crate::backlog::Backlog;
 use crate::error::HubError;
@@ -124,7 +125,16 @@ impl Hub {
         board.limit_adapters(MAX_ADAPTER_BYTES.min(options.max_queue_bytes / 4));
         let remote = options.redis.as_ref().map(|redis| {
             board.add_remote();
-            RemoteState::new(Channels::new(redis.channel_prefix.clone(), redis.mode))
+            // Streams mode: one channel per namespace and one per server, as the streams
+            // adapter subscribes (no room channels).
+            let mode = match redis.streams {
+                Some(_) => sio_cluster_core::SubscriptionMode::Static,
+                None => redis.mode,
+            };
+            RemoteState::new(
+                Channels::new(redis.channel_prefix.clone(), mode),
+                redis.streams.as_ref(),
+            )
         });
         let state = State {
             board,

@@ -266,6 +266,25 @@ impl Recovery {
         Ok(frames)
     }
 
+    /// A broadcast given `offset` by something other than this log (a Redis stream's id): the
+    /// frame to relay, with it, and the sender's acknowledgement, as [`Recovery::store`] makes.
+    pub fn with_offset(frame: &RawFrame, offset: u64) -> Result<(Vec<u8>, Vec<u8>), FrameError> {
+        let header = &frame.header;
+        let relayed = Header {
+            store: false,
+            offset: Some(offset),
+            ..header.clone()
+        };
+        let ack = Header {
+            offset: Some(offset),
+            ..hub_header(MessageType::OffsetAssigned, &header.nsp, None)
+        };
+        Ok((
+            encode_frame(&relayed, frame.payload())?,
+            encode_frame(&ack, &[])?,
+        ))
+    }
+
     /// What the hub does with a broadcast it could not store: delivered without an offset, and
     /// its sender told so (an OFFSET_ASSIGNED without one), so that the sender's pairing of
     /// acknowledgements with its stored broadcasts, first in first out, stays in step.
