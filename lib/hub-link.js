@@ -206,7 +206,8 @@ class HubLink {
 
   /** The offset of position `position` in this hub's log, as clients see it. */
   toOffset(position) {
-    if (this.streamOffsets) return require("./binding").streamOffset(position);
+    // A restore's positions (stream ids, past 2^32) arrive as BigInts from msgpackr: exact below 2^53.
+    if (this.streamOffsets) return require("./binding").streamOffset(Number(position));
     return `${this.epoch}-${position}`;
   }
 
