@@ -40,9 +40,11 @@ use crate::redis_bridge::{RawEntry, StreamsOptions};
 /// Streams mode's part of the hub's state (under the state lock).
 pub(super) struct StreamsState {
     /// Frames from the links waiting, in order, behind a stored broadcast whose XADD has not
-    /// answered yet. Bounded by what the links bring in one Redis round trip (the bridge drops
-    /// XADDs at once while Redis is away, which releases them).
+    /// answered yet: what the links bring in one Redis round trip (the bridge drops XADDs at
+    /// once while Redis is away, which releases them), at most [`MAX_HELD_BYTES`].
     held: VecDeque<Held>,
+    /// The bytes of the frames in `held`.
+    held_bytes: usize,
     next_token: u64,
     /// The primary's Emitter's entries, awaited back from the stream (to skip them).
     echoes: Echoes,
@@ -66,10 +68,17 @@ enum Held {
     },
 }
 
+/// Bytes of frames held behind stored broadcasts waiting for Redis. Past it (Redis answering
+/// slower than the links bring frames), frames that are not stored broadcasts are routed at once,
+/// ahead of the stored ones still waiting (said in a debug line), and a stored broadcast is
+/// delivered without an offset: local traffic never waits on Redis without bound.
+const MAX_HELD_BYTES: usize = 16 * 1024 * 1024;
+
 impl StreamsState {
     pub(super) fn new(options: &StreamsOptions) -> Self {
         StreamsState {
             held: VecDeque::new(),
+            held_bytes: 0,
             next_token: 1,
             echoes: Echoes::default(),
             restores: 0,
@@ -145,7 +154,17 @@ impl Shared {
                     .and_then(|r| r.streams.as_mut())
                     .filter(|s| !s.held.is_empty());
                 match held {
-                    Some(streams) => streams.held.push_back(Held::Frame { from, frame }),
+                    Some(streams) if streams.held_bytes + frame.bytes.len() <= MAX_HELD_BYTES => {
+                        streams.held_bytes += frame.bytes.len();
+                        streams.held.push_back(Held::Frame { from, frame });
+                    }
+                    Some(_) => {
+                        self.log(format!(
+                            "worker {from}: {} routed ahead of stored broadcasts still waiting for Redis ({MAX_HELD_BYTES} bytes held)",
+                            kind.name()
+                        ));
+                        self.route(state, from, frame);
+                    }
                     None => self.route(state, from, frame),
                 }
             }
@@ -160,8 +179,16 @@ impl Shared {
         let Some(streams) = state.remote.as_mut().and_then(|r| r.streams.as_mut()) else {
             return;
         };
+        if streams.held_bytes + frame.bytes.len() > MAX_HELD_BYTES {
+            self.counters.unstored.fetch_add(1, Ordering::Relaxed);
+            self.log(format!(
+                "worker {from}: a broadcast is delivered without an offset: {MAX_HELD_BYTES} bytes wait for Redis already"
+            ));
+            return self.deliver_stored(state, from, frame, None);
+        }
         let token = streams.next_token;
         streams.next_token += 1;
+        streams.held_bytes += frame.bytes.len();
         let fields = encode_entry(&frame.header, frame.payload(), options.only_plaintext);
         let stream = stream_name(
             &options.stream_name,
@@ -209,6 +236,9 @@ impl Shared {
                 Some(Held::Stored { id: None, .. }) | None => return,
                 Some(_) => streams.held.pop_front(),
             };
+            if let Some(Held::Frame { frame, .. } | Held::Stored { frame, .. }) = &ready {
+                streams.held_bytes -= frame.bytes.len();
+            }
             match ready {
                 Some(Held::Frame { from, frame }) => self.route(state, from, frame),
                 Some(Held::Stored {
@@ -284,10 +314,7 @@ impl Shared {
                         .iter()
                         .map(|(n, v)| (n.as_slice(), v.as_slice()))
                 };
-                let uid = fields()
-                    .filter(|(n, _)| *n == b"uid")
-                    .last()
-                    .map(|(_, v)| v);
+                let uid = fields().rfind(|(n, _)| *n == b"uid").map(|(_, v)| v);
                 let own = uid
                     .and_then(|uid| std::str::from_utf8(uid).ok())
                     .is_some_and(|uid| board.is_local_adapter(uid));
