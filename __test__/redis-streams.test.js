@@ -13,3 +13,53 @@ describeWithRedis("streams mode with a plain @socket.io/redis-streams-adapter se
   const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams" } });
   describeFeatures("2 of our machines x 2 workers + a plain redis-streams-adapter server", fleet.config, fleet);
 });
+
+describeWithRedis("streams mode: the Emitter of a primary, with a plain streams-adapter server", () => {
+  const { cli } = require("./support/redis");
+  const { settle, waitForEvents } = require("./support/cluster");
+  const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams" } });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(5);
+  });
+  afterAll(() => fleet.stop());
+
+  test("emit (to all, rooms, binary) and serverSideEmit reach every server once; entries are on the stream", async () => {
+    const clients = [];
+    for (let w = 0; w < 5; w++) {
+      const socket = await fleet.client(w, { rooms: [w % 2 ? "odd" : "even"] });
+      socket.worker = w;
+      clients.push(socket);
+    }
+    await fleet.runAll(({ state }) => (state.serverSideEvents = []));
+    const before = Number(cli(fleet.redis.port, "xlen", "socket.io").trim());
+    const [a] = fleet.machines;
+    await a.runPrimary(({ pkg }) => {
+      const emitter = new pkg.Emitter();
+      emitter.emit("news", Buffer.from([1, 2]));
+      emitter.to("odd").emit("odd-only", "x");
+      emitter.serverSideEmit("hello", 7);
+    });
+    for (const c of clients) await waitForEvents(c, "news");
+    await settle(500);
+    const count = (socket, event) => socket.received.filter((r) => r.event === event).length;
+    for (const c of clients) {
+      expect(count(c, "news")).toBe(1);
+      expect([...c.received.find((r) => r.event === "news").args[0]]).toEqual([1, 2]);
+      expect(count(c, "odd-only")).toBe(c.worker % 2 ? 1 : 0);
+    }
+    // Over pub/sub (ephemeral), to every server once, the primary's own machine included.
+    expect(await fleet.runAll(({ state }) => state.serverSideEvents)).toEqual(Array(5).fill([[7]]));
+    // The two broadcasts went on the stream, once, as the adapter writes them.
+    expect(Number(cli(fleet.redis.port, "xlen", "socket.io").trim())).toBe(before + 2);
+    const last = cli(fleet.redis.port, "xrevrange", "socket.io", "+", "-", "COUNT", "1").trim().split("\n");
+    expect(last.slice(1, 7)).toEqual(["uid", "emitter", "nsp", "/", "type", "3"]);
+    expect(last[8]).toMatch(/^\{"packet":/);
+  });
+});
+
+describeWithRedis("streams mode: streamCount 3 and useShardedPubSub, with a plain server set alike", () => {
+  const options = { streamCount: 3, useShardedPubSub: true };
+  const fleet = new Fleet([ours, { ...plain, adapterOptions: options }, ours], { redisOptions: { mode: "streams", ...options } });
+  describeFeatures("2 of our machines x 2 workers + a plain server, streamCount 3, sharded pub/sub", fleet.config, fleet);
+});

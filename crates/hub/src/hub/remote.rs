@@ -21,8 +21,11 @@ use crate::stats::HubStats;
 impl Shared {
     /// Publishes a message for the other machines (dropped, and counted, while Redis is away).
     pub(super) fn publish(&self, state: &mut State, header: &Header, payload: &[u8]) {
-        if self.streams_options().is_some() {
-            return self.publish_streams(state, header, payload);
+        // Streams mode: all but the adapter's ephemeral messages go on the stream; those go over
+        // pub/sub as here.
+        if self.streams_options().is_some() && !sio_cluster_core::streams_wire::is_ephemeral(header)
+        {
+            return self.add_to_stream(state, header, payload);
         }
         let (Some(bridge), Some(remote)) = (self.redis.get(), &mut state.remote) else {
             return;

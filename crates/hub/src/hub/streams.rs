@@ -24,11 +24,10 @@ use sio_cluster_core::recovery::{
 };
 use sio_cluster_core::streams_restore::{Entry, RestoreFailure, StreamRestore};
 use sio_cluster_core::streams_wire::{
-    decode_entry, encode_entry, is_ephemeral, stream_name, StreamId, StreamSession,
+    decode_entry, encode_entry, stream_name, StreamId, StreamSession,
 };
 use sio_cluster_core::{
-    encode_message, Echoes, Header, MessageType, RawFrame, Recovery, Via, WorkerId, EMITTER_UID,
-    REMOTE,
+    Echoes, Header, MessageType, RawFrame, Recovery, Via, WorkerId, EMITTER_UID, REMOTE,
 };
 use tokio::sync::Semaphore;
 
@@ -104,19 +103,14 @@ impl Shared {
         self.options.redis.as_ref()?.streams.as_ref()
     }
 
-    /// What the other machines need of a message: on the stream, or over pub/sub.
-    pub(super) fn publish_streams(&self, state: &mut State, header: &Header, payload: &[u8]) {
+    /// A message for the other machines, on its namespace's stream (not an ephemeral one: those
+    /// are published as in the sharded mode, `Shared::publish`).
+    pub(super) fn add_to_stream(&self, state: &mut State, header: &Header, payload: &[u8]) {
         let (Some(bridge), Some(remote), Some(options)) =
             (self.redis.get(), &mut state.remote, self.streams_options())
         else {
             return;
         };
-        if is_ephemeral(header) {
-            if let Some(channel) = remote.subscriptions.channels().publish_channel(header) {
-                bridge.publish(channel, encode_message(header, payload));
-            }
-            return;
-        }
         let fields = encode_entry(header, payload, options.only_plaintext);
         if header.uid == EMITTER_UID {
             if let Some(streams) = remote.streams.as_mut() {
