@@ -4,7 +4,8 @@
 // plain streams-adapter server on one real redis-server; clients recover on any of them, with
 // exactly the packets they missed, in order, once.
 const { Fleet } = require("./support/fleet");
-const { describeWithRedis, cli } = require("./support/redis");
+const { execFileSync } = require("node:child_process");
+const { describeWithRedis } = require("./support/redis");
 const { TestCluster, settle, waitFor, waitForEvents } = require("./support/cluster");
 
 const serverOptions = { connectionStateRecovery: { maxDisconnectionDuration: 60000 } };
@@ -29,12 +30,18 @@ function recoveringFleet() {
 
 const sessionKey = (client) => `sio:session:${client._pid}`;
 
+/** redis-cli against the fleet's Redis (following MOVED on a Cluster). */
+function cli(fleet, ...args) {
+  const port = fleet.redis.port ?? fleet.redis.nodes[0].port;
+  return execFileSync("redis-cli", ["-c", "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8" });
+}
+
 /** Drops the client's connection and waits until its server has persisted its session in Redis. */
 async function drop(fleet, client) {
   const gone = new Promise((resolve) => client.once("disconnect", resolve));
   client.io.engine.close();
   await gone;
-  await waitFor(() => cli(fleet.redis.port, "exists", sessionKey(client)).trim() === "1", "session in Redis");
+  await waitFor(() => cli(fleet, "exists", sessionKey(client)).trim() === "1", "session in Redis");
 }
 
 /** The `seq` of each "missed" event the client got, in order. */
@@ -76,7 +83,7 @@ describeWithRedis("streams mode: recovery across machines", () => {
     await fleet.run(A[0], ({ io }) => io.to("r").emit("after", 1));
     expect((await waitForEvents(client, "after")).length).toBe(1);
     // The session was taken (GETDEL): it recovers once.
-    expect(cli(fleet.redis.port, "exists", sessionKey(client)).trim()).toBe("0");
+    expect(cli(fleet, "exists", sessionKey(client)).trim()).toBe("0");
   });
 
   test("persisted by a plain streams-adapter server, restored by ours; and the other way round", async () => {
@@ -110,10 +117,10 @@ describeWithRedis("streams mode: recovery across machines", () => {
     await waitForEvents(client, "before");
     await drop(fleet, client);
     // The session expires after maxDisconnectionDuration (PX), as the adapter sets it.
-    const ttl = Number(cli(fleet.redis.port, "pttl", sessionKey(client)).trim());
+    const ttl = Number(cli(fleet, "pttl", sessionKey(client)).trim());
     expect(ttl).toBeGreaterThan(50000);
     expect(ttl).toBeLessThanOrEqual(60000);
-    cli(fleet.redis.port, "del", sessionKey(client)); // as if expired
+    cli(fleet, "del", sessionKey(client)); // as if expired
     await fleet.run(A[1], ({ io }) => io.to("t").emit("missed", 1));
     const id = client.id;
     await fleet.reconnect(client, B[1]);
@@ -128,7 +135,7 @@ describeWithRedis("streams mode: recovery across machines", () => {
     await waitForEvents(client, "before", 2);
     await drop(fleet, client);
     await fleet.run(A[1], ({ io }) => io.to("t").emit("missed", 2));
-    cli(fleet.redis.port, "xtrim", "socket.io", "MAXLEN", "0");
+    cli(fleet, "xtrim", "socket.io", "MAXLEN", "0");
     await fleet.run(A[1], ({ io }) => io.to("t").emit("missed", 3));
     const second = client.id;
     await fleet.reconnect(client, B[0]);
@@ -162,5 +169,31 @@ describeWithRedis("streams mode: recovery after a machine was stopped and starte
     await settle(300);
     expect(seqs(client)).toEqual([1, 2, 3, 4]);
     client.disconnect(); // the new machine's TestCluster does not know it
+  });
+});
+
+describeWithRedis("streams mode: recovery across machines on a Redis Cluster of 3 masters", () => {
+  const fleet = new Fleet([ours, ours], { cluster: { replicas: 0 }, redisOptions: { mode: "streams" } });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(4);
+  });
+  afterAll(() => fleet.stop());
+  afterEach(() => fleet.disconnectClients());
+
+  test("a client of machine A recovers on machine B with exactly what it missed, in order", async () => {
+    const client = await fleet.client(0, { rooms: ["c"] });
+    await fleet.run(2, ({ io }) => io.to("c").emit("before", 0));
+    await waitForEvents(client, "before");
+    const id = client.id;
+    await drop(fleet, client);
+    for (let n = 1; n <= 6; n++) await fleet.run(n % 4, ({ io }, n) => io.to("c").emit("missed", n), n);
+    await fleet.run(1, ({ io }) => io.to("elsewhere").emit("missed", -1));
+    await fleet.reconnect(client, 3);
+    expect(client.recovered).toBe(true);
+    expect(client.id).toBe(id);
+    await waitFor(() => seqs(client).length >= 6, "missed packets");
+    await settle(300);
+    expect(seqs(client)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });

@@ -63,3 +63,8 @@ describeWithRedis("streams mode: streamCount 3 and useShardedPubSub, with a plai
   const fleet = new Fleet([ours, { ...plain, adapterOptions: options }, ours], { redisOptions: { mode: "streams", ...options } });
   describeFeatures("2 of our machines x 2 workers + a plain server, streamCount 3, sharded pub/sub", fleet.config, fleet);
 });
+
+describeWithRedis("streams mode on a Redis Cluster of 3 masters", () => {
+  const fleet = new Fleet([ours, ours], { cluster: { replicas: 0 }, redisOptions: { mode: "streams" } });
+  describeFeatures("2 of our machines x 2 workers, Redis Cluster", fleet.config, fleet);
+});
