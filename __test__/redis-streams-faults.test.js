@@ -2,7 +2,7 @@
 // Streams mode when things go wrong, and under many restores at once: two of our machines (2
 // workers each, connection state recovery on) on one real redis-server.
 const { Fleet } = require("./support/fleet");
-const { describeWithRedis, startRedis, cli } = require("./support/redis");
+const { describeWithRedis, startRedis, cli, ownerOf } = require("./support/redis");
 const { settle, waitFor, waitForEvents } = require("./support/cluster");
 
 const serverOptions = { connectionStateRecovery: { maxDisconnectionDuration: 60000 } };
@@ -20,6 +20,21 @@ function streamsFleet() {
 }
 
 const events = (client, event) => client.received.filter((r) => r.event === event);
+
+/** Waits until a broadcast from worker `from` reaches `client` (emitting one probe after another). */
+async function waitForCrossing(fleet, from, client) {
+  let attempt = 0;
+  await waitFor(
+    async () => {
+      const event = `probe-${attempt++}`;
+      await fleet.run(from, ({ io }, e) => io.emit(e), event);
+      await settle(100);
+      return events(client, event).length === 1;
+    },
+    "a broadcast crossing machines again",
+    20000,
+  );
+}
 
 describeWithRedis("streams mode: Redis restarted", () => {
   const fleet = streamsFleet();
@@ -123,4 +138,59 @@ describeWithRedis("streams mode: many restores at once", () => {
     console.log(`${N} restores on machine B in ${restoredIn} ms; probe round trips meanwhile (ms): ${latencies.join(", ")}`);
     expect(Math.max(...latencies)).toBeLessThan(2000);
   });
+});
+
+describeWithRedis("streams mode: bad input on the stream and the channels", () => {
+  const fleet = streamsFleet();
+
+  test("malformed entries and messages are dropped and counted; the machine goes on", async () => {
+    const onB = await fleet.client(2, { rooms: ["r"] });
+    const before = (await fleet.machines[1].hubInfo()).stats.redisBad;
+    const entries = [
+      ["uid", "x", "type", "3", "data", "{}"], // no nsp
+      ["uid", "x", "nsp", "/", "type", "three", "data", "{}"],
+      ["uid", "x", "nsp", "/", "type", "3", "data", "{not json"],
+      ["uid", "x", "nsp", "/", "type", "3", "data", "!!not base64!!"],
+      ["uid", "x", "nsp", "/", "type", "3", "data", "kw=="], // base64 of a cut MessagePack array
+      ["uid", "x", "nsp", "/", "type", "3", "data", '{"packet":{"type":2,"data":["ev"]}}'], // no opts
+      ["uid", "x", "nsp", "/", "type", "3", "data", `{"a":${"[".repeat(5000)}${"]".repeat(5000)}}`],
+    ];
+    for (const fields of entries) cli(fleet.redis.port, "xadd", "socket.io", "*", ...fields);
+    for (const message of ["{not json", "\x93\x01", ""]) cli(fleet.redis.port, "publish", "socket.io#/#", message);
+    await settle(500);
+    const after = (await fleet.machines[1].hubInfo()).stats.redisBad;
+    expect(after - before).toBe(entries.length + 3);
+    await waitForCrossing(fleet, 0, onB);
+    // A well-formed entry written by someone else still arrives, with its id as offset.
+    cli(fleet.redis.port, "xadd", "socket.io", "*", "uid", "other", "nsp", "/", "type", "3", "data",
+      JSON.stringify({ packet: { type: 2, data: ["hand-made", 1], nsp: "/" }, opts: { rooms: ["r"], except: [], flags: {} } }));
+    const [got] = await waitForEvents(onB, "hand-made");
+    expect(got.args).toEqual([1, expect.stringMatching(/^\d+-\d+$/)]);
+  });
+});
+
+describeWithRedis("streams mode: a Redis Cluster master fails over", () => {
+  const fleet = new Fleet([ours, ours], { cluster: { replicas: 1 }, redisOptions: { mode: "streams" } });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(4);
+  }, 60000);
+  afterAll(() => fleet.stop());
+
+  test("the stream's master stops: its replica takes over and traffic crosses machines again", async () => {
+    const onA = await fleet.client(1);
+    const onB = await fleet.client(2);
+    await waitForCrossing(fleet, 0, onB);
+    await waitForCrossing(fleet, 3, onA);
+    const owner = ownerOf(fleet.redis.nodes, "socket.io");
+    await owner.stop();
+    await waitFor(() => ![null, owner].includes(ownerOf(fleet.redis.nodes, "socket.io")), "a replica to take over", 30000);
+    await waitForCrossing(fleet, 0, onB);
+    await waitForCrossing(fleet, 3, onA);
+    await fleet.waitForServerCount(4);
+    for (const worker of [0, 1, 2, 3]) {
+      const ids = await fleet.run(worker, async ({ io }) => (await io.fetchSockets()).map((s) => s.id).sort());
+      expect(ids).toEqual([onA.id, onB.id].sort());
+    }
+  }, 60000);
 });
