@@ -111,6 +111,24 @@ describeWithRedis("streams mode: recovery across machines", () => {
     expect(data).toEqual({ worker: PLAIN, note: "kept" });
   });
 
+  test("the Emitter's broadcasts carry their stream ids and are recovered like any", async () => {
+    const client = await fleet.client(A[0], { rooms: ["e"] });
+    const [a, , b] = fleet.machines;
+    await a.runPrimary(({ pkg }) => new pkg.Emitter().to("e").emit("missed", 0));
+    const [first] = await waitForEvents(client, "missed");
+    expect(first.args).toEqual([0, expect.stringMatching(STREAM_ID)]);
+    await drop(fleet, client);
+    await b.runPrimary(({ pkg }) => new pkg.Emitter().to("e").emit("missed", 1));
+    await a.runPrimary(({ pkg }) => new pkg.Emitter().to("e").emit("missed", 2));
+    await fleet.run(PLAIN, ({ io }) => io.to("e").emit("missed", 3));
+    await fleet.reconnect(client, B[0]);
+    expect(client.recovered).toBe(true);
+    await waitFor(() => seqs(client).length >= 4, "missed packets");
+    await settle(300);
+    expect(seqs(client)).toEqual([0, 1, 2, 3]);
+    for (const r of client.received.filter((e) => e.event === "missed")) expect(r.args[1]).toMatch(STREAM_ID);
+  });
+
   test("a session that expired or an offset trimmed from the stream: a clean new session", async () => {
     const client = await fleet.client(A[0], { rooms: ["t"] });
     await fleet.run(B[0], ({ io }) => io.to("t").emit("before", 0));

@@ -224,6 +224,13 @@ impl Hub {
             return Err(HubError::NotStorable(header.kind));
         }
         let mut state = self.shared.lock();
+        if header.store && self.shared.streams_options().is_some() {
+            // Streams mode: on the stream first, its id is its offset (hub/streams.rs); the
+            // workers on IPC get it by event then.
+            return self
+                .shared
+                .inject_stored_on_stream(&mut state, header, payload);
+        }
         let mut recipients = state.board.route_from_primary(header)?;
         if std::mem::take(&mut recipients.remote) {
             // The message as made, without the offset of this machine's log.

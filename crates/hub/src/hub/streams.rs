@@ -27,12 +27,14 @@ use sio_cluster_core::streams_wire::{
     decode_entry, encode_entry, stream_name, StreamId, StreamSession,
 };
 use sio_cluster_core::{
-    Echoes, Header, MessageType, RawFrame, Recovery, Via, WorkerId, EMITTER_UID, REMOTE,
+    encode_frame, Echoes, FrameError, Header, MessageType, RawFrame, Recovery, Via, WorkerId,
+    EMITTER_UID, PRIMARY, REMOTE,
 };
 use tokio::sync::Semaphore;
 
 use super::fanout::{Ipc, Outgoing};
 use super::state::{decode_one, Shared, State};
+use crate::error::HubError;
 use crate::redis_bridge::streams_entry;
 use crate::redis_bridge::{RawEntry, StreamsOptions};
 
@@ -165,6 +167,19 @@ impl Shared {
         }
     }
 
+    /// The primary's Emitter's broadcast to store: as a worker's (`from` PRIMARY).
+    pub(super) fn inject_stored_on_stream(
+        &self,
+        state: &mut State,
+        header: &Header,
+        payload: &[u8],
+    ) -> Result<Vec<WorkerId>, HubError> {
+        let unreadable = || FrameError::BadHeader("cannot re-read a frame made here".into());
+        let frame = decode_one(&encode_frame(header, payload)?).ok_or_else(unreadable)?;
+        self.store_on_stream(state, PRIMARY, frame);
+        Ok(Vec::new())
+    }
+
     /// A broadcast to store: XADD it; it is routed here once Redis gave its id.
     fn store_on_stream(&self, state: &mut State, from: WorkerId, frame: RawFrame) {
         let (Some(bridge), Some(options)) = (self.redis.get(), self.streams_options()) else {
@@ -184,6 +199,11 @@ impl Shared {
         streams.next_token += 1;
         streams.held_bytes += frame.bytes.len();
         let fields = encode_entry(&frame.header, frame.payload(), options.only_plaintext);
+        if frame.header.uid == EMITTER_UID {
+            streams.echoes.expect(&echo_key(
+                fields.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
+            ));
+        }
         let stream = stream_name(
             &options.stream_name,
             options.stream_count,
@@ -271,7 +291,12 @@ impl Shared {
             }
         };
         if let Some(relayed) = relayed.as_deref().and_then(decode_one) {
-            match state.board.route(from, Via::Link, &relayed.header) {
+            let routed = if from == PRIMARY {
+                state.board.route_from_primary(&relayed.header)
+            } else {
+                state.board.route(from, Via::Link, &relayed.header)
+            };
+            match routed {
                 Ok(mut recipients) => {
                     recipients.remote = false; // on the stream already
                     let kind = relayed.header.kind;
@@ -288,7 +313,9 @@ impl Shared {
                 Err(reason) => self.log(format!("drop BROADCAST from worker {from}: {reason}")),
             }
         }
-        self.queue_for_links(state, &[from], &ack.into());
+        if from != PRIMARY {
+            self.queue_for_links(state, &[from], &ack.into());
+        }
     }
 
     /// Entries the reader read: other machines' messages, routed here.
