@@ -164,6 +164,44 @@ describeWithRedis("streams mode: recovery across machines", () => {
   });
 });
 
+describeWithRedis("streams mode: recovery under a steady stream of broadcasts", () => {
+  const fleet = recoveringFleet();
+
+  /** Worker `from` emits "tick" 1..count to room `room`, one every `everyMs` (returns at once). */
+  const ticking = (from, room, count, everyMs) =>
+    fleet.run(
+      from,
+      ({ io, state }, room, count, everyMs) => {
+        let n = 0;
+        state.ticker = setInterval(() => {
+          io.to(room).emit("tick", ++n);
+          if (n === count) clearInterval(state.ticker);
+        }, everyMs);
+      },
+      room,
+      count,
+      everyMs,
+    );
+
+  test.each([
+    ["from another machine (read from the stream)", A[0], B[0], A[1]],
+    ["from the machine it recovers on (its own entries)", A[0], B[0], B[1]],
+    ["from a plain server", B[0], PLAIN, A[0]],
+  ])("ticks %s: every one once, in order, across the drop", async (_, on, from, to) => {
+    const client = await fleet.client(on, { rooms: ["tick"] });
+    const count = 300;
+    await ticking(from, "tick", count, 3);
+    await waitFor(() => seqs(client, "tick").length >= 50, "first ticks");
+    await drop(fleet, client);
+    await settle(100);
+    await fleet.reconnect(client, to);
+    expect(client.recovered).toBe(true);
+    await waitFor(() => seqs(client, "tick").length >= count || seqs(client, "tick").at(-1) === count, "last tick", 10000);
+    await settle(300);
+    expect(seqs(client, "tick")).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+  });
+});
+
 describeWithRedis("streams mode: recovery after a machine was stopped and started again", () => {
   const fleet = recoveringFleet();
 

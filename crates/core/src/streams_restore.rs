@@ -72,7 +72,18 @@ pub struct StreamRestore {
     bounds: RestoreBounds,
     read_entries: usize,
     read_bytes: usize,
-    packets: Vec<(u64, Vec<u8>)>,
+    packets: Vec<Missed>,
+}
+
+/// A packet for the session, with what the hub needs to tell whether it was routed to its
+/// workers yet (see [`StreamRestore::finish`]).
+struct Missed {
+    id: StreamId,
+    position: u64,
+    uid: String,
+    /// A broadcast a worker would store (a machine routes its own only once Redis gave the id).
+    stored: bool,
+    payload: Vec<u8>,
 }
 
 impl StreamRestore {
@@ -139,18 +150,36 @@ impl StreamRestore {
                 continue;
             }
             let position = id.position().ok_or(RestoreFailure::NoPosition)?;
-            self.packets.push((position, payload));
+            self.packets.push(Missed {
+                id,
+                position,
+                uid: header.uid,
+                stored: header.store,
+                payload,
+            });
         }
         Ok(full)
     }
 
-    /// The session and its missed packets.
-    pub fn finish(self) -> RestoredSession {
+    /// The id of the last entry read.
+    pub fn last_read(&self) -> StreamId {
+        self.cursor
+    }
+
+    /// The session and the packets it missed that were routed to the workers already:
+    /// `routed(id, uid, stored)` says which (the others reach the restored socket live, after the
+    /// answer, so each packet reaches it once).
+    pub fn finish(self, routed: impl Fn(StreamId, &str, bool) -> bool) -> RestoredSession {
         RestoredSession {
             sid: self.session.sid,
             rooms: self.session.rooms,
             data: self.session.data,
-            packets: self.packets,
+            packets: self
+                .packets
+                .into_iter()
+                .filter(|p| routed(p.id, &p.uid, p.stored))
+                .map(|p| (p.position, p.payload))
+                .collect(),
         }
     }
 }
@@ -222,9 +251,16 @@ mod tests {
         assert_eq!(restore.feed(page(&second)), Ok(true));
         let third = [entry("15-0", "/", &[], &["a"], 5)];
         assert_eq!(restore.feed(page(&third)), Ok(false));
-        let restored = restore.finish();
+        let restored = restore.finish(|id, uid, stored| {
+            assert_eq!((uid, stored), ("u1", true));
+            id.ms < 15
+        });
         let positions: Vec<u64> = restored.packets.iter().map(|(p, _)| *p).collect();
         assert_eq!(positions, vec![11 << 10, 14 << 10]);
+        assert_eq!(
+            StreamRestore::new("/", session(&["a"]), after, bounds(2, 100, 1 << 20)).last_read(),
+            after
+        );
         let back: serde_json::Value = rmp_serde::from_slice(&restored.packets[1].1).unwrap();
         assert_eq!(back["packet"]["data"], json!(["ev", 4]));
     }

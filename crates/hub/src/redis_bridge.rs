@@ -75,6 +75,9 @@ pub trait RedisHandler: Send + Sync + 'static {
     /// Streams mode: the XADD queued with `token` ran; `id` is its entry's id (None if it
     /// failed or was dropped). Called in the order the XADDs were queued.
     fn on_added(&self, _token: u64, _id: Option<String>) {}
+    /// Streams mode: the reader reads `stream` from after `id` (the last entry when it started):
+    /// entries up to it will never be read.
+    fn on_read_from(&self, _stream: &str, _id: &str) {}
     /// Streams mode: entries read from `stream` (`XREAD`), in order.
     fn on_entries(&self, _stream: &str, _entries: Vec<streams::RawEntry>) {}
 }

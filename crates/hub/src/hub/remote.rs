@@ -342,6 +342,12 @@ impl RedisHandler for RemoteHandler {
         }
     }
 
+    fn on_read_from(&self, stream: &str, id: &str) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.read_from(stream, id);
+        }
+    }
+
     fn on_entries(&self, stream: &str, entries: Vec<crate::redis_bridge::RawEntry>) {
         if let Some(shared) = self.shared.upgrade() {
             shared.route_entries(stream, entries);

@@ -14,7 +14,7 @@
 //!   the offset is still in the stream, then reads pages after it (`streams_restore`), a bounded
 //!   number of restores at a time, off the state lock.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ use redis::Value;
 use sio_cluster_core::recovery::{
     answer_restore, read_persist_request, read_restore_request, RestoredSession,
 };
-use sio_cluster_core::streams_restore::{Entry, RestoreFailure, StreamRestore};
+use sio_cluster_core::streams_restore::{Entry, StreamRestore};
 use sio_cluster_core::streams_wire::{
     decode_entry, encode_entry, stream_name, StreamId, StreamSession,
 };
@@ -53,6 +53,20 @@ pub(super) struct StreamsState {
     restores: usize,
     /// Restores running at once.
     running: Arc<Semaphore>,
+    /// Per stream, how far its entries were routed to this machine's workers (what a restore
+    /// answered now must include, and nothing after: see `read_restore`).
+    routed: HashMap<String, Routed>,
+}
+
+/// How far a stream's entries were routed here, by each of the two ways they come.
+#[derive(Default, Clone, Copy)]
+struct Routed {
+    /// Other machines' entries, in stream order (the reader): every one up to this id (those
+    /// before the reader's start included: they never will be).
+    read: Option<StreamId>,
+    /// This machine's stored broadcasts, in stream order (XADD's answers): every one up to this
+    /// id. (Its other messages are routed here when sent, before they are on the stream.)
+    added: Option<StreamId>,
 }
 
 enum Held {
@@ -84,6 +98,7 @@ impl StreamsState {
             echoes: Echoes::default(),
             restores: 0,
             running: Arc::new(Semaphore::new(options.max_restores.max(1))),
+            routed: HashMap::new(),
         }
     }
 }
@@ -275,10 +290,19 @@ impl Shared {
         frame: RawFrame,
         id: Option<String>,
     ) {
-        let position = id
-            .as_deref()
-            .and_then(StreamId::parse)
-            .and_then(StreamId::position);
+        let parsed = id.as_deref().and_then(StreamId::parse);
+        if let (Some(id), Some(options)) = (parsed, self.streams_options()) {
+            let stream = stream_name(
+                &options.stream_name,
+                options.stream_count,
+                &frame.header.nsp,
+            );
+            if let Some(streams) = state.remote.as_mut().and_then(|r| r.streams.as_mut()) {
+                let routed = streams.routed.entry(stream).or_default();
+                routed.added = routed.added.max(Some(id));
+            }
+        }
+        let position = parsed.and_then(StreamId::position);
         let made = match position {
             Some(position) => Recovery::with_offset(&frame, position).ok(),
             None => None,
@@ -318,8 +342,19 @@ impl Shared {
         }
     }
 
+    /// The reader starts after `id`: entries up to it never reach the workers (a restore takes
+    /// them whole).
+    pub(super) fn read_from(&self, stream: &str, id: &str) {
+        let mut state = self.lock();
+        if let Some(streams) = state.remote.as_mut().and_then(|r| r.streams.as_mut()) {
+            let routed = streams.routed.entry(stream.to_string()).or_default();
+            routed.read = routed.read.max(StreamId::parse(id));
+        }
+    }
+
     /// Entries the reader read: other machines' messages, routed here.
     pub(super) fn route_entries(&self, stream: &str, entries: Vec<RawEntry>) {
+        let last = entries.last().and_then(|e| StreamId::parse_bytes(&e.id));
         // Which are this machine's own (routed when sent): under the lock, briefly.
         let mut foreign = Vec::with_capacity(entries.len());
         {
@@ -389,6 +424,11 @@ impl Shared {
             {
                 self.bad_remote(format!("cannot frame a {}: {error}", header.kind.name()));
             }
+        }
+        // Under the same lock as their routing: a restore reads both together.
+        if let Some(streams) = state.remote.as_mut().and_then(|r| r.streams.as_mut()) {
+            let routed = streams.routed.entry(stream.to_string()).or_default();
+            routed.read = routed.read.max(last);
         }
     }
 
@@ -461,18 +501,18 @@ impl Shared {
         };
         tokio::spawn(async move {
             let outcome = match running.acquire_owned().await {
-                Ok(_permit) => shared.read_restore(&header.nsp, &pid, after).await,
-                Err(_) => Err(RestoreFailure::BadEntry("closing".into()).reason()),
+                Ok(_permit) => shared.read_restore(from, &header, &pid, after).await,
+                Err(_) => Err("closing"),
             };
-            let mut state = shared.lock();
-            if let Some(streams) = state.remote.as_mut().and_then(|r| r.streams.as_mut()) {
-                streams.restores -= 1;
+            // Answered (and counted out) by `read_restore` when it restored the session.
+            if let Err(reason) = outcome {
+                let mut state = shared.lock();
+                if let Some(streams) = state.remote.as_mut().and_then(|r| r.streams.as_mut()) {
+                    streams.restores -= 1;
+                }
+                let note = format!("cannot restore session {pid}: {reason}");
+                shared.answer_restore_now(&mut state, from, &header, Err(reason), Some(note));
             }
-            let note = outcome
-                .as_ref()
-                .err()
-                .map(|reason| format!("cannot restore session {pid}: {reason}"));
-            shared.answer_restore_now(&mut state, from, &header, outcome, note);
         });
     }
 
@@ -494,16 +534,22 @@ impl Shared {
     }
 
     /// The adapter's `restoreSession`, bounded: GETDEL the session, check the offset is still
-    /// in the stream, then read pages after it.
+    /// in the stream, then read pages after it. Answered here, under the state lock, with the
+    /// packets that were routed to this machine's workers before the answer and none after: those
+    /// reach the restored socket live, so each reaches it once. (A stream's entries are routed here
+    /// two ways, each in stream order: other machines' by the reader, this machine's stored
+    /// broadcasts when XADD answers; `Routed` says how far each got.)
     async fn read_restore(
         &self,
-        nsp: &str,
+        from: WorkerId,
+        request: &Header,
         pid: &str,
         after: u64,
-    ) -> Result<RestoredSession, &'static str> {
+    ) -> Result<(), &'static str> {
         let (Some(bridge), Some(options)) = (self.redis.get(), self.streams_options()) else {
             return Err("no Redis");
         };
+        let nsp = request.nsp.as_str();
         let after = StreamId::from_position(after).ok_or("offset out of range")?;
         let stream = stream_name(&options.stream_name, options.stream_count, nsp);
         let mut getdel = redis::cmd("GETDEL");
@@ -528,35 +574,83 @@ impl Shared {
             None => return Err("Redis did not answer"),
         }
         let mut restore = StreamRestore::new(nsp, session, after, options.restore);
+        // Reads that found nothing new although entries were routed past them (trimmed?).
+        let mut fruitless = 0;
         loop {
-            let mut page = redis::cmd("XRANGE");
-            page.arg(&stream)
-                .arg(restore.next_start())
-                .arg("+")
-                .arg("COUNT")
-                .arg(restore.page_entries());
-            let Some(Value::Array(values)) = bridge.query(page).await else {
-                return Err("Redis did not answer");
-            };
-            let raw: Vec<RawEntry> = values
-                .into_iter()
-                .map(streams_entry)
-                .collect::<Option<_>>()
-                .ok_or("a stream entry cannot be read")?;
-            let entries = raw
-                .iter()
-                .map(|e| Entry {
-                    id: &e.id,
-                    fields: e
-                        .fields
-                        .iter()
-                        .map(|(n, v)| (n.as_slice(), v.as_slice()))
-                        .collect(),
-                })
-                .collect();
-            if !restore.feed(entries).map_err(|failure| failure.reason())? {
-                return Ok(restore.finish());
+            let before = restore.last_read();
+            if Self::read_page(bridge, &stream, &mut restore).await? {
+                continue; // to the end of the stream first
             }
+            if restore.last_read() == before {
+                fruitless += 1;
+            }
+            let mut state = self.lock();
+            let routed = state
+                .remote
+                .as_ref()
+                .and_then(|r| r.streams.as_ref())
+                .and_then(|s| s.routed.get(&stream).copied())
+                .unwrap_or_default();
+            let latest = routed.read.max(routed.added);
+            // Entries routed here since that read are to be read too (unless reads keep finding
+            // nothing new: they were trimmed meanwhile).
+            if latest.is_some_and(|l| l > restore.last_read()) && fruitless < 3 {
+                continue;
+            }
+            let board = &state.board;
+            let restored = restore.finish(|id, uid, stored| {
+                // Before the reader started, nothing it will read is here yet.
+                let by_reader = routed.read.is_none_or(|r| id <= r);
+                let by_xadd = routed.added.is_some_and(|a| id <= a);
+                if uid == EMITTER_UID {
+                    // Any machine's Emitter: ours came by XADD, others' by the reader.
+                    by_reader || by_xadd
+                } else if board.is_local_adapter(uid) {
+                    // This machine's: a stored broadcast once XADD answered; any other when sent.
+                    !stored || by_xadd
+                } else {
+                    by_reader
+                }
+            });
+            if let Some(streams) = state.remote.as_mut().and_then(|r| r.streams.as_mut()) {
+                streams.restores -= 1;
+            }
+            self.answer_restore_now(&mut state, from, request, Ok(restored), None);
+            return Ok(());
         }
+    }
+
+    /// Reads the page after what `restore` read; whether it was full (more may follow).
+    async fn read_page(
+        bridge: &crate::redis_bridge::RedisBridge,
+        stream: &str,
+        restore: &mut StreamRestore,
+    ) -> Result<bool, &'static str> {
+        let mut page = redis::cmd("XRANGE");
+        page.arg(stream)
+            .arg(restore.next_start())
+            .arg("+")
+            .arg("COUNT")
+            .arg(restore.page_entries());
+        let Some(Value::Array(values)) = bridge.query(page).await else {
+            return Err("Redis did not answer");
+        };
+        let raw: Vec<RawEntry> = values
+            .into_iter()
+            .map(streams_entry)
+            .collect::<Option<_>>()
+            .ok_or("a stream entry cannot be read")?;
+        let entries = raw
+            .iter()
+            .map(|e| Entry {
+                id: &e.id,
+                fields: e
+                    .fields
+                    .iter()
+                    .map(|(n, v)| (n.as_slice(), v.as_slice()))
+                    .collect(),
+            })
+            .collect();
+        restore.feed(entries).map_err(|failure| failure.reason())
     }
 }

@@ -161,7 +161,9 @@ async fn read_once(
                     .and_then(|e| String::from_utf8(e.id).ok()),
                 _ => None,
             };
-            *from = Some(newest.unwrap_or_else(|| "0-0".into()));
+            let newest = newest.unwrap_or_else(|| "0-0".into());
+            handler.on_read_from(name, &newest);
+            *from = Some(newest);
         }
     }
     // One XREAD for every stream on one server; on a Cluster the streams may live on different
