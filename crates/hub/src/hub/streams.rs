@@ -86,7 +86,9 @@ enum Held {
 /// Bytes of frames held behind stored broadcasts waiting for Redis. Past it (Redis answering
 /// slower than the links bring frames), frames that are not stored broadcasts are routed at once,
 /// ahead of the stored ones still waiting (said in a debug line), and a stored broadcast is
-/// delivered without an offset: local traffic never waits on Redis without bound.
+/// delivered without an offset: local traffic never waits on Redis without bound. In time, a
+/// hold lasts at most the bridge's response timeout (5 s, `runner.rs`), after which the XADD
+/// counts as failed and what waited behind it goes on.
 const MAX_HELD_BYTES: usize = 16 * 1024 * 1024;
 
 impl StreamsState {
