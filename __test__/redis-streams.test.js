@@ -68,3 +68,35 @@ describeWithRedis("streams mode on a Redis Cluster of 3 masters", () => {
   const fleet = new Fleet([ours, ours], { cluster: { replicas: 0 }, redisOptions: { mode: "streams" } });
   describeFeatures("2 of our machines x 2 workers, Redis Cluster", fleet.config, fleet);
 });
+
+describeWithRedis("streams mode: onlyPlaintext, with a plain server set alike", () => {
+  const { cli } = require("./support/redis");
+  const { waitForEvents } = require("./support/cluster");
+  const fleet = new Fleet([ours, { ...plain, adapterOptions: { onlyPlaintext: true } }], {
+    redisOptions: { mode: "streams", onlyPlaintext: true },
+  });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(3);
+  });
+  afterAll(() => fleet.stop());
+
+  test("every entry is JSON, a Buffer crosses as JSON.stringify writes it, both ways alike", async () => {
+    const onOurs = await fleet.client(0);
+    const onPlain = await fleet.client(2);
+    await fleet.run(1, ({ io }) => io.emit("bin", "ours", Buffer.from([1, 2])));
+    await fleet.run(2, ({ io }) => io.emit("bin", "plain", Buffer.from([1, 2])));
+    const buffer = { type: "Buffer", data: [1, 2] };
+    // Each machine's own clients get the Buffer; the other's, its JSON, as plain servers do.
+    const seen = async (client) => {
+      const got = await waitForEvents(client, "bin", 2);
+      return Object.fromEntries(got.map((r) => [r.args[0], Buffer.isBuffer(r.args[1]) ? "buffer" : r.args[1]]));
+    };
+    expect(await seen(onPlain)).toEqual({ ours: buffer, plain: "buffer" });
+    expect(await seen(onOurs)).toEqual({ ours: "buffer", plain: buffer });
+    const lines = cli(fleet.redis.port, "xrange", "socket.io", "-", "+").trim().split("\n");
+    const data = lines.filter((_, i) => lines[i - 1] === "data");
+    expect(data.length).toBeGreaterThanOrEqual(2);
+    for (const d of data) expect(d.startsWith("{")).toBe(true);
+  });
+});
