@@ -111,7 +111,8 @@ pub(crate) enum Command {
     Flush(std::sync::mpsc::Sender<()>),
     /// Mixed fleets: how many extra subscribers each namespace channel needs (see `Counting`).
     Count(BTreeMap<String, usize>),
-    /// `PUBSUB SHARDNUMSUB channel`, summed over the nodes (None if Redis did not answer).
+    /// `PUBSUB SHARDNUMSUB channel` (or `NUMSUB`), summed over the nodes (None if Redis did not
+    /// answer).
     ServerCount {
         channel: String,
         reply: oneshot::Sender<Option<u64>>,
@@ -122,7 +123,7 @@ pub(crate) enum Command {
 pub struct RedisCounters {
     pub published: AtomicU64,
     pub received: AtomicU64,
-    /// Publishes dropped: Redis away, too much waiting, or a failed SPUBLISH.
+    /// Publishes (and XADDs, SETs) dropped: Redis away, too much waiting, or a failed command.
     pub dropped: AtomicU64,
     pub bad_messages: AtomicU64,
     pub echoes: AtomicU64,

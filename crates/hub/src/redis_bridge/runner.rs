@@ -349,7 +349,8 @@ impl CommandRunner {
         }
     }
 
-    /// SSUBSCRIBE (or SUNSUBSCRIBE) each channel on its own (each may live on another node of a
+    /// SSUBSCRIBE (or SUNSUBSCRIBE; SUBSCRIBE / UNSUBSCRIBE in streams mode without
+    /// `useShardedPubSub`) each channel on its own (each may live on another node of a
     /// Cluster), concurrently. Returns whether all succeeded.
     async fn each(&self, connection: &Connection, subscribe: bool, channels: Vec<String>) -> bool {
         let sharded = sharded(&self.options);
@@ -555,7 +556,8 @@ impl CommandRunner {
         }
     }
 
-    /// `PUBSUB SHARDNUMSUB channel`: on a Cluster, summed over every node (the one serving the
+    /// `PUBSUB SHARDNUMSUB channel` (`NUMSUB` for unsharded pub/sub, as the streams adapter
+    /// counts): on a Cluster, summed over every node (the one serving the
     /// channel's slot has them all).
     async fn shard_num_sub(&self, connection: &mut Connection, channel: &str) -> Option<u64> {
         let mut cmd = redis::cmd("PUBSUB");
@@ -568,7 +570,7 @@ impl CommandRunner {
         match connection.run(&cmd).await {
             Ok(value) => subscriber_count(&value),
             Err(error) => {
-                self.lost(format!("PUBSUB SHARDNUMSUB {channel} failed: {error}"));
+                self.lost(format!("PUBSUB {numsub} {channel} failed: {error}"));
                 None
             }
         }
