@@ -16,6 +16,13 @@ export interface ClusterAdapterOptions extends BaseClusterAdapterOptions {
    * @default 5000
    */
   requestsTimeout?: number;
+  /**
+   * The socket of a standalone hub (`socket.io-cluster-hub --socket <path>`, or `startHub()`) to
+   * link to, for processes that no primary of this package started (PM2 instances, systemd
+   * services, containers sharing a directory). Its secret is read from `<path>.secret`.
+   * @default process.env.SOCKET_IO_CLUSTER_HUB
+   */
+  hub?: string;
 }
 
 /**
@@ -134,6 +141,36 @@ export interface StreamsRedisOptions {
 /** Relays adapter messages between the workers of this primary. Call it in the primary process. */
 export declare function setupPrimary(opts?: Partial<PrimaryOptions>): void;
 
+/** A standalone hub's options: where it listens and who may link, and the hub's of `setupPrimary()`. */
+export interface StandaloneHubOptions extends Partial<Omit<PrimaryOptions, "hub">> {
+  /**
+   * The socket's path. Its directory is made (0700, or 0750 with `group`) if missing; an existing
+   * one must belong to this user and be writable by nobody else. The secret goes to
+   * `<socket>.secret` (0600, or 0640 with `group`).
+   */
+  socket: string;
+  /** A group (name or gid) whose processes may link too (besides this process's user). */
+  group?: string | number;
+}
+
+/** A running standalone hub. */
+export interface StandaloneHub {
+  readonly path: string;
+  /** Where its secret is (workers read it there). */
+  readonly secretFile: string;
+  /** Its counters, as `hubStats()`. */
+  stats(): HubStats;
+  /** Stops it, and removes its socket and secret file. */
+  close(): void;
+}
+
+/**
+ * Starts a standalone hub in this process (the `socket.io-cluster-hub` command runs this): socket.io
+ * servers of any process link to it with `createAdapter({ hub: socket })`. It keeps the process
+ * running until `close()`, and closes when the process exits.
+ */
+export declare function startHub(opts: StandaloneHubOptions): StandaloneHub;
+
 /**
  * The hub's counters, in the primary after `setupPrimary()` (null without a hub): frames and bytes
  * relayed, queues, the recovery log, routing by room, and Redis (`redisConnected`,
@@ -160,7 +197,7 @@ export type EventParams<Map extends EventsMap, Ev extends EventNames<Map>> = Par
 /**
  * Emits from the cluster's primary, with @socket.io/redis-emitter's API: to the clients of every
  * worker, through the hub (or the IPC relay). Create it in the primary, after `setupPrimary()`
- * (it throws otherwise).
+ * (it throws otherwise), or in any process with `new Emitter({ hub: socketPath })` (a standalone hub).
  *
  * @example
  * setupPrimary();
@@ -171,6 +208,10 @@ export declare class Emitter<EmitEvents extends EventsMap = DefaultEventsMap> {
   readonly nsp: string;
   /** @param nsp - the namespace (default "/"); see also `of()`. */
   constructor(nsp?: string);
+  /** In any process, through a standalone hub (the namespace "/"; see also `of()`). */
+  constructor(options: { hub: string });
+  /** Ends the link of an Emitter of a standalone hub once what was emitted is written (nothing in the primary). */
+  close(): void;
   /** An emitter for another namespace. */
   of(nsp: string): Emitter<EmitEvents>;
   /** Emits to every client of the namespace. Throws for a reserved event name. */

@@ -9,3 +9,4 @@ exports.setupPrimary = setupPrimary;
 exports.NodeClusterAdapter = NodeClusterAdapter;
 exports.Emitter = Emitter;
 exports.hubStats = hubStats;
+exports.startHub = (options) => require("./lib/standalone-hub").startHub(options);

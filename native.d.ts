@@ -92,6 +92,13 @@ export declare class LinkCodec {
    */
   send(kind: number, nsp: string, uid: string, requesterUid: string | undefined | null, requestId: string | undefined | null, rooms: Array<string> | undefined | null, except: Array<string> | undefined | null, joined: Array<string> | undefined | null, payload: Buffer, store: boolean): void
   /**
+   * Queues a message this process made itself, not one of its adapters' (the Emitter's, for a
+   * standalone hub): checked as the hub checks what a primary injects, and a broadcast that
+   * workers with recovery would store is stored (the hub answers with its offset, which an
+   * Emitter ignores).
+   */
+  sendMade(message: unknown, payload: Buffer): void
+  /**
    * Queues a request to the hub itself (connection state recovery: 101 persist, 102 restore;
    * 106 a server count).
    */
@@ -284,6 +291,12 @@ export interface NativeHubOptions {
   redisSessionKeyPrefix?: string
   redisUseShardedPubSub?: boolean
   redisOnlyPlaintext?: boolean
+  /**
+   * A standalone hub: its socket's path (the secret goes to `<socket>.secret`), and a group,
+   * by name or gid, whose processes may link too.
+   */
+  socket?: string
+  group?: string
 }
 
 /** The offset the hub gave the worker's last stored broadcast. */
@@ -321,11 +334,20 @@ export interface RouteDecision {
   reason?: string
 }
 
+/** To a standalone hub, the worker id of a link that only sends (an Emitter in any process). */
+export declare const SENDS_ONLY: number
+
 /** A worker asks for its namespace's server count, as plain redis-adapter servers count it. */
 export declare const SERVER_COUNT: number
 
 /** The hub's answer to `SERVER_COUNT`. */
 export declare const SERVER_COUNT_RESPONSE: number
+
+/**
+ * Where a standalone hub listening on `socket` keeps its secret (the hub writes it, workers read
+ * it).
+ */
+export declare function standaloneSecretFile(socket: string): string
 
 /** The stream id a position names (`<ms>-<seq>`), or "" for a position that names none. */
 export declare function streamOffset(position: number): string

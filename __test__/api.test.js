@@ -3,7 +3,7 @@
 
 const { execFileSync } = require("node:child_process");
 const path = require("node:path");
-const { createAdapter, setupPrimary, NodeClusterAdapter, Emitter, hubStats } = require("..");
+const { createAdapter, setupPrimary, startHub, NodeClusterAdapter, Emitter, hubStats } = require("..");
 
 describe("exports", () => {
   test("CommonJS and ESM imports expose createAdapter, setupPrimary, NodeClusterAdapter and Emitter", () => {
@@ -30,6 +30,8 @@ describe("options", () => {
     [{ heartbeatTimeout: null }, /option "heartbeatTimeout"/],
     ["fast", /options must be an object/],
     [[1], /options must be an object/],
+    [{ hub: true }, /option "hub" must be the path of a hub's socket/],
+    [{ hub: "" }, /option "hub" must be the path of a hub's socket/],
   ])("createAdapter(%p) throws a TypeError naming the problem", (opts, message) => {
     expect(() => createAdapter(opts)).toThrow(TypeError);
     expect(() => createAdapter(opts)).toThrow(message);
@@ -102,6 +104,28 @@ describe("options", () => {
     expect(normalizePrimaryOptions({ redis: { url } }).redis).toEqual({ nodes: [url], cluster: false });
   });
 
+  test.each([
+    [undefined, /the hub's options must be an object/],
+    [{}, /option "socket" \(the hub's socket path\) is required/],
+    [{ socket: 5 }, /option "socket" must be the path of a hub's socket/],
+    [{ socket: "/tmp/x.sock", group: -1 }, /option "group" must be a group name or gid/],
+    [{ socket: "/tmp/x.sock", hub: true }, /unknown option "hub"/],
+    [{ socket: "/tmp/x.sock", sockets: 1 }, /unknown option "sockets" \(known: socket, group/],
+    [{ socket: "/tmp/x.sock", recovery: { maxPackets: 0 } }, /option "recovery.maxPackets" must be a positive integer/],
+    [{ socket: "/tmp/x.sock", redis: { url: "redis://a:1", mode: "streams" } }, /"streams" is not supported by a standalone hub yet/],
+  ])("startHub(%p) throws a TypeError naming the problem (and starts nothing)", (opts, message) => {
+    expect(() => startHub(opts)).toThrow(TypeError);
+    expect(() => startHub(opts)).toThrow(message);
+  });
+
+  test.each([
+    [{ hub: "" }, /Emitter option "hub" must be the path of a hub's socket/],
+    [{ hub: "/x.sock", nsp: "/a" }, /unknown Emitter option "nsp"/],
+  ])("new Emitter(%p) throws a TypeError naming the problem", (opts, message) => {
+    expect(() => new Emitter(opts)).toThrow(TypeError);
+    expect(() => new Emitter(opts)).toThrow(message);
+  });
+
   test("hubStats() is null before setupPrimary()", () => {
     expect(hubStats()).toBeNull();
   });
@@ -109,6 +133,7 @@ describe("options", () => {
   test("valid options and no options are accepted", () => {
     expect(() => createAdapter()).not.toThrow();
     expect(() => createAdapter({ requestsTimeout: 100, heartbeatInterval: 50, heartbeatTimeout: 200 })).not.toThrow();
+    expect(() => createAdapter({ hub: "/run/sio/hub.sock" })).not.toThrow();
   });
 });
 

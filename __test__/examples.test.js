@@ -168,6 +168,20 @@ test("examples/recluster: a chat crosses workers behind one port", async () => {
   await checkChatCrossesWorkers("examples/recluster/cluster.js");
 });
 
+test("examples/processes/run.js: three plain processes behind a standalone hub, ends by itself, nothing lost", async () => {
+  const run = start("examples/processes/run.js");
+  const { code } = await run.exited;
+  await waitFor("the example's processes to exit", () => !groupAlive(run.pid), 5000).catch(() => {
+    process.kill(-run.pid, "SIGKILL");
+    throw new Error(`examples/processes left processes behind:\n${run.output}`);
+  });
+  started.delete(run);
+  if (code !== 0) throw new Error(`examples/processes exited with code ${code}:\n${run.output}`);
+  expect(run.output).toMatch(/^RESULT: OK, nothing lost/m);
+  expect(run.output).toMatch(/chat from s1\/c0: reached 6\/6 clients/);
+  expect(run.output).toMatch(/fetchSockets\(\) on s1: 6\/6 sockets/);
+}, 60000);
+
 test("examples/demo/run.js --serve: serves until Ctrl-C, then stops every process", async () => {
   const demo = start("examples/demo/run.js", { PORT: "0", WORKERS: "2" }, ["--serve"]);
   const url = await waitFor(

@@ -7,6 +7,9 @@
 //   BENCH_VARIANT=ours-recovery  the same, and the workers' socket.io servers have
 //                            connectionStateRecovery on (every stored broadcast goes through the
 //                            hub's packet log, see the README's "Connection state recovery")
+//   BENCH_VARIANT=ours-standalone  no relay in the primary: it starts a standalone hub (the
+//                            socket.io-cluster-hub command, a process of its own) and the workers
+//                            link to it (SOCKET_IO_CLUSTER_HUB); its CPU counts as the relay's
 //   BENCH_VARIANT=redis      no relay in the primary; it starts a redis-server and the workers use
 //                            @socket.io/redis-adapter
 //   BENCH_VARIANT=floor      one worker with socket.io's in-memory adapter: nothing crosses processes
@@ -34,9 +37,10 @@ const path = require("node:path");
 const { relayToWorkers } = require("./harness/rpc");
 const { startRedis } = require("./harness/redis-server");
 const { ROOT, setupPrimaryFor, forkWorker: fork, clusterStopper, runPrimary, servePrimary } = require("./harness/workers");
+const { StandaloneHubProcess } = require("./harness/standalone-hub");
 
 const VARIANT = process.env.BENCH_VARIANT;
-const OURS = ["ours", "ours-recovery", "ours-redis", "ours-streams"].includes(VARIANT);
+const OURS = ["ours", "ours-recovery", "ours-redis", "ours-streams", "ours-standalone"].includes(VARIANT);
 const WORKERS = Number(process.env.BENCH_WORKERS);
 const WORKER_BASE = Number(process.env.BENCH_WORKER_BASE) || 0;
 // The multi-machine variants use the orchestrator's redis-server (one for both machines).
@@ -44,7 +48,13 @@ const SHARED_REDIS_URL = process.env.BENCH_REDIS_URL || "";
 
 const workers = []; // index => cluster.Worker
 let redis = null;
-const { stop, isStopping } = clusterStopper(workers, () => [redis]);
+const standaloneHub = VARIANT === "ours-standalone" ? new StandaloneHubProcess() : null;
+// The hub goes after the workers (clusterStopper stops these once they are gone).
+const hubStopper = standaloneHub && {
+  stop: (signal) =>
+    standaloneHub.stop(signal).then(() => standaloneHub.removeDir()),
+};
+const { stop, isStopping } = clusterStopper(workers, () => [redis, hubStopper]);
 
 function log(line) {
   process.stderr.write(`[${VARIANT} primary] ${line}\n`);
@@ -59,7 +69,7 @@ function setupRelay() {
     setupPrimaryFor("native", { redis: { url: SHARED_REDIS_URL, mixedFleet } });
   }
   else if (VARIANT === "ours-streams") setupPrimaryFor("native", { redis: { url: SHARED_REDIS_URL, mode: "streams" } });
-  else if (OURS) setupPrimaryFor("native");
+  else if (OURS && !standaloneHub) setupPrimaryFor("native");
 }
 
 /** The kind of adapter the workers run (bench/harness/workers.js adapterFor()). */
@@ -76,7 +86,7 @@ function adapterOfWorkers() {
  * loaded (the package resolves to this repository), not part of the public API.
  */
 function hubStats() {
-  if (!OURS) return null;
+  if (!OURS || standaloneHub) return null; // a standalone hub's counters are in its own process
   const info = require(path.join(ROOT, "lib", "primary")).hubInfo();
   return info ? info.stats : null;
 }
@@ -87,6 +97,7 @@ async function forkWorker(index) {
     BENCH_RECOVERY: VARIANT === "ours-recovery" ? "1" : "",
     BENCH_WORKER_INDEX: String(WORKER_BASE + index),
     BENCH_REDIS_URL: redis ? redis.url : SHARED_REDIS_URL,
+    ...(standaloneHub && { SOCKET_IO_CLUSTER_HUB: standaloneHub.socket }),
   });
   return { ...info, globalIndex: WORKER_BASE + index };
 }
@@ -94,6 +105,7 @@ async function forkWorker(index) {
 async function main() {
   setupRelay();
   if (VARIANT === "redis") redis = await startRedis();
+  if (standaloneHub) await standaloneHub.start();
   cluster.setupPrimary({
     exec: path.join(__dirname, "worker.js"),
     serialization: "advanced", // Buffers in packets need it (and both cluster adapters expect it)
@@ -115,7 +127,7 @@ async function main() {
   // Orchestrator -> worker: forward; worker -> orchestrator: forward the answer.
   relayToWorkers(workers);
   servePrimary({
-    info: () => ({ pid: process.pid, redisPid: redis ? redis.pid : null, workers: infos }),
+    info: () => ({ pid: process.pid, redisPid: redis ? redis.pid : null, hubPid: standaloneHub ? standaloneHub.pid : null, workers: infos }),
     hubStats,
   }, stop);
 }

@@ -7,7 +7,10 @@
 const path = require("node:path");
 
 const SCENARIOS = ["broadcast", "binary", "unicast", "rooms", "small-rooms", "fetch-sockets", "server-side-emit", "end-to-end"];
-const VARIANTS = ["reference", "ours", "ours-recovery", "redis", "floor"];
+const VARIANTS = ["reference", "ours", "ours-recovery", "ours-standalone", "redis", "floor"];
+// Run only when named in --variants: ours with a standalone hub (bench/cluster-primary.js), to
+// compare with setupPrimary()'s hub.
+const OPT_IN_VARIANTS = ["ours-standalone"];
 // The systems of the multi-machine set, by protocol (--machine-protocol): always both of a pair,
 // its figures are ratios of one to the other. [ours, theirs].
 const MACHINE_PAIRS = {
@@ -32,7 +35,7 @@ const DEFAULTS = {
   clientProcs: 2,
   rounds: 3,
   scenarios: SCENARIOS,
-  variants: VARIANTS, // "redis" is dropped at start-up when redis-server is not on PATH
+  variants: VARIANTS.filter((v) => !OPT_IN_VARIANTS.includes(v)), // "redis" is dropped at start-up when redis-server is not on PATH
   recoveryScenarios: RECOVERY_DEFAULT_SCENARIOS, // null: every scenario selected
   // 1: the tables of one machine (--workers, --variants); 2 (or more): the multi-machine set.
   // Dropped at start-up when redis-server is not on PATH.

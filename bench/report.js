@@ -9,12 +9,13 @@ const path = require("node:path");
 const { median, sum } = require("./harness/stats");
 const { measures, machinePair } = require("./options");
 
-const COLUMNS = ["floor", "reference", "ours", "ours-recovery", "redis"];
+const COLUMNS = ["floor", "reference", "ours", "ours-recovery", "ours-standalone", "redis"];
 // [label, variant, divided by]: shown when both columns are.
 const RATIOS = [
   ["ours/ref", "ours", "reference"],
   ["redis/ref", "redis", "reference"],
   ["rec/ours", "ours-recovery", "ours"],
+  ["standalone/ours", "ours-standalone", "ours"],
 ];
 
 /** results: [{ scenario, variant, workers, round, figures | error }] => one summary per cell. */

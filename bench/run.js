@@ -68,7 +68,7 @@ function planSmallRooms(opts) {
 function planTargets(opts, layout) {
   const targets = [];
   for (const workers of opts.machines.includes(1) ? opts.workers : []) {
-    for (const variant of ["reference", "ours", "ours-recovery", "redis"]) {
+    for (const variant of ["reference", "ours", "ours-recovery", "ours-standalone", "redis"]) {
       if (opts.variants.includes(variant)) targets.push(new Target(variant, workers, layout));
     }
   }

@@ -113,10 +113,13 @@ class Target {
     return Promise.all(this.clientProcs.map(({ rpc }) => rpc.call(cmd, args, { timeoutMs })));
   }
 
-  /** The processes whose CPU time is reported, by role. The relay of the Redis column is redis-server. */
+  /**
+   * The processes whose CPU time is reported, by role. The relay of the Redis column is
+   * redis-server; a standalone hub's process counts with the primary.
+   */
   get pids() {
     return {
-      primary: [this.info.pid],
+      primary: [this.info.pid, this.info.hubPid].filter(Boolean),
       redis: this.info.redisPid ? [this.info.redisPid] : [],
       workers: this.info.workers.map((w) => w.pid),
       clients: this.clientProcs.map((c) => c.pid),
@@ -134,14 +137,19 @@ class Target {
   /** Resets the peak RSS of the servers; remembers the primary's RSS at that moment. */
   resetPeakRss() {
     for (const pid of [...this.pids.primary, ...this.pids.redis, ...this.pids.workers]) proc.resetPeakRss(pid);
-    this.primaryRssAtResetKb = proc.peakRssKb(this.info.pid); // VmHWM right after a reset is VmRSS
+    this.primaryRssAtResetKb = this.primaryPeakRssKb(); // VmHWM right after a reset is VmRSS
   }
 
-  /** Peak RSS (kB) since resetPeakRss(): primary, redis-server, and the largest worker. */
+  /** The primary's peak RSS (kB), with a standalone hub's process. */
+  primaryPeakRssKb() {
+    return this.pids.primary.reduce((total, pid) => total + proc.peakRssKb(pid), 0);
+  }
+
+  /** Peak RSS (kB) since resetPeakRss(): primary (with a standalone hub), redis-server, and the largest worker. */
   peakRss() {
     return {
       primaryAtStartKb: this.primaryRssAtResetKb,
-      primaryKb: proc.peakRssKb(this.info.pid),
+      primaryKb: this.primaryPeakRssKb(),
       redisKb: this.info.redisPid ? proc.peakRssKb(this.info.redisPid) : null,
       workerMaxKb: Math.max(...this.pids.workers.map(proc.peakRssKb)),
     };

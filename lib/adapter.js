@@ -23,7 +23,7 @@ class NodeClusterAdapter extends ClusterAdapterWithHeartbeat {
     this.initialized = false;
     this.recovery = nsp.server && nsp.server.opts && nsp.server.opts.connectionStateRecovery;
     if (this.recovery) announceRecoveryOnce();
-    transport.attach(this);
+    transport.attach(this, options.hub);
     // socket.io 4.8 calls init() itself (Namespace._initAdapter) and the reference calls it here
     // too, for versions that did not; init() is idempotent here, so the cluster hears exactly one
     // INITIAL_HEARTBEAT per adapter either way.

@@ -1,7 +1,7 @@
 "use strict";
 
-// Emit from the primary: @socket.io/redis-emitter 5.x's API (same methods, chaining, errors), for
-// a cluster of this package. Its messages are the ones socket.io-adapter's cluster adapters
+// Emit from the primary (or, through a standalone hub, from any process: lib/emitter-link.js):
+// @socket.io/redis-emitter 5.x's API (same methods, chaining, errors), for a cluster of this package. Its messages are the ones socket.io-adapter's cluster adapters
 // already apply, sent with the emitter uid ("emitter"), which no worker counts as a server; they
 // leave through setupPrimary()'s relay (lib/primary.js): through the hub's routing (by room, into
 // the recovery log) to our linked workers, over IPC to workers still on it (the reference's too).
@@ -21,15 +21,34 @@ const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disc
 const SERVER_RESERVED_EVENTS = new Set(["connect", "connection", "new_namespace"]);
 
 class Emitter {
-  /** In the primary, after setupPrimary(). `nsp`: the namespace (default "/"; see also of()). */
-  constructor(nsp = "/") {
+  /**
+   * In the primary, after setupPrimary(): `new Emitter()`, or `new Emitter(nsp)`. In any process,
+   * through a standalone hub: `new Emitter({ hub: socketPath })` (then `close()` ends its link).
+   * `nsp`: the namespace (default "/"; see also of()).
+   */
+  constructor(nsp = "/", sender = undefined) {
+    if (nsp !== null && typeof nsp === "object") {
+      const { hub, ...unknown } = nsp;
+      if (Object.keys(unknown).length > 0) throw new TypeError(`socket.io-cluster-adapter-native: unknown Emitter option "${Object.keys(unknown)[0]}" (known: hub)`);
+      if (typeof hub !== "string" || hub === "") throw new TypeError('socket.io-cluster-adapter-native: Emitter option "hub" must be the path of a hub\'s socket');
+      const { EmitterLink } = require("./emitter-link");
+      const link = new EmitterLink(hub);
+      sender = { inject: (message) => link.send(message), close: () => link.close() };
+      nsp = "/";
+    }
     this.nsp = nsp;
-    this.inject = primaryInjector();
+    this.sender = sender || { inject: primaryInjector(), close() {} };
+    this.inject = this.sender.inject;
   }
 
-  /** An emitter for namespace `nsp`. */
+  /** An emitter for namespace `nsp` (the same way out as this one's). */
   of(nsp) {
-    return new Emitter((nsp[0] !== "/" ? "/" : "") + nsp);
+    return new Emitter((nsp[0] !== "/" ? "/" : "") + nsp, this.sender);
+  }
+
+  /** Ends the link of an Emitter of a standalone hub, once what was emitted is written (nothing in the primary). */
+  close() {
+    this.sender.close();
   }
 
   emit(ev, ...args) {

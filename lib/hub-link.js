@@ -11,6 +11,13 @@
 // Under a primary without a hub (@socket.io/cluster-adapter's, PM2, recluster) nobody answers,
 // and the worker stays on IPC. If the link closes, the worker goes back to IPC and asks again.
 //
+// With a standalone hub (the adapter's option `hub`, or SOCKET_IO_CLUSTER_HUB: a process of its
+// own, lib/standalone-hub.js), no primary takes part: the worker reads the secret from the file
+// beside the hub's socket and links straight away (ipc ──link open──▶ linked), and links again,
+// with the secret read anew, when the link closes. Meanwhile what it sends goes over IPC if it has
+// held until it links (up to MAX_UNLINKED_BYTES): no primary would relay it, and a peer's
+// INITIAL_HEARTBEAT, sent before its link is up, must not be lost.
+//
 // Once linked, it also carries connection state recovery: broadcasts stored in the hub's log
 // (answered with their offset), and requests to the hub (hub-requests.js), and it tells the hub
 // which rooms this worker has (room-report.js), so the hub sends a message to rooms only to the
@@ -28,11 +35,12 @@
 // the process shares.
 
 const cluster = require("node:cluster");
+const fs = require("node:fs");
 const net = require("node:net");
 const { MessageType } = require("socket.io-adapter");
 const debug = require("debug")("socket.io-cluster-adapter-native:link");
 const { MAX_FRAME_BYTES, OFFSET_ASSIGNED, RESTORE_SESSION_RESPONSE, SERVER_COUNT_RESPONSE } = require("./binding");
-const { CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM } = require("./protocol");
+const { CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM, logEpoch } = require("./protocol");
 const { encodePayload, frameToMessage } = require("./codec");
 const { HubRequests } = require("./hub-requests");
 const roomReport = require("./room-report");
@@ -55,6 +63,14 @@ const LINK_WAIT_MS = 5000;
 // few hundred ms. Changes split into several reports mean the same (each room is independent);
 // a snapshot (reset) is never split: between its parts, rooms would vanish from the hub's view.
 const ROOMS_PER_REPORT = 10000;
+// What a worker of a standalone hub sends while it is not linked (starting, or the hub starting
+// again), held for the link; beyond it, dropped with a debug line.
+const MAX_UNLINKED_BYTES = 8 * 1024 * 1024;
+// Counted for each held message beside its payload (its header, the held entry).
+const HELD_OVERHEAD_BYTES = 256;
+// Servers heard over IPC while linked to a standalone hub, each named once in a debug line: at
+// most this many are remembered.
+const MAX_IPC_SERVERS_NAMED = 1000;
 
 class HubLink {
   constructor() {
@@ -75,6 +91,10 @@ class HubLink {
     this.draining = false;
     this.offsetCallbacks = []; // one per stored broadcast not yet acknowledged, in sending order
     this.stats = { sent: 0, received: 0, links: 0 };
+    this.standalone = null; // the socket of the standalone hub this process links to
+    this.ipcServers = new Set(); // see heardOverIpc
+    this.unlinked = []; // [message, payload] sent before the standalone hub's link is up
+    this.unlinkedBytes = 0;
     this.flushScheduled = false;
     this.readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     this.requests = new HubRequests(this, (nsp, rooms) => {
@@ -84,12 +104,18 @@ class HubLink {
     this.flush = this.flush.bind(this);
     this.drain = this.drain.bind(this);
     this.askForHub = this.askForHub.bind(this);
+    this.linkStandalone = this.linkStandalone.bind(this);
     this.onRoomChange = this.onRoomChange.bind(this);
   }
 
-  start(transport) {
+  /** `standalone`: the socket of a standalone hub to link to; without it, ask the primary for its hub. */
+  start(transport, standalone) {
     this.transport = transport;
-    if (canLink()) this.askForHub();
+    this.standalone = standalone || null;
+    // A standalone hub is there (or coming back) whatever the primary: restores wait for it.
+    this.hubAnnounced = this.standalone !== null;
+    if (this.standalone) this.linkStandalone();
+    else if (canLink()) this.askForHub();
   }
 
   stop() {
@@ -111,6 +137,8 @@ class HubLink {
     roomReport.setReporting(false);
     this.state = "ipc";
     this.transport = null;
+    this.unlinked = [];
+    this.unlinkedBytes = 0;
     this.settleLinkWaiters(false);
   }
 
@@ -129,6 +157,7 @@ class HubLink {
 
   /** Sends over the link when this worker has switched; false means "use IPC". */
   send(message) {
+    if (this.standalone && this.state !== "linked") return this.holdUntilLinked(message);
     if (this.state !== "switching" && this.state !== "linked") return false;
     try {
       this.queueOnLink(message, false);
@@ -182,7 +211,7 @@ class HubLink {
    */
   whenLinked() {
     if (this.state === "linked") return Promise.resolve(true);
-    if (!this.transport || !canLink()) return Promise.resolve(false);
+    if (!this.transport || !(this.standalone || canLink())) return Promise.resolve(false);
     const now = Date.now();
     const deadline = this.hubAnnounced ? now + LINK_WAIT_MS : this.askedAt + HUB_ANSWER_WAIT_MS;
     if (deadline <= now) return Promise.resolve(false);
@@ -276,6 +305,58 @@ class HubLink {
     this.scheduleFlush();
   }
 
+  /**
+   * A server heard over IPC while this worker is linked to a standalone hub is not linked to it
+   * (a @socket.io/cluster-adapter worker under PM2's primary, or one of ours between two links):
+   * it does not receive what this worker sends through the hub. Said once per server.
+   */
+  heardOverIpc(message) {
+    if (!this.standalone || this.state !== "linked" || this.ipcServers.has(message.uid)) return;
+    if (this.ipcServers.size >= MAX_IPC_SERVERS_NAMED) return;
+    this.ipcServers.add(message.uid);
+    debug("server %s speaks over IPC, not through the standalone hub %s: it does not receive what this worker sends (a @socket.io/cluster-adapter worker?)", message.uid, this.standalone);
+  }
+
+  // A standalone hub's worker has nobody else to send to: what it sends waits for its link.
+  holdUntilLinked(message) {
+    let payload;
+    try {
+      payload = encodePayload(message);
+    } catch (err) {
+      debug("cannot send message of type %o: %s", message.type, err.message);
+      return true;
+    }
+    const cost = payload.length + HELD_OVERHEAD_BYTES;
+    if (this.unlinkedBytes + cost > MAX_UNLINKED_BYTES) {
+      debug("drop message of type %o: %d bytes already wait for the standalone hub's link", message.type, this.unlinkedBytes);
+      return true;
+    }
+    this.unlinked.push([message, payload]);
+    this.unlinkedBytes += cost;
+    return true;
+  }
+
+  // The secret is read anew at each attempt: a hub started again has a new one.
+  linkStandalone() {
+    if (!this.transport || this.connection) return;
+    // Required here: the binding has a hub only where it can run (not on Windows).
+    const { standaloneSecretFile } = require("./binding");
+    let secret;
+    try {
+      secret = fs.readFileSync(standaloneSecretFile(this.standalone), "utf8").trim();
+    } catch (err) {
+      debug("cannot link to the standalone hub at %s: %s", this.standalone, err.message);
+      return this.retryLater();
+    }
+    this.connect({ path: this.standalone, secret, epoch: logEpoch(secret) });
+  }
+
+  retryLater() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(this.standalone ? this.linkStandalone : this.askForHub, RETRY_DELAY_MS);
+    this.retryTimer.unref();
+  }
+
   askForHub() {
     if (!this.transport || !process.connected) return;
     if (this.askedAt === 0) this.askedAt = Date.now();
@@ -288,9 +369,12 @@ class HubLink {
     const { FrameBatchReader } = require("./frame-batch");
     let codec;
     try {
-      codec = new LinkCodec(secret, cluster.worker.id);
+      // A standalone hub names its workers itself.
+      codec = new LinkCodec(secret, this.standalone ? 0 : cluster.worker.id);
     } catch (err) {
-      return debug("cannot link to the hub: %s", err.message);
+      debug("cannot link to the hub: %s", err.message);
+      if (this.standalone) this.retryLater();
+      return;
     }
     const onRead = (length, buffer) => {
       if (this.connection !== current) return false;
@@ -325,12 +409,28 @@ class HubLink {
 
   opened() {
     clearTimeout(this.connection.timer);
-    this.state = "switching";
+    this.state = this.standalone ? "linked" : "switching";
     this.stats.links++;
     this.applied = 0;
     // The hub routes by room only once it knows this worker's rooms: they are the link's first frames.
     roomReport.setReporting(true, this.onRoomChange);
     this.queueRoomSnapshot();
+    if (this.standalone) {
+      // Nothing went through a primary to wait for; what was sent meanwhile leaves now, in order.
+      const held = this.unlinked;
+      this.unlinked = [];
+      this.unlinkedBytes = 0;
+      for (const [message, payload] of held) {
+        try {
+          this.queueOnLink(message, false, payload);
+          this.stats.sent++;
+        } catch (err) {
+          debug("cannot send message of type %o on the link: %s", message.type, err.message);
+        }
+      }
+      this.settleLinkWaiters(true);
+      return debug("linked to the standalone hub at %s (%d messages were held)", this.standalone, held.length);
+    }
     // Last IPC message of this worker: the primary relays what came before, then the hub
     // relays what this worker sends on its link from now on.
     this.transport.sendIpc({ source: CONTROL_SOURCE, kind: ControlKind.SWITCHED });
@@ -439,13 +539,11 @@ class HubLink {
     // Stored broadcasts never acknowledged still reach this worker's sockets, without an offset.
     while (this.offsetCallbacks.length > 0) this.offsetCallbacks.shift()("");
     this.requests.rejectAll(reason);
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(this.askForHub, RETRY_DELAY_MS);
-    this.retryTimer.unref();
+    this.retryLater();
   }
 
   // Hands one message of this worker to the link: its routing fields, and its data packed.
-  queueOnLink(message, store) {
+  queueOnLink(message, store, payload = encodePayload(message)) {
     const { data } = message;
     const opts = data && data.opts;
     const { codec } = this.connection;
@@ -459,7 +557,7 @@ class HubLink {
       opts ? roomNames(opts.rooms) : undefined,
       opts ? roomNames(opts.except) : undefined,
       message.type === MessageType.SOCKETS_JOIN ? roomNames(data.rooms) : undefined,
-      encodePayload(message),
+      payload,
       store,
     );
     this.scheduleFlush();

@@ -14,19 +14,21 @@ const DEFAULTS = Object.freeze({
   heartbeatTimeout: 10000,
 });
 
+// The environment variable that names a standalone hub's socket for every process started with
+// it (e.g. once in a PM2 ecosystem file), when the adapter's option `hub` is not given.
+const HUB_ENV = "SOCKET_IO_CLUSTER_HUB";
+
 /**
  * Checks the adapter's options once, when it is created, so that a typo fails loudly at start-up
- * instead of as a NaN timer much later.
+ * instead of as a NaN timer much later. `hub`: the socket of a standalone hub (ours alone).
  */
 function normalizeOptions(opts) {
-  if (opts === undefined || opts === null) {
-    return { ...DEFAULTS };
-  }
+  if (opts === undefined || opts === null) opts = {};
   if (typeof opts !== "object" || Array.isArray(opts)) {
     throw new TypeError(`socket.io-cluster-adapter-native: options must be an object, got ${describe(opts)}`);
   }
-  rejectUnknown(opts, Object.keys(DEFAULTS), "");
-  const options = { ...DEFAULTS };
+  rejectUnknown(opts, [...Object.keys(DEFAULTS), "hub"], "");
+  const options = { ...DEFAULTS, hub: hubSocket(opts.hub === undefined ? process.env[HUB_ENV] || undefined : opts.hub, "hub") };
   for (const name of Object.keys(DEFAULTS)) {
     const value = opts[name];
     if (value === undefined) continue;
@@ -90,6 +92,45 @@ function normalizePrimaryOptions(opts) {
     if (!options.hub) throw new TypeError('socket.io-cluster-adapter-native: option "redis" needs the hub (option "hub" is false)');
   }
   return options;
+}
+
+// A standalone hub's own options, beside those of setupPrimary()'s hub.
+const STANDALONE_OPTIONS = ["socket", "group"];
+
+/** A standalone hub's options (lib/standalone-hub.js): `socket` (required), `group`, and the hub's of setupPrimary(). */
+function normalizeStandaloneOptions(opts) {
+  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) {
+    throw new TypeError(`socket.io-cluster-adapter-native: the hub's options must be an object, got ${describe(opts)}`);
+  }
+  const { socket, group, ...hubOptions } = opts;
+  const known = PRIMARY_OPTIONS.filter((name) => name !== "hub");
+  rejectUnknown(hubOptions, [...STANDALONE_OPTIONS, ...known], "");
+  const options = normalizePrimaryOptions(hubOptions);
+  delete options.hub;
+  // Its workers learn nothing from a primary: they could not know that offsets are stream ids
+  // and servers counted by Redis (issue 18 built the streams mode for setupPrimary()'s hub).
+  if (options.redis && options.redis.mode === "streams") {
+    throw new TypeError('socket.io-cluster-adapter-native: option "redis.mode" "streams" is not supported by a standalone hub yet (setupPrimary() only)');
+  }
+  options.socket = hubSocket(socket, "socket");
+  if (options.socket === undefined) throw new TypeError('socket.io-cluster-adapter-native: option "socket" (the hub\'s socket path) is required');
+  if (group !== undefined) {
+    const isGid = Number.isInteger(group) && group >= 0;
+    if (!isGid && (typeof group !== "string" || group === "")) {
+      throw new TypeError(`socket.io-cluster-adapter-native: option "group" must be a group name or gid, got ${describe(group)}`);
+    }
+    options.group = group;
+  }
+  return options;
+}
+
+/** A socket path (or undefined). */
+function hubSocket(value, name) {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "") {
+    throw new TypeError(`socket.io-cluster-adapter-native: option "${name}" must be the path of a hub's socket, got ${describe(value)}`);
+  }
+  return value;
 }
 
 /** `{ url }` (one server) or `{ nodes: [...] }` (a Cluster), with the sharded adapter's options. */
@@ -206,4 +247,4 @@ function describe(value) {
   return `a value of type ${typeof value}`;
 }
 
-module.exports = { normalizeOptions, normalizePrimaryOptions };
+module.exports = { HUB_ENV, normalizeOptions, normalizePrimaryOptions, normalizeStandaloneOptions };

@@ -9,11 +9,11 @@
 // like @socket.io/cluster-adapter's primary, with the Rust core validating and routing.
 
 const cluster = require("node:cluster");
-const crypto = require("node:crypto");
 const debug = require("debug")("socket.io-cluster-adapter-native:primary");
 const { MessageType } = require("socket.io-adapter");
-const { NativeHub, PrimaryRouter, inspectMessage, HubEventKind, IpcAction, RouteAction } = require("./binding");
-const { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM, isAdapterMessage, isControlMessage } = require("./protocol");
+const { PrimaryRouter, inspectMessage, HubEventKind, IpcAction, RouteAction } = require("./binding");
+const { startNativeHub, closeOnExit } = require("./native-hub");
+const { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM, logEpoch, isAdapterMessage, isControlMessage } = require("./protocol");
 const { encodePayload, encodeIpcPayload, frameToMessage } = require("./codec");
 const { normalizePrimaryOptions } = require("./options");
 
@@ -40,38 +40,8 @@ function drop(worker, message, reason) {
 
 /** The relay through the hub. */
 function startHub(options) {
-  // What the user left out is undefined here: the hub takes its own defaults for it.
-  const { recovery = {}, redis } = options;
-  const hub = new NativeHub(
-    {
-      maxQueueBytes: options.maxQueueBytes,
-      recoveryMaxPackets: recovery.maxPackets,
-      recoveryMaxBytes: recovery.maxBytes,
-      recoveryMaxSessions: recovery.maxSessions,
-      recoveryMaxSessionBytes: recovery.maxSessionBytes,
-      routeByRoom: options.routeByRoom,
-      ...(redis && {
-        redisNodes: redis.nodes,
-        redisCluster: redis.cluster,
-        redisChannelPrefix: redis.channelPrefix,
-        redisSubscriptionMode: redis.subscriptionMode,
-        redisCountEachWorker: redis.mixedFleet,
-        redisMode: redis.mode,
-        redisStreamName: redis.streamName,
-        redisStreamCount: redis.streamCount,
-        redisMaxLen: redis.maxLen,
-        redisReadCount: redis.readCount,
-        redisBlockTimeInMs: redis.blockTimeInMs,
-        redisSessionKeyPrefix: redis.sessionKeyPrefix,
-        redisUseShardedPubSub: redis.useShardedPubSub,
-        redisOnlyPlaintext: redis.onlyPlaintext,
-      }),
-    },
-    onHubEvent,
-  );
-  // Names this hub's packet log in offsets, so that an offset from another primary's log (after
-  // a restart) is never taken for a position in this one.
-  const epoch = crypto.randomBytes(4).toString("hex");
+  const hub = startNativeHub(options, onHubEvent);
+  const epoch = logEpoch(hub.secret);
   debug("hub listening on %s", hub.path);
 
   function onHubEvent(event) {
@@ -146,25 +116,9 @@ function startHub(options) {
 
   cluster.on("message", onMessage);
   cluster.on("exit", (worker) => hub.removeWorker(worker.id));
-  removeOnExit(hub);
+  closeOnExit(hub);
   activeHub = hub;
   return hub;
-}
-
-// The hub removes its socket and directory when closed; make sure that happens when the primary
-// goes, including on the signals whose default action ends the process without "exit" handlers.
-// (SIGKILL and aborts cannot be caught: the next hub started removes what they leave behind.)
-function removeOnExit(hub) {
-  process.once("exit", () => hub.close());
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]) {
-    process.once(signal, () => {
-      // An application that handles the signal itself decides when to exit (and "exit" then
-      // closes the hub); otherwise keep the default behaviour: close, then die of the signal.
-      if (process.listenerCount(signal) > 0) return;
-      hub.close();
-      process.kill(process.pid, signal);
-    });
-  }
 }
 
 /** The relay over IPC only. */

@@ -38,6 +38,7 @@ function onProcessMessage(message) {
 
 /** Validates a message that arrived over IPC, then applies it. */
 function dispatch(message) {
+  link.heardOverIpc(message);
   let verdict;
   try {
     verdict = inspectMessage(message);
@@ -89,7 +90,8 @@ function unhandled(adapter, message, err) {
   debug("[%s] error while handling message of type %d: %s", adapter.uid, message.type, err && err.message);
 }
 
-function attach(adapter) {
+/** `hub`: the socket of a standalone hub to link to (the first adapter's choice holds for the process). */
+function attach(adapter, hub) {
   const nsp = adapter.nsp.name;
   const isNewNamespace = !adaptersByNsp.has(nsp);
   if (isNewNamespace) adaptersByNsp.set(nsp, new Set());
@@ -98,9 +100,10 @@ function attach(adapter) {
   if (!listening) {
     process.on("message", onProcessMessage);
     listening = true;
-    link.start({ apply, sendIpc });
-  } else if (isNewNamespace) {
-    link.namespaceAdded(nsp);
+    link.start({ apply, sendIpc }, hub);
+  } else {
+    if ((hub || null) !== link.standalone) debug("this process links to %s already: option hub %o ignored", link.standalone || "its primary's hub", hub);
+    if (isNewNamespace) link.namespaceAdded(nsp);
   }
 }
 

@@ -1,4 +1,5 @@
-//! `NativeHub`: the hub, started by the primary's `setupPrimary()`.
+//! `NativeHub`: the hub, started by the primary's `setupPrimary()` or as a standalone hub
+//! (lib/standalone-hub.js).
 
 use std::sync::Arc;
 
@@ -8,7 +9,8 @@ use napi::Unknown;
 use napi_derive::napi;
 use sio_cluster_core::{stored_by_workers, validate, SubscriptionMode};
 use sio_cluster_hub::redis_bridge::{RedisOptions, StreamsOptions};
-use sio_cluster_hub::{Backlog, Hub, HubEvent, HubOptions, HubStats};
+use sio_cluster_hub::standalone::group_id;
+use sio_cluster_hub::{Backlog, Hub, HubEvent, HubOptions, HubStats, StandaloneOptions};
 
 use crate::error::BindingError;
 use crate::js_view::JsView;
@@ -48,6 +50,19 @@ pub struct NativeHubOptions {
     pub redis_session_key_prefix: Option<String>,
     pub redis_use_sharded_pub_sub: Option<bool>,
     pub redis_only_plaintext: Option<bool>,
+    /// A standalone hub: its socket's path (the secret goes to `<socket>.secret`), and a group,
+    /// by name or gid, whose processes may link too.
+    pub socket: Option<String>,
+    pub group: Option<String>,
+}
+
+/// Where a standalone hub listening on `socket` keeps its secret (the hub writes it, workers read
+/// it).
+#[napi]
+pub fn standalone_secret_file(socket: String) -> String {
+    sio_cluster_hub::standalone::secret_file(socket.as_ref())
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// What a hub event tells the primary (lib/primary.js compares against these values).
@@ -201,6 +216,18 @@ impl NativeHub {
                     redis.streams = Some(streams);
                 }
                 hub_options.redis = Some(redis);
+            }
+            if let Some(socket) = options.socket {
+                let group = options
+                    .group
+                    .as_deref()
+                    .map(group_id)
+                    .transpose()
+                    .map_err(BindingError::HubStart)?;
+                hub_options.standalone = Some(StandaloneOptions {
+                    socket: socket.into(),
+                    group,
+                });
             }
         }
         // napi's queue of a threadsafe function has no bound of its own: what waits in it for the

@@ -3,13 +3,15 @@
 //! hello, frames queued during one turn of JavaScript, and frames decoded from what was read.
 
 use napi::bindgen_prelude::{Buffer, BufferSlice};
-use napi::Env;
+use napi::{Env, Unknown};
 use napi_derive::napi;
 use sio_cluster_core::{encode_frame_into, FrameDecoder, Header, MessageType, MAX_FRAME_LEN};
 use sio_cluster_core::{hello, Secret, ACCEPTED};
+use sio_cluster_core::{stored_by_workers, validate};
 
 use crate::error::BindingError;
 use crate::frame_batch::{BatchBuilder, StringTable};
+use crate::js_view::JsView;
 
 #[napi]
 pub struct LinkCodec {
@@ -79,6 +81,21 @@ impl LinkCodec {
             joined: joined.unwrap_or_default(),
             store: store && kind == MessageType::Broadcast,
             ..Header::new(kind, nsp, uid)
+        };
+        self.queue(&header, &payload)
+    }
+
+    /// Queues a message this process made itself, not one of its adapters' (the Emitter's, for a
+    /// standalone hub): checked as the hub checks what a primary injects, and a broadcast that
+    /// workers with recovery would store is stored (the hub answers with its offset, which an
+    /// Emitter ignores).
+    #[napi(catch_unwind)]
+    pub fn send_made(&mut self, message: Unknown, payload: Buffer) -> napi::Result<()> {
+        let view = JsView::new(message);
+        let header = validate(&view).map_err(BindingError::Invalid)?;
+        let header = Header {
+            store: stored_by_workers(&view),
+            ..header
         };
         self.queue(&header, &payload)
     }

@@ -14,6 +14,10 @@ pub const MESSAGE_SOURCE: &str = sio_cluster_core::MESSAGE_SOURCE;
 #[napi]
 pub const EMITTER_UID: &str = sio_cluster_core::EMITTER_UID;
 
+/// To a standalone hub, the worker id of a link that only sends (an Emitter in any process).
+#[napi]
+pub const SENDS_ONLY: u32 = sio_cluster_core::SENDS_ONLY;
+
 /// A worker stores a disconnected socket's session (no answer).
 #[napi]
 pub const PERSIST_SESSION: u32 = MessageType::PersistSession as u32;

@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.js: the package's types as a user writes against them.
 import { Server } from "socket.io";
-import { createAdapter, setupPrimary, hubStats, NodeClusterAdapter, Emitter } from "socket.io-cluster-adapter-native";
-import type { ClusterAdapterOptions, HubStats, PrimaryOptions } from "socket.io-cluster-adapter-native";
+import { createAdapter, setupPrimary, hubStats, startHub, NodeClusterAdapter, Emitter } from "socket.io-cluster-adapter-native";
+import type { ClusterAdapterOptions, HubStats, PrimaryOptions, StandaloneHub } from "socket.io-cluster-adapter-native";
 
 const options: Partial<ClusterAdapterOptions> = { requestsTimeout: 5000, heartbeatInterval: 5000, heartbeatTimeout: 10000 };
 const io = new Server({ adapter: createAdapter(options) });
@@ -24,6 +24,18 @@ const streams: Partial<PrimaryOptions> = {
 void [sharded, streams];
 // @ts-expect-error: mixedFleet is the sharded mode's
 const _mixed: Partial<PrimaryOptions> = { redis: { url: "redis://127.0.0.1:6379", mode: "streams", mixedFleet: true } };
+// A standalone hub, and processes linking to it.
+const standalone: StandaloneHub = startHub({ socket: "/run/sio/hub.sock", group: "www-data", recovery: { maxPackets: 10 } });
+const _hubStats: HubStats = standalone.stats();
+standalone.close();
+io.adapter(createAdapter({ hub: "/run/sio/hub.sock" }));
+// @ts-expect-error: a standalone hub needs its socket
+startHub({ group: 33 });
+// @ts-expect-error: the Emitter takes a namespace or { hub }
+new Emitter({ hubs: "x" });
+const anywhere = new Emitter({ hub: "/run/sio/hub.sock" });
+anywhere.of("/admin").to("r").emit("news", 1);
+anywhere.close();
 
 // The Emitter, untyped and with an events map.
 const emitter = new Emitter();

@@ -67,9 +67,10 @@ function setupPrimaryFor(kind, options) {
 /**
  * Forks cluster worker `index` (stored in `workers[index]`) with `env`; resolves to
  * { index, pid, port } once it has called announceReady({ port }), rejects if it exits first.
+ * `spawn(env)`: how to start it, cluster.fork by default (see forkPlainProcess).
  */
-function forkWorker(workers, index, env = {}) {
-  const worker = cluster.fork(env);
+function forkWorker(workers, index, env = {}, spawn = (e) => cluster.fork(e)) {
+  const worker = spawn(env);
   workers[index] = worker;
   return new Promise((resolve, reject) => {
     worker.on("message", function onReady(message) {
@@ -79,6 +80,19 @@ function forkWorker(workers, index, env = {}) {
     });
     worker.once("exit", (code, signal) => reject(new Error(`worker ${index} exited during start-up (${signal || code})`)));
   });
+}
+
+/**
+ * Starts `file` as a plain child process (not a cluster worker: as systemd or a container would
+ * run a socket.io server), with `env` added to this process's; it answers to what forkWorker and
+ * the callers of a cluster Worker use (send, isConnected, isDead, process).
+ */
+function forkPlainProcess(file, env) {
+  const child = require("node:child_process").fork(file, [], { env: { ...process.env, ...env }, serialization: "advanced" });
+  child.isConnected = () => child.connected;
+  child.isDead = () => child.exitCode !== null || child.signalCode !== null;
+  child.process = child;
+  return child;
 }
 
 /**
@@ -149,4 +163,4 @@ function listenOwnPort(httpServer, options = {}) {
   });
 }
 
-module.exports = { ROOT, adapterFor, setupPrimaryFor, forkWorker, clusterStopper, runPrimary, servePrimary, listenOwnPort };
+module.exports = { ROOT, adapterFor, setupPrimaryFor, forkWorker, forkPlainProcess, clusterStopper, runPrimary, servePrimary, listenOwnPort };

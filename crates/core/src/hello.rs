@@ -13,6 +13,9 @@ pub const SECRET_LEN: usize = 32;
 pub const HELLO_LEN: usize = MAGIC.len() + SECRET_LEN + 4;
 /// The byte the hub answers a hello with once it accepted the worker.
 pub const ACCEPTED: u8 = 1;
+/// To a standalone hub (which names its workers itself), the worker id that says "this link only
+/// sends" (an Emitter in any process): it receives nothing but the hub's answers to it.
+pub const SENDS_ONLY: u32 = u32::MAX;
 
 /// The secret a primary hands its workers over IPC. Made from random bytes by the hub (the core
 /// has no source of randomness).

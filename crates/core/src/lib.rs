@@ -33,7 +33,9 @@ pub use frame::{
     encode_frame, encode_frame_into, Frame, FrameDecoder, FrameError, RawFrame, MAX_FRAME_LEN,
 };
 pub use header::Header;
-pub use hello::{check_hello, hello, HelloError, Secret, ACCEPTED, HELLO_LEN, SECRET_LEN};
+pub use hello::{
+    check_hello, hello, HelloError, Secret, ACCEPTED, HELLO_LEN, SECRET_LEN, SENDS_ONLY,
+};
 pub use message::{MessageType, EMITTER_UID, MESSAGE_SOURCE};
 pub use plain_servers::PlainServers;
 pub use queue::{OutQueue, Overflow};

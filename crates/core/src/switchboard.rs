@@ -16,7 +16,7 @@ use crate::answers::answer_for_skipped;
 use crate::error::RouteError;
 use crate::frame::Frame;
 use crate::header::Header;
-use crate::message::MessageType;
+use crate::message::{MessageType, EMITTER_UID};
 use crate::rooms::{Pin, RoomViews};
 use crate::routing::{Route, Router, WorkerId, PRIMARY};
 
@@ -170,10 +170,11 @@ impl Switchboard {
             }
         }
         let mut recipients = Recipients::default();
-        let route = if from == REMOTE {
+        let route = if from == REMOTE || header.uid == EMITTER_UID {
             // Other machines' servers are not learnt: their memory would grow with every server
             // that ever ran (plain redis-adapter servers never say they leave), and a response
-            // to one of them needs no owner (below).
+            // to one of them needs no owner (below). Nor is an Emitter (a standalone hub's, over
+            // a link): it is no server, and every Emitter has the same uid.
             self.router.route_unrecorded(from, header)
         } else {
             self.router.route(from, header)

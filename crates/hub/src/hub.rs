@@ -41,6 +41,7 @@ use crate::event::{EventSink, HubEvent};
 use crate::handshake::random_secret;
 use crate::redis_bridge::{RedisBridge, RedisOptions};
 use crate::socket_dir::SocketDir;
+use crate::standalone::{StandaloneOptions, StandaloneSocket};
 use crate::stats::HubStats;
 use connection::accept_loop;
 use fanout::{Ipc, Outgoing};
@@ -63,6 +64,11 @@ pub struct HubOptions {
     pub route_by_room: bool,
     /// Bridge this machine to the others through Redis (sharded Pub/Sub).
     pub redis: Option<RedisOptions>,
+    /// A standalone hub: listens at a path of the operator's choosing, and lets in any process of
+    /// its user (or group) that read the secret file, naming it itself ([`crate::standalone`]);
+    /// a link that closes is a worker gone. Without it, a primary's hub: a private directory
+    /// under `parent_dir`, and only the workers the primary registers ([`Hub::allow`]).
+    pub standalone: Option<StandaloneOptions>,
 }
 
 impl Default for HubOptions {
@@ -74,13 +80,48 @@ impl Default for HubOptions {
             recovery: RecoveryLimits::default(),
             route_by_room: true,
             redis: None,
+            standalone: None,
+        }
+    }
+}
+
+/// Where the socket lives; its files go when the hub does.
+#[derive(Debug)]
+enum SocketPlace {
+    Private(SocketDir),
+    Standalone(StandaloneSocket),
+}
+
+impl SocketPlace {
+    fn prepare(options: &HubOptions) -> std::io::Result<SocketPlace> {
+        Ok(match &options.standalone {
+            Some(standalone) => SocketPlace::Standalone(StandaloneSocket::prepare(standalone)?),
+            None => SocketPlace::Private(SocketDir::create(&options.parent_dir)?),
+        })
+    }
+
+    fn socket_path(&self) -> &Path {
+        match self {
+            SocketPlace::Private(dir) => dir.socket_path(),
+            SocketPlace::Standalone(socket) => socket.socket_path(),
+        }
+    }
+
+    /// Once bound: the socket's permissions, and the secret where a standalone hub's workers read it.
+    fn secure(&self, secret: &Secret) -> std::io::Result<()> {
+        match self {
+            SocketPlace::Private(dir) => dir.restrict_socket(),
+            SocketPlace::Standalone(socket) => {
+                socket.restrict_socket()?;
+                socket.write_secret(secret)
+            }
         }
     }
 }
 
 pub struct Hub {
     shared: Arc<Shared>,
-    _dir: SocketDir,
+    _place: SocketPlace,
     path: PathBuf,
     secret: Secret,
     accept_task: tokio::task::JoinHandle<()>,
@@ -111,14 +152,14 @@ impl Hub {
         backlog: Arc<Backlog>,
     ) -> std::io::Result<Hub> {
         let sink = bounded_sink(sink, backlog.clone());
-        let dir = SocketDir::create(&options.parent_dir)?;
-        let path = dir.socket_path().to_path_buf();
+        let place = SocketPlace::prepare(&options)?;
+        let path = place.socket_path().to_path_buf();
         let listener = {
             let _guard = runtime.enter();
             UnixListener::bind(&path)?
         };
-        dir.restrict_socket()?;
         let secret = random_secret()?;
+        place.secure(&secret)?;
         let mut board = Switchboard::with_route_by_room(options.route_by_room);
         // The ADAPTER_CLOSE frames announcing a closed worker's adapters (each smaller than its
         // adapter's cost in the table) take at most a quarter of another worker's queue.
@@ -143,6 +184,7 @@ impl Hub {
             links: HashMap::new(),
             inbox: Vec::new(),
             remote,
+            last_named: PRIMARY,
         };
         let shared = Arc::new_cyclic(|me| Shared {
             state: Mutex::new(state),
@@ -167,7 +209,7 @@ impl Hub {
         let accept_task = runtime.spawn(accept_loop(listener, shared.clone(), secret.clone()));
         Ok(Hub {
             shared,
-            _dir: dir,
+            _place: place,
             path,
             secret,
             accept_task,

@@ -21,6 +21,7 @@ mod handshake;
 mod hub;
 pub mod redis_bridge;
 mod socket_dir;
+pub mod standalone;
 mod stats;
 
 pub use backlog::Backlog;
@@ -28,4 +29,5 @@ pub use error::HubError;
 pub use event::{EventSink, HubEvent};
 pub use handshake::random_secret;
 pub use hub::{Hub, HubOptions};
+pub use standalone::StandaloneOptions;
 pub use stats::HubStats;

@@ -22,9 +22,7 @@ pub(crate) struct SocketDir {
 
 impl SocketDir {
     pub(crate) fn create(parent: &Path) -> std::io::Result<SocketDir> {
-        let mut suffix = [0u8; 6];
-        getrandom::fill(&mut suffix).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+        let name = random_name()?;
         let dir = parent.join(format!("{PREFIX}{}-{name}", std::process::id()));
         fs::DirBuilder::new().mode(0o700).create(&dir)?;
         // Our own directory tells which user we are: only that user's leftovers are swept.
@@ -41,6 +39,13 @@ impl SocketDir {
     pub(crate) fn restrict_socket(&self) -> std::io::Result<()> {
         fs::set_permissions(&self.socket, fs::Permissions::from_mode(0o600))
     }
+}
+
+/// Twelve random hex digits, for names nobody else picks.
+pub(crate) fn random_name() -> std::io::Result<String> {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Removes the socket directories under `parent` that `owner` made and whose primary is gone.
@@ -93,10 +98,7 @@ mod tests {
     use super::*;
 
     fn scratch() -> PathBuf {
-        let mut suffix = [0u8; 6];
-        getrandom::fill(&mut suffix).unwrap();
-        let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = std::env::temp_dir().join(format!("sio-hub-test-{name}"));
+        let dir = std::env::temp_dir().join(format!("sio-hub-test-{}", random_name().unwrap()));
         fs::create_dir(&dir).unwrap();
         dir
     }

@@ -10,7 +10,7 @@ use sio_cluster_core::{RouteError, Secret};
 use sio_cluster_hub::{random_secret, Hub, HubError, HubEvent, HubOptions};
 
 mod support;
-use support::link::{Link, LinkEvent};
+use support::link::{link_to, Link, LinkEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::runtime::Handle;
@@ -47,20 +47,7 @@ fn connect(hub: &Hub, worker: u32) -> (Link, Receiver<LinkEvent>) {
 }
 
 fn connect_with(hub: &Hub, worker: u32, secret: Secret) -> (Link, Receiver<LinkEvent>) {
-    let (tx, rx) = channel();
-    let tx = std::sync::Mutex::new(tx);
-    let sink = Arc::new(move |event| {
-        let _ = tx.lock().unwrap().send(event);
-    });
-    let link = Link::connect(
-        &Handle::current(),
-        hub.path().to_path_buf(),
-        secret,
-        worker,
-        sio_cluster_core::MAX_FRAME_LEN,
-        sink,
-    );
-    (link, rx)
+    link_to(hub.path().to_path_buf(), secret, worker)
 }
 
 /// Waits (off the runtime's threads) for the first event matching `pick`.

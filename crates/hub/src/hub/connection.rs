@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sio_cluster_core::{FrameDecoder, OutQueue, RawFrame, Secret, WorkerId, ACCEPTED};
+use sio_cluster_core::{FrameDecoder, OutQueue, RawFrame, Secret, WorkerId, ACCEPTED, SENDS_ONLY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
@@ -13,6 +13,7 @@ use tokio::sync::{oneshot, Notify};
 
 use super::state::{LinkSlot, Shared};
 use crate::handshake::read_hello;
+use crate::standalone::admits;
 
 /// Bytes written per system call at most, when many small frames are queued.
 const WRITE_BATCH: usize = 256 * 1024;
@@ -35,8 +36,8 @@ pub(super) async fn accept_loop(listener: UnixListener, shared: Arc<Shared>, sec
 
 /// Authenticates a connection, then runs its link until it closes.
 async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret) {
-    let worker = match authenticate(&mut stream, &shared, &secret).await {
-        Ok(worker) => worker,
+    let (worker, sends_only) = match authenticate(&mut stream, &shared, &secret).await {
+        Ok(admitted) => admitted,
         Err(reason) => {
             shared
                 .counters
@@ -56,6 +57,18 @@ async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret)
         }
         // Its frames are counted from 1 again: pins of the old count mean nothing on this link.
         state.board.link_opened(worker);
+        // A standalone hub's workers have no IPC to switch from: on their link from the start
+        // (a link that only sends is nobody's recipient).
+        let release = match shared.options.standalone {
+            Some(_) => {
+                if !sends_only {
+                    state.board.switch_to_link(worker);
+                }
+                let _ = release.send(());
+                None
+            }
+            None => Some(release),
+        };
         state.links.insert(
             worker,
             LinkSlot {
@@ -64,7 +77,7 @@ async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret)
                 queued: 0,
                 wake_writer: wake_writer.clone(),
                 shutdown: shutdown.clone(),
-                release: Some(release),
+                release,
             },
         );
     }
@@ -89,28 +102,48 @@ async fn serve_link(mut stream: UnixStream, shared: Arc<Shared>, secret: Secret)
     shared.close_link_now(worker, link_id, reason);
 }
 
+/// Checks who connected and its hello; returns the worker it is, and whether its link only
+/// sends. A primary's hub knows its workers' pids ([`super::Hub::allow`]); a standalone hub
+/// admits its user (or group) and names the worker itself.
 async fn authenticate(
     stream: &mut UnixStream,
     shared: &Shared,
     secret: &Secret,
-) -> Result<WorkerId, String> {
-    let pid = stream
+) -> Result<(WorkerId, bool), String> {
+    let credentials = stream
         .peer_cred()
-        .map_err(|e| format!("no peer credentials: {e}"))?
-        .pid()
-        .ok_or("no peer pid")?;
-    let worker = tokio::time::timeout(HELLO_TIMEOUT, read_hello(stream, secret))
+        .map_err(|e| format!("no peer credentials: {e}"))?;
+    let pid = credentials.pid().ok_or("no peer pid")?;
+    if let Some(standalone) = &shared.options.standalone {
+        if !admits(standalone, credentials.uid(), credentials.gid()) {
+            return Err(format!(
+                "pid {pid} runs as uid {} gid {}, neither this hub's user nor its group",
+                credentials.uid(),
+                credentials.gid()
+            ));
+        }
+    }
+    let claimed = tokio::time::timeout(HELLO_TIMEOUT, read_hello(stream, secret))
         .await
         .map_err(|_| format!("no hello in time from pid {pid}"))?
         .map_err(|reason| format!("{reason} (pid {pid})"))?;
-    let expected = shared.lock().pids.get(&worker).copied();
-    match expected {
-        Some(expected) if i64::from(expected) == i64::from(pid) => Ok(worker),
+    let mut state = shared.lock();
+    if shared.options.standalone.is_some() {
+        let worker = state.name_worker();
+        state.pids.insert(worker, pid as u32);
+        let sends_only = claimed == SENDS_ONLY;
+        if !sends_only {
+            state.board.add_worker(worker);
+        }
+        return Ok((worker, sends_only));
+    }
+    match state.pids.get(&claimed).copied() {
+        Some(expected) if i64::from(expected) == i64::from(pid) => Ok((claimed, false)),
         Some(expected) => Err(format!(
-            "pid {pid} claims to be worker {worker}, whose pid is {expected}"
+            "pid {pid} claims to be worker {claimed}, whose pid is {expected}"
         )),
         None => Err(format!(
-            "pid {pid} claims to be worker {worker}, unknown to this primary"
+            "pid {pid} claims to be worker {claimed}, unknown to this primary"
         )),
     }
 }

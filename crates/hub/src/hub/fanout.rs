@@ -316,7 +316,13 @@ impl Shared {
             slot.shutdown.notify_one();
         }
         self.log(format!("link of worker {worker} closed: {reason}"));
-        let orphans = state.board.link_closed(worker);
+        // A standalone hub's worker has no other way to it: its link gone, it is gone.
+        let orphans = if self.options.standalone.is_some() {
+            state.pids.remove(&worker);
+            state.board.remove_worker(worker)
+        } else {
+            state.board.link_closed(worker)
+        };
         self.announce_closed(state, worker, orphans);
     }
 

@@ -46,6 +46,9 @@ impl Shared {
         let (Some(bridge), Some(remote)) = (self.redis.get(), &mut state.remote) else {
             return;
         };
+        if header.uid == sio_cluster_core::EMITTER_UID {
+            return; // an Emitter over a link: no server, nothing to answer it
+        }
         let new = remote.subscriptions.note_adapter(&header.uid, &header.nsp);
         if !new.is_empty() {
             bridge.subscribe(new);

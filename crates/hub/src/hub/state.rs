@@ -6,7 +6,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
-use sio_cluster_core::{FrameDecoder, OutQueue, RawFrame, Recovery, Switchboard, WorkerId};
+use sio_cluster_core::{
+    FrameDecoder, OutQueue, RawFrame, Recovery, Switchboard, WorkerId, PRIMARY, REMOTE,
+};
 use tokio::sync::{oneshot, Notify};
 
 use super::remote_state::RemoteState;
@@ -49,7 +51,8 @@ pub(super) struct Counters {
 pub(super) struct State {
     pub(super) board: Switchboard,
     pub(super) recovery: Recovery,
-    /// The pid of each cluster worker, as the primary registered it.
+    /// The pid of each cluster worker, as the primary registered it (a standalone hub: of each
+    /// linked process, as the socket told).
     pub(super) pids: HashMap<WorkerId, u32>,
     pub(super) links: HashMap<WorkerId, LinkSlot>,
     /// Frames read from the links during this turn of the hub's runtime, not routed yet (see
@@ -57,6 +60,22 @@ pub(super) struct State {
     pub(super) inbox: Vec<(WorkerId, RawFrame)>,
     /// The Redis half's own state (with a Redis bridge).
     pub(super) remote: Option<RemoteState>,
+    /// A standalone hub names its workers: the last name given.
+    pub(super) last_named: WorkerId,
+}
+
+impl State {
+    /// A name for a worker of a standalone hub: one no live worker has, never the primary's or
+    /// the other machines'.
+    pub(super) fn name_worker(&mut self) -> WorkerId {
+        loop {
+            self.last_named = self.last_named.wrapping_add(1);
+            let worker = self.last_named;
+            if worker != PRIMARY && worker != REMOTE && !self.pids.contains_key(&worker) {
+                return worker;
+            }
+        }
+    }
 }
 
 /// The hub's end of one worker's link.

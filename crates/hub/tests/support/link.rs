@@ -195,3 +195,25 @@ async fn write_loop(mut writer: OwnedWriteHalf, shared: &Shared) -> String {
         }
     }
 }
+
+/// A link to the hub at `path` as `worker`, its events in a channel (for the tests' waits).
+pub fn link_to(
+    path: PathBuf,
+    secret: Secret,
+    worker: u32,
+) -> (Link, std::sync::mpsc::Receiver<LinkEvent>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = Mutex::new(tx);
+    let sink = Arc::new(move |event| {
+        let _ = tx.lock().unwrap().send(event);
+    });
+    let link = Link::connect(
+        &Handle::current(),
+        path,
+        secret,
+        worker,
+        sio_cluster_core::MAX_FRAME_LEN,
+        sink,
+    );
+    (link, rx)
+}
