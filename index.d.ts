@@ -76,15 +76,22 @@ export interface PrimaryOptions {
     maxSessionBytes: number;
   }>;
   /**
-   * Several machines: the hub bridges this machine to the others through Redis (>= 7, sharded
-   * Pub/Sub, the protocol of `@socket.io/redis-adapter`'s `createShardedAdapter`), as its one
-   * Redis client. Off unless given. Needs the hub (not on Windows).
+   * Several machines: the hub bridges this machine to the others through Redis, as its one Redis
+   * client: by default (>= 7, sharded Pub/Sub) in the protocol of `@socket.io/redis-adapter`'s
+   * `createShardedAdapter`; with `mode: "streams"` in `@socket.io/redis-streams-adapter`'s, where
+   * clients recover on any machine. Off unless given. Needs the hub (not on Windows).
    */
   redis: RedisOptions;
 }
 
-/** One Redis server (`url`) or a Redis Cluster (`nodes`), and the sharded adapter's options. */
-export type RedisOptions = ({ url: string; nodes?: never } | { nodes: string[]; url?: never }) & {
+/** One Redis server (`url`) or a Redis Cluster (`nodes`), and the options of the mode chosen. */
+export type RedisOptions = ({ url: string; nodes?: never } | { nodes: string[]; url?: never }) &
+  (ShardedRedisOptions | StreamsRedisOptions);
+
+/** The sharded mode (the default): `@socket.io/redis-adapter`'s `createShardedAdapter` protocol. */
+export interface ShardedRedisOptions {
+  /** @default "sharded" */
+  mode?: "sharded";
   /** @default "socket.io" */
   channelPrefix?: string;
   /** @default "dynamic" */
@@ -97,7 +104,39 @@ export type RedisOptions = ({ url: string; nodes?: never } | { nodes: string[]; 
    * @default false
    */
   mixedFleet?: boolean;
-};
+}
+
+/**
+ * The streams mode: `@socket.io/redis-streams-adapter` 0.3.x's protocol (Redis >= 6.2), with its
+ * `createAdapter`'s options and defaults. Clients recover on any worker of any machine (sessions
+ * and packets are in Redis). Servers are counted as that adapter counts them (`PUBSUB NUMSUB`):
+ * the hub keeps one more connection per worker subscribed to each namespace's channel.
+ */
+export interface StreamsRedisOptions {
+  mode: "streams";
+  /** @default "socket.io" */
+  channelPrefix?: string;
+  /** @default "socket.io" */
+  streamName?: string;
+  /** Streams the namespaces are spread over (by a hash of their name). @default 1 (at most 1024) */
+  streamCount?: number;
+  /** `XADD ... MAXLEN ~ maxLen`. @default 10000 */
+  maxLen?: number;
+  /** Entries per `XREAD`. @default 100 */
+  readCount?: number;
+  /** `XREAD BLOCK`. @default 5000 */
+  blockTimeInMs?: number;
+  /** @default "sio:session:" */
+  sessionKeyPrefix?: string;
+  /** Accepted and unused, as by the adapter 0.3.1 itself. @default 5000 */
+  heartbeatInterval?: number;
+  /** Accepted and unused, as by the adapter 0.3.1 itself. @default 10000 */
+  heartbeatTimeout?: number;
+  /** `SPUBLISH` / `SSUBSCRIBE` for requests and responses. @default false */
+  useShardedPubSub?: boolean;
+  /** Stream entries always in JSON, never MessagePack. @default false */
+  onlyPlaintext?: boolean;
+}
 
 /** Relays adapter messages between the workers of this primary. Call it in the primary process. */
 export declare function setupPrimary(opts?: Partial<PrimaryOptions>): void;

@@ -279,6 +279,19 @@ export interface NativeHubOptions {
   /** Count each worker as a subscriber of its namespace's channel (mixed fleets). */
   redisCountEachWorker?: boolean
   /**
+   * "streams": speak `@socket.io/redis-streams-adapter`'s protocol (the options below are
+   * its `createAdapter`'s); otherwise the sharded adapter's.
+   */
+  redisMode?: string
+  redisStreamName?: string
+  redisStreamCount?: number
+  redisMaxLen?: number
+  redisReadCount?: number
+  redisBlockTimeInMs?: number
+  redisSessionKeyPrefix?: string
+  redisUseShardedPubSub?: boolean
+  redisOnlyPlaintext?: boolean
+  /**
    * A standalone hub: its socket's path (the secret goes to `<socket>.secret`), and a group,
    * by name or gid, whose processes may link too.
    */
@@ -335,6 +348,15 @@ export declare const SERVER_COUNT_RESPONSE: number
  * it).
  */
 export declare function standaloneSecretFile(socket: string): string
+
+/** The stream id a position names (`<ms>-<seq>`), or "" for a position that names none. */
+export declare function streamOffset(position: number): string
+
+/**
+ * The position of a stream id a client gave, or null if it has none (not an id, or one a
+ * position cannot carry: the client then gets a new session).
+ */
+export declare function streamPosition(offset: string): number | null
 
 /** String ids from here up index the batch's locals. */
 export declare const STRING_LOCAL: number

@@ -61,9 +61,47 @@ describe("options", () => {
     [{ redis: { url: "redis://a:1", mixedFleet: "yes" } }, /"redis.mixedFleet" must be a boolean/],
     [{ redis: { url: "redis://a:1", prefix: "x" } }, /unknown option "redis.prefix"/],
     [{ hub: false, redis: { url: "redis://a:1" } }, /option "redis" needs the hub/],
+    // mode "streams": @socket.io/redis-streams-adapter's options, only there.
+    [{ redis: { url: "redis://a:1", mode: "stream" } }, /"redis.mode" must be one of sharded, streams/],
+    [{ redis: { url: "redis://a:1", streamName: "s" } }, /unknown option "redis.streamName"/],
+    [{ redis: { url: "redis://a:1", mode: "streams", streamname: "s" } }, /unknown option "redis.streamname" \(known: .*streamName/],
+    [{ redis: { url: "redis://a:1", mode: "streams", mixedFleet: true } }, /"redis.mixedFleet" is the sharded mode's/],
+    [{ redis: { url: "redis://a:1", mode: "streams", subscriptionMode: "static" } }, /"redis.subscriptionMode" is the sharded mode's/],
+    [{ redis: { url: "redis://a:1", mode: "streams", streamName: "" } }, /"redis.streamName" must be a non-empty string/],
+    [{ redis: { url: "redis://a:1", mode: "streams", sessionKeyPrefix: 1 } }, /"redis.sessionKeyPrefix" must be a non-empty string/],
+    [{ redis: { url: "redis://a:1", mode: "streams", maxLen: 0 } }, /"redis.maxLen" must be a positive integer/],
+    [{ redis: { url: "redis://a:1", mode: "streams", readCount: 1.5 } }, /"redis.readCount" must be a positive integer/],
+    [{ redis: { url: "redis://a:1", mode: "streams", blockTimeInMs: "5000" } }, /"redis.blockTimeInMs" must be a positive integer/],
+    [{ redis: { url: "redis://a:1", mode: "streams", streamCount: 1025 } }, /"redis.streamCount" must be at most 1024/],
+    [{ redis: { url: "redis://a:1", mode: "streams", heartbeatTimeout: -1 } }, /"redis.heartbeatTimeout" must be a positive integer/],
+    [{ redis: { url: "redis://a:1", mode: "streams", useShardedPubSub: 1 } }, /"redis.useShardedPubSub" must be a boolean/],
+    [{ redis: { url: "redis://a:1", mode: "streams", onlyPlaintext: "no" } }, /"redis.onlyPlaintext" must be a boolean/],
   ])("setupPrimary(%p) throws a TypeError naming the problem (and starts nothing)", (opts, message) => {
     expect(() => setupPrimary(opts)).toThrow(TypeError);
     expect(() => setupPrimary(opts)).toThrow(message);
+  });
+
+  test("the streams mode takes every option of @socket.io/redis-streams-adapter's createAdapter", () => {
+    const { normalizePrimaryOptions } = require("../lib/options");
+    const redis = {
+      url: "redis://127.0.0.1:6379",
+      mode: "streams",
+      channelPrefix: "p",
+      streamName: "s",
+      streamCount: 3,
+      maxLen: 500,
+      readCount: 10,
+      blockTimeInMs: 1000,
+      sessionKeyPrefix: "k:",
+      heartbeatInterval: 1000,
+      heartbeatTimeout: 2000,
+      useShardedPubSub: true,
+      onlyPlaintext: true,
+    };
+    const { url, ...rest } = redis;
+    expect(normalizePrimaryOptions({ redis }).redis).toEqual({ nodes: [url], cluster: false, ...rest });
+    // Without a mode: the sharded mode, as before.
+    expect(normalizePrimaryOptions({ redis: { url } }).redis).toEqual({ nodes: [url], cluster: false });
   });
 
   test.each([
@@ -74,6 +112,7 @@ describe("options", () => {
     [{ socket: "/tmp/x.sock", hub: true }, /unknown option "hub"/],
     [{ socket: "/tmp/x.sock", sockets: 1 }, /unknown option "sockets" \(known: socket, group/],
     [{ socket: "/tmp/x.sock", recovery: { maxPackets: 0 } }, /option "recovery.maxPackets" must be a positive integer/],
+    [{ socket: "/tmp/x.sock", redis: { url: "redis://a:1", mode: "streams" } }, /"streams" is not supported by a standalone hub yet/],
   ])("startHub(%p) throws a TypeError naming the problem (and starts nothing)", (opts, message) => {
     expect(() => startHub(opts)).toThrow(TypeError);
     expect(() => startHub(opts)).toThrow(message);

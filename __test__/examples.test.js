@@ -223,3 +223,20 @@ if (!redisServer) {
   expect(run.output.match(/got it {2}<- crossed machines through Redis/g)).toHaveLength(6);
   expect(run.output).toMatch(/^ {2}8\/8 sockets, 4 of them on machine B$/m);
 }, 60000);
+
+// examples/redis-streams: streams mode; a client recovers on the other machine after its own was
+// stopped, then on its restarted machine.
+(redisServer ? test : test.skip)("examples/redis-streams/run.js: recovery across machines and a restart, ends by itself", async () => {
+  const run = start("examples/redis-streams/run.js");
+  const { code } = await run.exited;
+  await waitFor("the example's processes to exit", () => !groupAlive(run.pid), 5000).catch(() => {
+    process.kill(-run.pid, "SIGKILL");
+    throw new Error(`examples/redis-streams left processes behind:\n${run.output}`);
+  });
+  started.delete(run);
+  if (code !== 0) throw new Error(`examples/redis-streams exited with code ${code}:\n${run.output}`);
+  expect(run.output).toMatch(/^RESULT: OK, alice recovered/m);
+  expect(run.output.match(/^ {2}recovered: true$/gm)).toHaveLength(2);
+  expect(run.output).toMatch(/^ {2}alice got, in all: \["news 1","news 2","news 3","news 4","news 5"\]$/m);
+  expect(run.output).not.toMatch(/EXPECTED/);
+}, 60000);

@@ -21,6 +21,9 @@
 //                                machine's one Redis client; workers use its createAdapter()
 //   BENCH_VARIANT=redis-sharded  no relay; the workers use @socket.io/redis-adapter's
 //                                createShardedAdapter() (two Redis connections each)
+//   BENCH_VARIANT=ours-streams   setupPrimary({ redis: { url, mode: "streams" } }) (--machine-protocol streams)
+//   BENCH_VARIANT=redis-streams  no relay; the workers use @socket.io/redis-streams-adapter's
+//                                createAdapter() (three Redis connections each)
 //
 // BENCH_WORKER_BASE: the index of this machine's first worker among all the machines' workers
 // (0 for a single cluster), so that worker indices are unique across machines.
@@ -37,7 +40,7 @@ const { ROOT, setupPrimaryFor, forkWorker: fork, clusterStopper, runPrimary, ser
 const { StandaloneHubProcess } = require("./harness/standalone-hub");
 
 const VARIANT = process.env.BENCH_VARIANT;
-const OURS = VARIANT === "ours" || VARIANT === "ours-recovery" || VARIANT === "ours-redis" || VARIANT === "ours-standalone";
+const OURS = ["ours", "ours-recovery", "ours-redis", "ours-streams", "ours-standalone"].includes(VARIANT);
 const WORKERS = Number(process.env.BENCH_WORKERS);
 const WORKER_BASE = Number(process.env.BENCH_WORKER_BASE) || 0;
 // The multi-machine variants use the orchestrator's redis-server (one for both machines).
@@ -65,13 +68,16 @@ function setupRelay() {
     const mixedFleet = process.env.BENCH_REDIS_MIXED_FLEET === "1";
     setupPrimaryFor("native", { redis: { url: SHARED_REDIS_URL, mixedFleet } });
   }
+  else if (VARIANT === "ours-streams") setupPrimaryFor("native", { redis: { url: SHARED_REDIS_URL, mode: "streams" } });
   else if (OURS && !standaloneHub) setupPrimaryFor("native");
 }
 
 /** The kind of adapter the workers run (bench/harness/workers.js adapterFor()). */
 function adapterOfWorkers() {
   if (VARIANT === "floor") return "memory";
-  return OURS ? "native" : VARIANT; // "redis" (createAdapter), "redis-sharded" (createShardedAdapter)
+  // "redis" (createAdapter), "redis-sharded" (createShardedAdapter), "redis-streams"
+  // (@socket.io/redis-streams-adapter's createAdapter)
+  return OURS ? "native" : VARIANT;
 }
 
 /**

@@ -29,7 +29,7 @@ const START_TIMEOUT_MS = 30000;
 
 class MachinesTarget extends Target {
   /**
-   * @param variant            ours-redis | redis-sharded
+   * @param variant            ours-redis | redis-sharded | ours-streams | redis-streams
    * @param machines           clusters joined through Redis
    * @param workersPerMachine  workers of each cluster
    */

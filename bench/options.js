@@ -11,8 +11,13 @@ const VARIANTS = ["reference", "ours", "ours-recovery", "ours-standalone", "redi
 // Run only when named in --variants: ours with a standalone hub (bench/cluster-primary.js), to
 // compare with setupPrimary()'s hub.
 const OPT_IN_VARIANTS = ["ours-standalone"];
-// The systems of the multi-machine set (always both: its figures are ratios of one to the other).
-const MACHINE_VARIANTS = ["ours-redis", "redis-sharded"];
+// The systems of the multi-machine set, by protocol (--machine-protocol): always both of a pair,
+// its figures are ratios of one to the other. [ours, theirs].
+const MACHINE_PAIRS = {
+  sharded: ["ours-redis", "redis-sharded"], // @socket.io/redis-adapter's createShardedAdapter
+  streams: ["ours-streams", "redis-streams"], // @socket.io/redis-streams-adapter's createAdapter
+};
+const MACHINE_VARIANTS = Object.values(MACHINE_PAIRS).flat();
 // Where the default run measures "ours-recovery" (ours with socket.io's connection state recovery
 // on): the scenarios that show what recovery costs a broadcast, so the full default run stays
 // under ~4.5 minutes on 2 cores. Naming the variant in --variants runs it in every scenario
@@ -37,6 +42,7 @@ const DEFAULTS = {
   machines: [1, 2],
   machineWorkers: 2, // workers of each machine in the multi-machine set
   machineScenarios: MACHINE_DEFAULT_SCENARIOS, // null: every scenario selected
+  machineProtocol: "sharded", // which pair of MACHINE_PAIRS the multi-machine set runs
   warmupMs: 250, // saturation scenarios: emit this long before the measured window opens
   durationMs: 800, // saturation scenarios: the measured window
   requestMs: 800, // fetch-sockets / server-side-emit: sequential requests for this long
@@ -90,6 +96,10 @@ const HELP = `Usage: node bench/run.js [options]
                           createShardedAdapter (default 1,2; n > 1 needs redis-server).
                           --machines 2 runs the multi-machine set alone
   --machine-workers 2     workers per machine in the multi-machine set (default 2)
+  --machine-protocol sharded|streams
+                          the multi-machine set's pair: ours-redis against createShardedAdapter
+                          (sharded, default), or ours-streams (setupPrimary({ redis: { url,
+                          mode: "streams" } })) against @socket.io/redis-streams-adapter
   --machine-scenarios a,b|all
                           what the multi-machine set runs (default: ${MACHINE_DEFAULT_SCENARIOS.join(", ")})
   --duration ms           measured window of the saturation scenarios (default ${DEFAULTS.durationMs})
@@ -149,6 +159,7 @@ function parseOptions(argv) {
       case "--no-redis": opts.variants = opts.variants.filter((v) => v !== "redis"); break;
       case "--machines": opts.machines = [...new Set(list(next(), null, flag).map((m) => positiveInt(m, flag)))]; break;
       case "--machine-workers": opts.machineWorkers = positiveInt(next(), flag); break;
+      case "--machine-protocol": opts.machineProtocol = list(next(), Object.keys(MACHINE_PAIRS), flag)[0]; break;
       case "--machine-scenarios": {
         const value = next();
         opts.machineScenarios = value === "all" ? null : list(value, SCENARIOS, flag);
@@ -203,4 +214,9 @@ function measures(opts, variant, scenario) {
   return opts.recoveryScenarios.includes(scenario);
 }
 
-module.exports = { parseOptions, measures, HELP, SCENARIOS, VARIANTS, MACHINE_VARIANTS };
+/** The multi-machine set's pair for these options: [ours, theirs]. */
+function machinePair(opts) {
+  return MACHINE_PAIRS[opts.machineProtocol];
+}
+
+module.exports = { parseOptions, measures, machinePair, HELP, SCENARIOS, VARIANTS, MACHINE_VARIANTS };

@@ -7,7 +7,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { median, sum } = require("./harness/stats");
-const { measures } = require("./options");
+const { measures, machinePair } = require("./options");
 
 const COLUMNS = ["floor", "reference", "ours", "ours-recovery", "ours-standalone", "redis"];
 // [label, variant, divided by]: shown when both columns are.
@@ -288,6 +288,13 @@ const MACHINE_TARGETS = [
  * receives a line per missed target, `out.targets` every target's figures (for the JSON).
  */
 function formatMachines(cells, scenarios, opts, out = { missed: [], targets: [] }) {
+  const [OURS, THEIRS] = machinePair(opts);
+  const described = {
+    "ours-redis": "setupPrimary({ redis: { url } }) + our createAdapter()",
+    "redis-sharded": "@socket.io/redis-adapter createShardedAdapter()",
+    "ours-streams": 'setupPrimary({ redis: { url, mode: "streams" } }) + our createAdapter()',
+    "redis-streams": "@socket.io/redis-streams-adapter createAdapter()",
+  };
   const lines = [];
   const labelWidth = 34;
   const width = 15;
@@ -302,17 +309,14 @@ function formatMachines(cells, scenarios, opts, out = { missed: [], targets: [] 
       `== several machines: ${machines} machines x ${opts.machineWorkers} workers + 1 redis-server on this box, ` +
         `${opts.clients} clients in ${opts.clientProcs} processes, median of ${opts.rounds} round(s) ==`,
     );
-    lines.push(
-      `   ours-redis: ${machines} x setupPrimary({ redis: { url } }) + our createAdapter(); ` +
-        `redis-sharded: @socket.io/redis-adapter createShardedAdapter() in each of the ${workers} workers`,
-    );
-    lines.push(pad("", labelWidth, true) + ["ours-redis", "redis-sharded", "ours/redis"].map((h) => pad(h, width)).join(""));
+    lines.push(`   ${OURS}: ${machines} x ${described[OURS]}; ${THEIRS}: ${described[THEIRS]} in each of the ${workers} workers`);
+    lines.push(pad("", labelWidth, true) + [OURS, THEIRS, "ours/redis"].map((h) => pad(h, width)).join(""));
     for (const scenario of ran) {
       lines.push(scenario.title);
       for (const row of MACHINE_ROWS) {
         if (row.skipRequests && scenario.unit === "requests/s") continue;
         const values = {};
-        const texts = ["ours-redis", "redis-sharded"].map((variant) => {
+        const texts = [OURS, THEIRS].map((variant) => {
           const cell = find(scenario.name, variant);
           if (!cell) return cells.some((c) => c.scenario === scenario.name && c.variant === variant && c.machines === machines) ? "error" : "-";
           const value = row.get(cell.summary);
@@ -320,7 +324,7 @@ function formatMachines(cells, scenarios, opts, out = { missed: [], targets: [] 
           const partial = cell.rounds.length < opts.rounds ? "*" : "";
           return Number.isFinite(value) ? row.format(value, cell.summary) + partial : "-";
         });
-        const ratio = values["ours-redis"] / values["redis-sharded"];
+        const ratio = values[OURS] / values[THEIRS];
         const ratioText = row.noRatio || !Number.isFinite(ratio) ? "" : fmt.f2(ratio);
         lines.push(pad(`  ${row.label(scenario)}`, labelWidth, true) + texts.map((t) => pad(t, width)).join("") + pad(ratioText, width));
       }
@@ -333,7 +337,7 @@ function formatMachines(cells, scenarios, opts, out = { missed: [], targets: [] 
     lines.push(...counters);
 
     lines.push("");
-    lines.push(`== several machines: targets (ours / redis-adapter sharded, ${machines} machines) ==`);
+    lines.push(`== several machines: targets (${OURS} / ${THEIRS}, ${machines} machines) ==`);
     lines.push(pad("", labelWidth + 16, true) + ["ours", "redis", "figure", "target", ""].map((h) => pad(h, 11)).join(""));
     for (const [label, scenarioName, get, op, bound, kind] of MACHINE_TARGETS) {
       let ours;
@@ -345,13 +349,13 @@ function formatMachines(cells, scenarios, opts, out = { missed: [], targets: [] 
           const values = cells.filter((c) => c.variant === variant && c.machines === machines && c.summary).map((c) => get(c.summary));
           return values.length ? Math.max(...values) : NaN;
         };
-        ours = most("ours-redis");
-        theirs = most("redis-sharded");
+        ours = most(OURS);
+        theirs = most(THEIRS);
         where = "any";
       } else {
         if (!ran.some((s) => s.name === scenarioName)) continue;
-        const a = find(scenarioName, "ours-redis");
-        const b = find(scenarioName, "redis-sharded");
+        const a = find(scenarioName, OURS);
+        const b = find(scenarioName, THEIRS);
         ours = a ? get(a.summary) : NaN;
         theirs = b ? get(b.summary) : NaN;
         where = scenarioName;

@@ -14,7 +14,7 @@ const os = require("node:os");
 const fs = require("node:fs");
 const path = require("node:path");
 const { execFileSync } = require("node:child_process");
-const { parseOptions, measures, HELP, MACHINE_VARIANTS } = require("./options");
+const { parseOptions, measures, machinePair, HELP } = require("./options");
 const { Target } = require("./target");
 const { MachinesTarget } = require("./machines");
 const allScenarios = require("./scenarios");
@@ -75,9 +75,9 @@ function planTargets(opts, layout) {
   // The floor does not depend on the worker count: measured once, shown in every table.
   if (opts.variants.includes("floor") && opts.machines.includes(1)) targets.push(new Target("floor", 1, layout));
   // The multi-machine set: ours and redis-adapter's sharded adapter, `machines` clusters each.
-  const machineScenarios = opts.scenarios.filter((scenario) => measures(opts, MACHINE_VARIANTS[0], scenario));
+  const machineScenarios = opts.scenarios.filter((scenario) => measures(opts, machinePair(opts)[0], scenario));
   for (const machines of machineScenarios.length ? opts.machines.filter((m) => m > 1) : []) {
-    for (const variant of MACHINE_VARIANTS) targets.push(new MachinesTarget(variant, machines, opts.machineWorkers, layout));
+    for (const variant of machinePair(opts)) targets.push(new MachinesTarget(variant, machines, opts.machineWorkers, layout));
   }
   return targets;
 }
@@ -173,7 +173,7 @@ async function main() {
 
   log(`${targets.length} systems: ${targets.map((t) => t.label).join(", ")}; scenarios: ${scenarios.map((s) => s.name).join(", ")}`);
   if (opts.machines.some((m) => m > 1)) {
-    const machineScenarios = scenarios.filter((s) => measures(opts, MACHINE_VARIANTS[0], s.name)).map((s) => s.name);
+    const machineScenarios = scenarios.filter((s) => measures(opts, machinePair(opts)[0], s.name)).map((s) => s.name);
     log(`multi-machine set (${opts.machines.filter((m) => m > 1).join(", ")} machines x ${opts.machineWorkers} workers): ${machineScenarios.join(", ") || "no scenario selected"}`);
   }
   for (const target of targets) {

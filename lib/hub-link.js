@@ -40,7 +40,7 @@ const net = require("node:net");
 const { MessageType } = require("socket.io-adapter");
 const debug = require("debug")("socket.io-cluster-adapter-native:link");
 const { MAX_FRAME_BYTES, OFFSET_ASSIGNED, RESTORE_SESSION_RESPONSE, SERVER_COUNT_RESPONSE } = require("./binding");
-const { CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, logEpoch } = require("./protocol");
+const { CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM, logEpoch } = require("./protocol");
 const { encodePayload, frameToMessage } = require("./codec");
 const { HubRequests } = require("./hub-requests");
 const { HeldMessages } = require("./held-messages");
@@ -82,6 +82,7 @@ class HubLink {
     this.askedAt = 0; // when this worker first asked
     this.linkWaiters = new Set(); // restores waiting for the link (see whenLinked)
     this.epoch = null; // names the hub's packet log in offsets
+    this.streamOffsets = false; // offsets are Redis stream ids (the hub's streams mode)
     this.serverCountBy = null; // COUNT_BY_REDIS: the hub counts servers as plain redis-adapter servers do
     this.held = []; // messages the link brought before the primary's "flushed" marker
     this.retryTimer = null;
@@ -231,11 +232,16 @@ class HubLink {
 
   /** The offset of position `position` in this hub's log, as clients see it. */
   toOffset(position) {
+    // A restore's positions (stream ids, past 2^32) arrive as BigInts from msgpackr: exact below 2^53.
+    if (this.streamOffsets) return require("./binding").streamOffset(Number(position));
     return `${this.epoch}-${position}`;
   }
 
   /** The position an offset names in this hub's log, or null if it is not one of this hub's. */
   parseOffset(offset) {
+    if (this.streamOffsets) {
+      return typeof offset === "string" ? (require("./binding").streamPosition(offset) ?? null) : null;
+    }
     const match = /^([0-9a-f]+)-(\d+)$/.exec(offset);
     if (!match || match[1] !== this.epoch) return null;
     // A client makes up its offset: a position a JS number cannot hold exactly is none of ours.
@@ -350,7 +356,7 @@ class HubLink {
     this.transport.sendIpc({ source: CONTROL_SOURCE, kind: ControlKind.HUB_REQUEST });
   }
 
-  connect({ path, secret, epoch, serverCount }) {
+  connect({ path, secret, epoch, serverCount, offsets }) {
     // Required here: the binding has a link (and frame batches) only where the hub can run.
     const { LinkCodec } = require("./binding");
     const { FrameBatchReader } = require("./frame-batch");
@@ -384,6 +390,8 @@ class HubLink {
     const current = { socket, codec, timer };
     this.connection = current;
     this.epoch = epoch;
+    // OFFSETS_STREAM: the hub speaks the streams adapter's protocol; offsets are stream ids.
+    this.streamOffsets = offsets === OFFSETS_STREAM;
     this.serverCountBy = serverCount || null;
     this.state = "linking";
     debug("linking to the hub at %s", path);

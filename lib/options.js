@@ -48,7 +48,18 @@ const PRIMARY_OPTIONS = ["hub", "routeByRoom", "maxQueueBytes", "recovery", "red
 const RECOVERY_OPTIONS = ["maxPackets", "maxBytes", "maxSessions", "maxSessionBytes"];
 // As @socket.io/redis-adapter's createShardedAdapter, with one server (`url`) or a Cluster.
 // mixedFleet: plain @socket.io/redis-adapter servers share the channels (see README).
-const REDIS_OPTIONS = ["url", "nodes", "channelPrefix", "subscriptionMode", "mixedFleet"];
+const REDIS_OPTIONS = ["url", "nodes", "mode", "channelPrefix", "subscriptionMode", "mixedFleet"];
+// mode "streams": @socket.io/redis-streams-adapter 0.3's protocol, with its createAdapter's options
+// (their defaults are the adapter's, filled in by the hub: crates/hub/src/redis_bridge/streams.rs).
+// heartbeatInterval and heartbeatTimeout are accepted and unused, as by the adapter 0.3.1 itself.
+const STREAMS_STRINGS = ["streamName", "sessionKeyPrefix"];
+const STREAMS_INTEGERS = ["streamCount", "maxLen", "readCount", "blockTimeInMs", "heartbeatInterval", "heartbeatTimeout"];
+const STREAMS_BOOLEANS = ["useShardedPubSub", "onlyPlaintext"];
+const STREAMS_OPTIONS = [...STREAMS_STRINGS, ...STREAMS_INTEGERS, ...STREAMS_BOOLEANS];
+const SHARDED_ONLY = ["subscriptionMode", "mixedFleet"];
+const REDIS_MODES = ["sharded", "streams"];
+// Streams a namespace may hash to (the hub reads every one): a bound on what one option costs.
+const MAX_STREAM_COUNT = 1024;
 
 /** The options the user set (and `hub`), checked; the hub takes its defaults for the others. */
 function normalizePrimaryOptions(opts) {
@@ -96,6 +107,11 @@ function normalizeStandaloneOptions(opts) {
   rejectUnknown(hubOptions, [...STANDALONE_OPTIONS, ...known], "");
   const options = normalizePrimaryOptions(hubOptions);
   delete options.hub;
+  // Its workers learn nothing from a primary: they could not know that offsets are stream ids
+  // and servers counted by Redis (issue 18 built the streams mode for setupPrimary()'s hub).
+  if (options.redis && options.redis.mode === "streams") {
+    throw new TypeError('socket.io-cluster-adapter-native: option "redis.mode" "streams" is not supported by a standalone hub yet (setupPrimary() only)');
+  }
   options.socket = hubSocket(socket, "socket");
   if (options.socket === undefined) throw new TypeError('socket.io-cluster-adapter-native: option "socket" (the hub\'s socket path) is required');
   if (group !== undefined) {
@@ -122,8 +138,42 @@ function normalizeRedisOptions(redis) {
   if (typeof redis !== "object" || Array.isArray(redis)) {
     throw new TypeError(`socket.io-cluster-adapter-native: option "redis" must be an object, got ${describe(redis)}`);
   }
-  rejectUnknown(redis, REDIS_OPTIONS, "redis.");
+  const streams = redis.mode === "streams";
+  rejectUnknown(redis, streams ? [...REDIS_OPTIONS, ...STREAMS_OPTIONS] : REDIS_OPTIONS, "redis.");
   const options = {};
+  if (redis.mode !== undefined) {
+    if (!REDIS_MODES.includes(redis.mode)) {
+      throw new TypeError(`socket.io-cluster-adapter-native: option "redis.mode" must be one of ${REDIS_MODES.join(", ")}, got ${describe(redis.mode)}`);
+    }
+    options.mode = redis.mode;
+  }
+  if (streams) {
+    for (const name of SHARDED_ONLY) {
+      if (redis[name] !== undefined) {
+        throw new TypeError(`socket.io-cluster-adapter-native: option "redis.${name}" is the sharded mode's, not "streams"'s`);
+      }
+    }
+    for (const name of STREAMS_STRINGS) {
+      if (redis[name] === undefined) continue;
+      if (typeof redis[name] !== "string" || redis[name] === "") {
+        throw new TypeError(`socket.io-cluster-adapter-native: option "redis.${name}" must be a non-empty string, got ${describe(redis[name])}`);
+      }
+      options[name] = redis[name];
+    }
+    for (const name of STREAMS_INTEGERS) {
+      if (redis[name] !== undefined) options[name] = positiveInteger(`redis.${name}`, redis[name]);
+    }
+    if (options.streamCount > MAX_STREAM_COUNT) {
+      throw new TypeError(`socket.io-cluster-adapter-native: option "redis.streamCount" must be at most ${MAX_STREAM_COUNT}, got ${options.streamCount}`);
+    }
+    for (const name of STREAMS_BOOLEANS) {
+      if (redis[name] === undefined) continue;
+      if (typeof redis[name] !== "boolean") {
+        throw new TypeError(`socket.io-cluster-adapter-native: option "redis.${name}" must be a boolean, got ${describe(redis[name])}`);
+      }
+      options[name] = redis[name];
+    }
+  }
   if ((redis.url === undefined) === (redis.nodes === undefined)) {
     throw new TypeError('socket.io-cluster-adapter-native: option "redis" needs exactly one of "url" (one server) or "nodes" (a Cluster)');
   }

@@ -13,7 +13,7 @@ const debug = require("debug")("socket.io-cluster-adapter-native:primary");
 const { MessageType } = require("socket.io-adapter");
 const { PrimaryRouter, inspectMessage, HubEventKind, IpcAction, RouteAction } = require("./binding");
 const { startNativeHub, closeOnExit } = require("./native-hub");
-const { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, logEpoch, isAdapterMessage, isControlMessage } = require("./protocol");
+const { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM, logEpoch, isAdapterMessage, isControlMessage } = require("./protocol");
 const { encodePayload, encodeIpcPayload, frameToMessage } = require("./codec");
 const { normalizePrimaryOptions } = require("./options");
 
@@ -102,8 +102,11 @@ function startHub(options) {
     if (!isControlMessage(message)) return;
     if (message.kind === ControlKind.HUB_REQUEST) {
       hub.allow(worker.id, worker.process.pid);
-      const serverCount = options.redis && options.redis.mixedFleet ? COUNT_BY_REDIS : undefined;
-      sendTo(worker, { source: CONTROL_SOURCE, kind: ControlKind.HUB, path: hub.path, secret: hub.secret, epoch, serverCount });
+      const streams = Boolean(options.redis && options.redis.mode === "streams");
+      // Streams mode counts servers as the streams adapter does (PUBSUB NUMSUB), as mixedFleet.
+      const serverCount = options.redis && (options.redis.mixedFleet || streams) ? COUNT_BY_REDIS : undefined;
+      const offsets = streams ? OFFSETS_STREAM : undefined;
+      sendTo(worker, { source: CONTROL_SOURCE, kind: ControlKind.HUB, path: hub.path, secret: hub.secret, epoch, serverCount, offsets });
     } else if (message.kind === ControlKind.SWITCHED) {
       hub.switch(worker.id);
     }

@@ -26,6 +26,9 @@ const ControlKind = Object.freeze({
 // redis-adapter servers count them (a mixed fleet), by asking the hub.
 const COUNT_BY_REDIS = "redis";
 
+// The `offsets` of a "hub" control message when the hub speaks @socket.io/redis-streams-adapter's
+// protocol: a client's offset is a Redis stream id (see src/stream_offsets.rs).
+const OFFSETS_STREAM = "stream";
 /**
  * Names a hub's packet log in offsets (`<epoch>-<position>`), so that an offset from another hub's
  * log (a primary or standalone hub restarted) is never taken for a position in this one. Made from
@@ -45,4 +48,4 @@ function isControlMessage(message) {
   return message !== null && typeof message === "object" && message.source === CONTROL_SOURCE;
 }
 
-module.exports = { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, logEpoch, isAdapterMessage, isControlMessage };
+module.exports = { MESSAGE_SOURCE, CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM, logEpoch, isAdapterMessage, isControlMessage };

@@ -8,7 +8,7 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Unknown;
 use napi_derive::napi;
 use sio_cluster_core::{stored_by_workers, validate, SubscriptionMode};
-use sio_cluster_hub::redis_bridge::RedisOptions;
+use sio_cluster_hub::redis_bridge::{RedisOptions, StreamsOptions};
 use sio_cluster_hub::standalone::group_id;
 use sio_cluster_hub::{Backlog, Hub, HubEvent, HubOptions, HubStats, StandaloneOptions};
 
@@ -39,6 +39,17 @@ pub struct NativeHubOptions {
     pub redis_subscription_mode: Option<String>,
     /// Count each worker as a subscriber of its namespace's channel (mixed fleets).
     pub redis_count_each_worker: Option<bool>,
+    /// "streams": speak `@socket.io/redis-streams-adapter`'s protocol (the options below are
+    /// its `createAdapter`'s); otherwise the sharded adapter's.
+    pub redis_mode: Option<String>,
+    pub redis_stream_name: Option<String>,
+    pub redis_stream_count: Option<u32>,
+    pub redis_max_len: Option<f64>,
+    pub redis_read_count: Option<f64>,
+    pub redis_block_time_in_ms: Option<f64>,
+    pub redis_session_key_prefix: Option<String>,
+    pub redis_use_sharded_pub_sub: Option<bool>,
+    pub redis_only_plaintext: Option<bool>,
     /// A standalone hub: its socket's path (the secret goes to `<socket>.secret`), and a group,
     /// by name or gid, whose processes may link too.
     pub socket: Option<String>,
@@ -176,6 +187,33 @@ impl NativeHub {
                 if let Some(mode) = options.redis_subscription_mode {
                     redis.mode = SubscriptionMode::parse(&mode)
                         .ok_or(BindingError::UnknownSubscriptionMode(mode))?;
+                }
+                if options.redis_mode.as_deref() == Some("streams") {
+                    let mut streams = StreamsOptions::default();
+                    if let Some(name) = options.redis_stream_name {
+                        streams.stream_name = name;
+                    }
+                    if let Some(count) = options.redis_stream_count {
+                        streams.stream_count = count;
+                    }
+                    let set = |target: &mut u64, value: Option<f64>| {
+                        if let Some(value) = value {
+                            *target = value as u64;
+                        }
+                    };
+                    set(&mut streams.max_len, options.redis_max_len);
+                    set(&mut streams.read_count, options.redis_read_count);
+                    set(&mut streams.block_time_ms, options.redis_block_time_in_ms);
+                    if let Some(prefix) = options.redis_session_key_prefix {
+                        streams.session_key_prefix = prefix;
+                    }
+                    if let Some(sharded) = options.redis_use_sharded_pub_sub {
+                        streams.use_sharded_pubsub = sharded;
+                    }
+                    if let Some(plain) = options.redis_only_plaintext {
+                        streams.only_plaintext = plain;
+                    }
+                    redis.streams = Some(streams);
                 }
                 hub_options.redis = Some(redis);
             }

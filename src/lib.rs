@@ -23,5 +23,6 @@ mod options;
 mod protocol;
 #[cfg(unix)]
 mod runtime;
+mod stream_offsets;
 #[cfg(unix)]
 mod wire;

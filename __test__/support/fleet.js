@@ -92,7 +92,9 @@ class Fleet {
   async waitForRoomSubscribers(nsp, rooms) {
     const mode = this.redisOptions.subscriptionMode || "dynamic";
     // One server's SHARDNUMSUB counts; a Cluster or a Redis of the test's own is not read here.
-    if (!rooms.length || mode === "static" || this.cluster || this.startRedis) return;
+    // The streams mode (and the streams adapter) has no room channels.
+    const streams = this.redisOptions.mode === "streams";
+    if (!rooms.length || mode === "static" || streams || this.cluster || this.startRedis) return;
     const indexes = this.aliveIndexes();
     const held = await this.runAll(({ io }, nsp, rooms) => rooms.map((r) => io.of(nsp).adapter.rooms.has(r)), nsp, rooms);
     const prefix = this.redisOptions.channelPrefix || "socket.io";

@@ -16,6 +16,14 @@ setupPrimary();
 // @ts-expect-error: options are numbers
 createAdapter({ requestsTimeout: "5000" });
 
+// Redis: the sharded mode (default) or the streams mode, each with its own options.
+const sharded: Partial<PrimaryOptions> = { redis: { url: "redis://127.0.0.1:6379", subscriptionMode: "static", mixedFleet: true } };
+const streams: Partial<PrimaryOptions> = {
+  redis: { nodes: ["redis://127.0.0.1:7000"], mode: "streams", streamName: "s", maxLen: 1000, useShardedPubSub: true },
+};
+void [sharded, streams];
+// @ts-expect-error: mixedFleet is the sharded mode's
+const _mixed: Partial<PrimaryOptions> = { redis: { url: "redis://127.0.0.1:6379", mode: "streams", mixedFleet: true } };
 // A standalone hub, and processes linking to it.
 const standalone: StandaloneHub = startHub({ socket: "/run/sio/hub.sock", group: "www-data", recovery: { maxPackets: 10 } });
 const _hubStats: HubStats = standalone.stats();

@@ -17,6 +17,8 @@ const ROOT = path.join(__dirname, "..", "..");
  *   reference      @socket.io/cluster-adapter's createAdapter(options)
  *   redis          @socket.io/redis-adapter's createAdapter(pub, sub, options), two `redis` clients of `redisUrl`
  *   redis-sharded  its createShardedAdapter(pub, sub, options) (SPUBLISH/SSUBSCRIBE)
+ *   redis-streams  @socket.io/redis-streams-adapter's createAdapter(client, options), a `redis`
+ *                  client of `redisUrl`
  *   memory         undefined: socket.io's in-memory adapter
  * `onRedisError`: the Redis clients' "error" listener (they reconnect by themselves).
  */
@@ -35,6 +37,13 @@ async function adapterFor(kind, { options, redisUrl, onRedisError = () => {} } =
       await Promise.all([pubClient.connect(), subClient.connect()]);
       const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
       return kind === "redis-sharded" ? createShardedAdapter(pubClient, subClient, options) : createAdapter(pubClient, subClient, options);
+    }
+    case "redis-streams": {
+      const { createClient } = require("redis");
+      const client = createClient({ url: redisUrl });
+      client.on("error", onRedisError);
+      await client.connect();
+      return require("@socket.io/redis-streams-adapter").createAdapter(client, options);
     }
     case "memory":
       return undefined;

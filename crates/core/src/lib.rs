@@ -17,6 +17,8 @@ pub mod recovery;
 pub mod redis_wire;
 pub mod rooms;
 pub mod routing;
+pub mod streams_restore;
+pub mod streams_wire;
 pub mod subscriptions;
 pub mod switchboard;
 pub mod validate;

@@ -164,10 +164,13 @@ fn may_hold_typed_arrays(payload: &[u8]) -> bool {
 /// value tree is built), and the memory is the output's: written at the end of `out`. False if it
 /// is not one MessagePack value (what was written is then to be dropped).
 fn typed_arrays_as_binary(payload: &[u8], out: &mut Vec<u8>) -> bool {
-    transcode(payload, out).is_some()
+    rewrite_ext(payload, out, false).is_some()
 }
 
-fn transcode(payload: &[u8], out: &mut Vec<u8>) -> Option<()> {
+/// The rewrite of [`typed_arrays_as_binary`]; with `undefined_as_nil`, msgpackr's `undefined`
+/// (fixext 1 of type 0) becomes nil too, for readers that do not know it
+/// (`@msgpack/msgpack`, which the streams adapter uses, would give an object: truthy).
+pub(crate) fn rewrite_ext(payload: &[u8], out: &mut Vec<u8>, undefined_as_nil: bool) -> Option<()> {
     let mut at = 0usize;
     // Values still to read: a container adds its items (declared counts are only counted, never
     // allocated, and a count the bytes do not hold fails when the bytes run out).
@@ -212,7 +215,9 @@ fn transcode(payload: &[u8], out: &mut Vec<u8>) -> Option<()> {
         let end = at.checked_add(head)?.checked_add(data)?;
         let record = payload.get(at..end)?;
         let is_ext = matches!(marker, 0xd4..=0xd8 | 0xc7..=0xc9);
-        if is_ext && record[head - 1] == TYPED_ARRAY_EXT as u8 && data > 0 {
+        if undefined_as_nil && marker == 0xd4 && record[1] == 0 {
+            out.push(0xc0);
+        } else if is_ext && record[head - 1] == TYPED_ARRAY_EXT as u8 && data > 0 {
             // msgpackr's typed array: its type code, then its bytes.
             let bytes = &record[head + 1..];
             rmp::encode::write_bin_len(out, bytes.len() as u32).ok()?;

@@ -33,6 +33,7 @@ mod remote;
 mod remote_state;
 mod state;
 mod stats;
+mod streams;
 
 use crate::backlog::Backlog;
 use crate::error::HubError;
@@ -165,7 +166,16 @@ impl Hub {
         board.limit_adapters(MAX_ADAPTER_BYTES.min(options.max_queue_bytes / 4));
         let remote = options.redis.as_ref().map(|redis| {
             board.add_remote();
-            RemoteState::new(Channels::new(redis.channel_prefix.clone(), redis.mode))
+            // Streams mode: one channel per namespace and one per server, as the streams
+            // adapter subscribes (no room channels).
+            let mode = match redis.streams {
+                Some(_) => sio_cluster_core::SubscriptionMode::Static,
+                None => redis.mode,
+            };
+            RemoteState::new(
+                Channels::new(redis.channel_prefix.clone(), mode),
+                redis.streams.as_ref(),
+            )
         });
         let state = State {
             board,
@@ -256,6 +266,13 @@ impl Hub {
             return Err(HubError::NotStorable(header.kind));
         }
         let mut state = self.shared.lock();
+        if header.store && self.shared.streams_options().is_some() {
+            // Streams mode: on the stream first, its id is its offset (hub/streams.rs); the
+            // workers on IPC get it by event then.
+            return self
+                .shared
+                .inject_stored_on_stream(&mut state, header, payload);
+        }
         let mut recipients = state.board.route_from_primary(header)?;
         if std::mem::take(&mut recipients.remote) {
             // The message as made, without the offset of this machine's log.

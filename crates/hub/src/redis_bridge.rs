@@ -1,5 +1,6 @@
 //! The hub's one Redis client (standalone or Cluster), speaking `@socket.io/redis-adapter`'s
-//! sharded Pub/Sub for the whole machine.
+//! sharded Pub/Sub for the whole machine, or, with [`StreamsOptions`],
+//! `@socket.io/redis-streams-adapter`'s stream and pub/sub (see `streams.rs` for the reader).
 //!
 //! One task owns the connection and runs commands in the order the hub issued them: a subscribe
 //! is confirmed before any later publish is sent, so a local adapter hears the responses to its
@@ -19,7 +20,9 @@ use sio_cluster_core::SubscriptionMode;
 use tokio::sync::{mpsc, oneshot};
 
 mod runner;
+mod streams;
 use runner::CommandRunner;
+pub use streams::{entry as streams_entry, RawEntry, StreamsOptions};
 
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
@@ -33,6 +36,17 @@ pub struct RedisOptions {
     /// Count each local adapter as a subscriber of its namespace's channel (one more connection
     /// per worker), as plain redis-adapter servers count servers; see `Counting`.
     pub count_each_worker: bool,
+    /// Speak `@socket.io/redis-streams-adapter`'s protocol instead of the sharded adapter's.
+    pub streams: Option<StreamsOptions>,
+}
+
+impl RedisOptions {
+    /// Whether each local adapter counts as a subscriber of its namespace's channel: asked
+    /// (`mixedFleet`), or in streams mode, where servers are counted that way by every server
+    /// (the streams adapter's `serverCount()` is `PUBSUB NUMSUB`).
+    pub fn counts_each_worker(&self) -> bool {
+        self.count_each_worker || self.streams.is_some()
+    }
 }
 
 impl Default for RedisOptions {
@@ -44,6 +58,7 @@ impl Default for RedisOptions {
             mode: SubscriptionMode::Dynamic,
             max_pending_bytes: 32 * 1024 * 1024,
             count_each_worker: false,
+            streams: None,
         }
     }
 }
@@ -57,6 +72,14 @@ pub trait RedisHandler: Send + Sync + 'static {
     /// Whether the hub wants `channel` subscribed.
     fn wants(&self, channel: &str) -> bool;
     fn log(&self, message: String);
+    /// Streams mode: the XADD queued with `token` ran; `id` is its entry's id (None if it
+    /// failed or was dropped). Called in the order the XADDs were queued.
+    fn on_added(&self, _token: u64, _id: Option<String>) {}
+    /// Streams mode: the reader reads `stream` from after `id` (the last entry when it started):
+    /// entries up to it will never be read.
+    fn on_read_from(&self, _stream: &str, _id: &str) {}
+    /// Streams mode: entries read from `stream` (`XREAD`), in order.
+    fn on_entries(&self, _stream: &str, _entries: Vec<streams::RawEntry>) {}
 }
 
 pub(crate) enum Command {
@@ -66,11 +89,30 @@ pub(crate) enum Command {
     },
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
+    /// Streams mode: `XADD stream MAXLEN ~ maxLen * fields...` (reported to `on_added` when
+    /// it has a token).
+    Xadd {
+        stream: String,
+        fields: Vec<(&'static str, Vec<u8>)>,
+        token: Option<u64>,
+    },
+    /// Streams mode: `SET key value PX ttl` (a session).
+    Set {
+        key: String,
+        value: String,
+        ttl_ms: u64,
+    },
+    /// A command whose answer one caller awaits, run beside the others (not in their order).
+    Query {
+        cmd: redis::Cmd,
+        reply: oneshot::Sender<Option<redis::Value>>,
+    },
     /// Answered once every command before it ran.
     Flush(std::sync::mpsc::Sender<()>),
     /// Mixed fleets: how many extra subscribers each namespace channel needs (see `Counting`).
     Count(BTreeMap<String, usize>),
-    /// `PUBSUB SHARDNUMSUB channel`, summed over the nodes (None if Redis did not answer).
+    /// `PUBSUB SHARDNUMSUB channel` (or `NUMSUB`), summed over the nodes (None if Redis did not
+    /// answer).
     ServerCount {
         channel: String,
         reply: oneshot::Sender<Option<u64>>,
@@ -81,7 +123,7 @@ pub(crate) enum Command {
 pub struct RedisCounters {
     pub published: AtomicU64,
     pub received: AtomicU64,
-    /// Publishes dropped: Redis away, too much waiting, or a failed SPUBLISH.
+    /// Publishes (and XADDs, SETs) dropped: Redis away, too much waiting, or a failed command.
     pub dropped: AtomicU64,
     pub bad_messages: AtomicU64,
     pub echoes: AtomicU64,
@@ -95,6 +137,8 @@ pub struct RedisBridge {
     max_pending_bytes: usize,
     pub counters: Arc<RedisCounters>,
     task: tokio::task::JoinHandle<()>,
+    /// Streams mode: the task reading the stream(s).
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RedisBridge {
@@ -107,6 +151,7 @@ impl RedisBridge {
         let pending_bytes = Arc::new(AtomicUsize::new(0));
         let connected = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(RedisCounters::default());
+        let handler_for_reader = handler.clone();
         let runner = CommandRunner {
             options: options.clone(),
             handler,
@@ -116,6 +161,14 @@ impl RedisBridge {
             resubscribe: Arc::new(AtomicBool::new(false)),
         };
         let task = runtime.spawn(runner.run(receiver));
+        let reader = options.streams.as_ref().map(|streams| {
+            runtime.spawn(streams::read_loop(
+                options.clone(),
+                streams.clone(),
+                handler_for_reader,
+                counters.clone(),
+            ))
+        });
         RedisBridge {
             commands,
             pending_bytes,
@@ -123,6 +176,7 @@ impl RedisBridge {
             max_pending_bytes: options.max_pending_bytes,
             counters,
             task,
+            reader,
         }
     }
 
@@ -147,6 +201,69 @@ impl RedisBridge {
             self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
         }
         sent
+    }
+
+    /// Streams mode: queues an XADD, or drops it (returns false) as `publish` does; a dropped
+    /// one is not reported to `on_added` (the caller acts on the false at once).
+    pub fn xadd(
+        &self,
+        stream: String,
+        fields: Vec<(&'static str, Vec<u8>)>,
+        token: Option<u64>,
+    ) -> bool {
+        let len: usize = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
+        if !self.reserve(len) {
+            return false;
+        }
+        let sent = self
+            .commands
+            .send(Command::Xadd {
+                stream,
+                fields,
+                token,
+            })
+            .is_ok();
+        if !sent {
+            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// Streams mode: stores a session (dropped, and counted, while Redis is away).
+    pub fn set(&self, key: String, value: String, ttl_ms: u64) -> bool {
+        let len = key.len() + value.len();
+        if !self.reserve(len) {
+            return false;
+        }
+        let sent = self
+            .commands
+            .send(Command::Set { key, value, ttl_ms })
+            .is_ok();
+        if !sent {
+            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// Runs `cmd` and returns Redis's answer (None if Redis is away or answered an error).
+    pub async fn query(&self, cmd: redis::Cmd) -> Option<redis::Value> {
+        if !self.is_connected() {
+            return None;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::Query { cmd, reply }).ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// Counts `len` more bytes waiting for Redis, unless Redis is away or too much waits.
+    fn reserve(&self, len: usize) -> bool {
+        let pending = self.pending_bytes.load(Ordering::Relaxed);
+        if !self.is_connected() || pending + len > self.max_pending_bytes {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        self.pending_bytes.fetch_add(len, Ordering::Relaxed);
+        true
     }
 
     pub fn subscribe(&self, channels: Vec<String>) {
@@ -189,5 +306,8 @@ impl RedisBridge {
 impl Drop for RedisBridge {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(reader) = &self.reader {
+            reader.abort();
+        }
     }
 }

@@ -25,7 +25,10 @@ mod sessions;
 
 pub use crate::error::RestoreError;
 pub use log::{LogEntry, PacketLog, Page};
-pub use requests::{Joins, Recovery, Reply};
+pub use requests::{
+    answer_restore, read_persist_request, read_restore_request, Joins, PersistedRequest, Recovery,
+    Reply, RestoredSession,
+};
 pub use sessions::{Persisted, Session, SessionStore};
 
 use crate::view::View;

@@ -129,6 +129,89 @@ struct RestoreResponse {
     more: Option<u64>,
 }
 
+/// A session a hub restored elsewhere than from its own log (a Redis stream), whole.
+pub struct RestoredSession {
+    pub sid: String,
+    pub rooms: Vec<String>,
+    /// The MessagePack of `socket.data`.
+    pub data: Vec<u8>,
+    /// `(position, MessagePack of the broadcast's data)`, in order.
+    pub packets: Vec<(u64, Vec<u8>)>,
+}
+
+/// A PERSIST_SESSION's content, for a hub that keeps sessions elsewhere (Redis).
+pub struct PersistedRequest {
+    pub sid: String,
+    pub pid: String,
+    pub rooms: Vec<String>,
+    pub data: Vec<u8>,
+    /// `maxDisconnectionDuration`, in milliseconds.
+    pub ttl: u64,
+}
+
+/// Reads a PERSIST_SESSION's payload.
+pub fn read_persist_request(payload: &[u8]) -> Result<PersistedRequest, String> {
+    let request: PersistRequest =
+        rmp_serde::from_slice(payload).map_err(|e| format!("bad session: {e}"))?;
+    Ok(PersistedRequest {
+        sid: request.sid,
+        pid: request.pid,
+        rooms: request.rooms,
+        data: request.data.into_vec(),
+        ttl: request.ttl,
+    })
+}
+
+/// Reads a RESTORE_SESSION's payload: `(pid, after)`.
+pub fn read_restore_request(payload: &[u8]) -> Result<(String, u64), String> {
+    let request: RestoreRequest =
+        rmp_serde::from_slice(payload).map_err(|e| format!("bad restore request: {e}"))?;
+    Ok((request.pid, request.after))
+}
+
+/// The answer to the RESTORE_SESSION `request`: the whole session in one page, or a refusal
+/// with its reason (the worker then gives its client a new session).
+pub fn answer_restore(
+    request: &Header,
+    outcome: Result<RestoredSession, &'static str>,
+) -> Result<Reply, String> {
+    let response = match outcome {
+        Ok(session) => RestoreResponse {
+            ok: true,
+            sid: Some(session.sid),
+            rooms: Some(session.rooms),
+            data: Some(ByteBuf::from(session.data)),
+            packets: session
+                .packets
+                .into_iter()
+                .map(|(position, payload)| (position, ByteBuf::from(payload)))
+                .collect(),
+            more: None,
+            reason: None,
+        },
+        Err(reason) => RestoreResponse {
+            reason: Some(reason),
+            ..RestoreResponse::default()
+        },
+    };
+    let payload = rmp_serde::to_vec_named(&response).map_err(|e| e.to_string())?;
+    let joins = response.rooms.map(|rooms| (request.nsp.clone(), rooms));
+    let reply = Header {
+        request_id: request.request_id.clone(),
+        ..hub_header(
+            MessageType::RestoreSessionResponse,
+            &request.nsp,
+            Some(&request.uid),
+        )
+    };
+    let bytes = encode_frame(&reply, &payload).map_err(|e| e.to_string())?;
+    Ok(Reply {
+        bytes,
+        joins,
+        note: None,
+    })
+}
+
 /// The sender of hub-made frames (their header needs a non-empty uid).
 const HUB_UID: &str = "hub";
 
@@ -181,6 +264,25 @@ impl Recovery {
         );
         debug_assert_eq!(stored, offset);
         Ok(frames)
+    }
+
+    /// A broadcast given `offset` by something other than this log (a Redis stream's id): the
+    /// frame to relay, with it, and the sender's acknowledgement, as [`Recovery::store`] makes.
+    pub fn with_offset(frame: &RawFrame, offset: u64) -> Result<(Vec<u8>, Vec<u8>), FrameError> {
+        let header = &frame.header;
+        let relayed = Header {
+            store: false,
+            offset: Some(offset),
+            ..header.clone()
+        };
+        let ack = Header {
+            offset: Some(offset),
+            ..hub_header(MessageType::OffsetAssigned, &header.nsp, None)
+        };
+        Ok((
+            encode_frame(&relayed, frame.payload())?,
+            encode_frame(&ack, &[])?,
+        ))
     }
 
     /// What the hub does with a broadcast it could not store: delivered without an offset, and

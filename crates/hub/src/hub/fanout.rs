@@ -31,7 +31,7 @@ impl Shared {
     /// Hub-only frames (connection state recovery) are answered here, never relayed; a broadcast
     /// to store gets its offset first. Returns the frame to route, if any, and what to send back
     /// to the sender afterwards.
-    fn recovery_step(
+    pub(super) fn recovery_step(
         &self,
         state: &mut State,
         from: WorkerId,
@@ -100,22 +100,32 @@ impl Shared {
             self.note_rooms(state, &frame.header.nsp, &frame.header.joined);
             return state.board.rooms_changed(from, &frame.header);
         }
+        if self.streams_options().is_some() {
+            // Streams mode: recovery is Redis's (hub/streams.rs).
+            return self.route_link_frame_streams(state, from, frame);
+        }
         let (frame, reply) = self.recovery_step(state, from, frame);
         if let Some(frame) = frame {
             self.route(state, from, frame);
         }
         // After routing: the sender delivers a stored broadcast to its own sockets only once it
         // has the offset, so nothing routed before reaches them after it.
-        if let Some(Reply { bytes, joins, note }) = reply {
-            if let Some(note) = note {
-                self.log(format!("worker {from}: {note}"));
-            }
-            self.queue_for_links(state, &[from], &bytes.into());
-            // A restored session's sockets join its rooms when the worker applies the reply.
-            if let Some((nsp, rooms)) = joins {
-                self.pin_for_links(state, &[from], &nsp, &rooms);
-                self.note_rooms(state, &nsp, &rooms);
-            }
+        if let Some(reply) = reply {
+            self.answer_worker(state, from, reply);
+        }
+    }
+
+    /// Queues the hub's answer to a recovery request on the worker's link.
+    pub(super) fn answer_worker(&self, state: &mut State, from: WorkerId, reply: Reply) {
+        let Reply { bytes, joins, note } = reply;
+        if let Some(note) = note {
+            self.log(format!("worker {from}: {note}"));
+        }
+        self.queue_for_links(state, &[from], &bytes.into());
+        // A restored session's sockets join its rooms when the worker applies the reply.
+        if let Some((nsp, rooms)) = joins {
+            self.pin_for_links(state, &[from], &nsp, &rooms);
+            self.note_rooms(state, &nsp, &rooms);
         }
     }
 
@@ -135,7 +145,7 @@ impl Shared {
         }
     }
 
-    fn route(&self, state: &mut State, from: WorkerId, frame: RawFrame) {
+    pub(super) fn route(&self, state: &mut State, from: WorkerId, frame: RawFrame) {
         match state.board.route(from, Via::Link, &frame.header) {
             Ok(recipients) => {
                 let kind = frame.header.kind;

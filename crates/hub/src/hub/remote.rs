@@ -21,6 +21,12 @@ use crate::stats::HubStats;
 impl Shared {
     /// Publishes a message for the other machines (dropped, and counted, while Redis is away).
     pub(super) fn publish(&self, state: &mut State, header: &Header, payload: &[u8]) {
+        // Streams mode: all but the adapter's ephemeral messages go on the stream; those go over
+        // pub/sub as here.
+        if self.streams_options().is_some() && !sio_cluster_core::streams_wire::is_ephemeral(header)
+        {
+            return self.add_to_stream(state, header, payload);
+        }
         let (Some(bridge), Some(remote)) = (self.redis.get(), &mut state.remote) else {
             return;
         };
@@ -61,7 +67,7 @@ impl Shared {
             .options
             .redis
             .as_ref()
-            .is_some_and(|r| r.count_each_worker)
+            .is_some_and(|r| r.counts_each_worker())
         {
             return;
         }
@@ -89,7 +95,7 @@ impl Shared {
             .options
             .redis
             .as_ref()
-            .is_some_and(|r| r.count_each_worker);
+            .is_some_and(|r| r.counts_each_worker());
         let channel = state
             .remote
             .as_ref()
@@ -198,6 +204,8 @@ impl Shared {
             || !recipients.ipc.is_empty()
             || header.rooms.is_empty()
             || state.recovery.sessions_hold_any(&header.nsp, &header.rooms);
+        // Streams mode: only ephemeral messages come over pub/sub, and the stream is the log.
+        let concerns_here = concerns_here && self.streams_options().is_none();
         let message = if header.store && concerns_here {
             match self.store_made(&mut state, &header, &payload) {
                 Ok(frame) => Outgoing::Framed(frame),
@@ -224,7 +232,7 @@ impl Shared {
             .options
             .redis
             .as_ref()
-            .is_some_and(|r| r.count_each_worker);
+            .is_some_and(|r| r.counts_each_worker());
         let now = self.now_ms();
         let Some(remote) = state.remote.as_mut().filter(|_| !mixed) else {
             return;
@@ -234,13 +242,13 @@ impl Shared {
         }
     }
 
-    fn count_echo(&self) {
+    pub(super) fn count_echo(&self) {
         if let Some(bridge) = self.redis.get() {
             bridge.counters.echoes.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn bad_remote(&self, reason: String) {
+    pub(super) fn bad_remote(&self, reason: String) {
         if let Some(bridge) = self.redis.get() {
             bridge.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
         }
@@ -327,6 +335,25 @@ impl RedisHandler for RemoteHandler {
     fn log(&self, message: String) {
         if let Some(shared) = self.shared.upgrade() {
             shared.log(message);
+        }
+    }
+
+    fn on_added(&self, token: u64, id: Option<String>) {
+        if let Some(shared) = self.shared.upgrade() {
+            let mut state = shared.lock();
+            shared.added(&mut state, token, id);
+        }
+    }
+
+    fn on_read_from(&self, stream: &str, id: &str) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.read_from(stream, id);
+        }
+    }
+
+    fn on_entries(&self, stream: &str, entries: Vec<crate::redis_bridge::RawEntry>) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.route_entries(stream, entries);
         }
     }
 }

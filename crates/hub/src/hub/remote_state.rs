@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use sio_cluster_core::{Channels, Echoes, PlainServers, Subscriptions};
 
+use super::streams::StreamsState;
+use crate::redis_bridge::StreamsOptions;
+
 /// What the hub keeps for the other machines (with a Redis bridge only).
 pub(super) struct RemoteState {
     /// The Redis channels this machine subscribes.
@@ -14,15 +17,18 @@ pub(super) struct RemoteState {
     pub(super) counted: BTreeMap<String, usize>,
     /// Servers of other machines that never send heartbeats.
     pub(super) plain: PlainServers,
+    /// Streams mode's own state.
+    pub(super) streams: Option<StreamsState>,
 }
 
 impl RemoteState {
-    pub(super) fn new(channels: Channels) -> Self {
+    pub(super) fn new(channels: Channels, streams: Option<&StreamsOptions>) -> Self {
         RemoteState {
             subscriptions: Subscriptions::new(channels),
             echoes: Echoes::default(),
             counted: BTreeMap::new(),
             plain: PlainServers::default(),
+            streams: streams.map(StreamsState::new),
         }
     }
 }

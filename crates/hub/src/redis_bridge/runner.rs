@@ -138,6 +138,22 @@ impl CommandRunner {
             Command::ServerCount { reply, .. } => {
                 let _ = reply.send(None);
             }
+            Command::Xadd { fields, token, .. } => {
+                let len: usize = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
+                self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                if let Some(token) = token {
+                    self.handler.on_added(token, None);
+                }
+            }
+            Command::Set { key, value, .. } => {
+                self.pending_bytes
+                    .fetch_sub(key.len() + value.len(), Ordering::Relaxed);
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Command::Query { reply, .. } => {
+                let _ = reply.send(None);
+            }
             // The hub's set keeps them: subscribed at connection.
             Command::Subscribe(_) | Command::Unsubscribe(_) | Command::Count(_) => {}
         }
@@ -190,7 +206,29 @@ impl CommandRunner {
         let mut publishes = Vec::new();
         for command in batch.drain(..) {
             match command {
-                Command::Publish { channel, message } => publishes.push((channel, message)),
+                Command::Publish { channel, message } => {
+                    publishes.push(Outbound::Publish(channel, message))
+                }
+                Command::Xadd {
+                    stream,
+                    fields,
+                    token,
+                } => publishes.push(Outbound::Xadd {
+                    stream,
+                    fields,
+                    token,
+                }),
+                Command::Set { key, value, ttl_ms } => {
+                    publishes.push(Outbound::Set { key, value, ttl_ms })
+                }
+                // Beside the others, not in their order: a restore's reads must not hold up
+                // the machine's publishes (nor wait behind them).
+                Command::Query { cmd, reply } => {
+                    let mut connection = connection.clone();
+                    tokio::spawn(async move {
+                        let _ = reply.send(connection.run(&cmd).await.ok());
+                    });
+                }
                 other => {
                     // Everything before it first: a subscribe must not overtake a publish, nor
                     // a publish a subscribe.
@@ -212,59 +250,80 @@ impl CommandRunner {
         self.publish_all(connection, publishes).await;
     }
 
-    async fn publish_all(&self, connection: &Connection, publishes: Vec<(String, Vec<u8>)>) {
+    async fn publish_all(&self, connection: &Connection, publishes: Vec<Outbound>) {
         if publishes.is_empty() {
             return;
         }
-        let bytes: usize = publishes.iter().map(|(_, message)| message.len()).sum();
+        let bytes: usize = publishes.iter().map(Outbound::len).sum();
         let count = publishes.len() as u64;
-        let first_channel = publishes[0].0.clone();
-        let result = match connection {
+        let first = publishes[0].describe();
+        let cmds: Vec<(Cmd, Option<u64>)> = publishes
+            .into_iter()
+            .map(|outbound| outbound.command(&self.options))
+            .collect();
+        let results: Vec<RedisResult<Value>> = match connection {
             // One write and one wake-up of Redis for the whole batch: Redis's CPU per message is
             // mostly the cost of waking up for it (measured: 2.2 publishes per write before).
             Connection::Single(connection) => {
                 let mut pipe = redis::pipe();
-                for (channel, message) in publishes {
-                    pipe.cmd("SPUBLISH").arg(channel).arg(message).ignore();
+                for (cmd, _) in &cmds {
+                    pipe.add_command(cmd.clone());
                 }
-                pipe.exec_async(&mut connection.clone()).await
-            }
-            // Channels live on several nodes: one command each, concurrently (redis-rs groups
-            // what it sends to each node).
-            Connection::Cluster(_) => {
-                let sends = publishes.into_iter().map(|(channel, message)| {
-                    let mut connection = connection.clone();
-                    async move {
-                        let mut cmd = redis::cmd("SPUBLISH");
-                        cmd.arg(channel).arg(message);
-                        connection.run(&cmd).await.map(drop)
+                match pipe
+                    .query_async::<Vec<Value>>(&mut connection.clone())
+                    .await
+                {
+                    Ok(values) if values.len() == cmds.len() => values
+                        .into_iter()
+                        .map(|value| match value {
+                            Value::ServerError(error) => Err(error.into()),
+                            value => Ok(value),
+                        })
+                        .collect(),
+                    Ok(_) => cmds
+                        .iter()
+                        .map(|_| Err((redis::ErrorKind::Client, "short pipeline answer").into()))
+                        .collect(),
+                    Err(error) => {
+                        let text = error.to_string();
+                        cmds.iter()
+                            .map(|_| {
+                                Err((redis::ErrorKind::Io, "pipeline failed", text.clone()).into())
+                            })
+                            .collect()
                     }
+                }
+            }
+            // Channels and streams live on several nodes: one command each, concurrently
+            // (redis-rs groups what it sends to each node).
+            Connection::Cluster(_) => {
+                let sends = cmds.iter().map(|(cmd, _)| {
+                    let mut connection = connection.clone();
+                    async move { connection.run(cmd).await }
                 });
-                let results = futures_util::future::join_all(sends).await;
-                let failed = results.iter().filter(|r| r.is_err()).count() as u64;
-                self.counters.dropped.fetch_add(failed, Ordering::Relaxed);
-                self.counters
-                    .published
-                    .fetch_add(count - failed, Ordering::Relaxed);
-                self.pending_bytes.fetch_sub(bytes, Ordering::Relaxed);
-                return match results.into_iter().find_map(Result::err) {
-                    Some(error) => self.lost(format!("SPUBLISH failed: {error}")),
-                    None => self.connected.store(true, Ordering::Relaxed),
-                };
+                futures_util::future::join_all(sends).await
             }
         };
         self.pending_bytes.fetch_sub(bytes, Ordering::Relaxed);
-        match result {
-            Ok(()) => {
-                self.counters.published.fetch_add(count, Ordering::Relaxed);
-                self.connected.store(true, Ordering::Relaxed);
+        let failed = results.iter().filter(|r| r.is_err()).count() as u64;
+        self.counters.dropped.fetch_add(failed, Ordering::Relaxed);
+        self.counters
+            .published
+            .fetch_add(count - failed, Ordering::Relaxed);
+        // XADDs report their ids in the order they were queued.
+        for ((_, token), result) in cmds.iter().zip(&results) {
+            if let Some(token) = token {
+                let id = match result {
+                    Ok(Value::BulkString(id)) => String::from_utf8(id.clone()).ok(),
+                    Ok(Value::SimpleString(id)) => Some(id.clone()),
+                    _ => None,
+                };
+                self.handler.on_added(*token, id);
             }
-            Err(error) => {
-                self.counters.dropped.fetch_add(count, Ordering::Relaxed);
-                self.lost(format!(
-                    "SPUBLISH of {count} messages ({first_channel}...) failed: {error}"
-                ));
-            }
+        }
+        match results.into_iter().find_map(Result::err) {
+            Some(error) => self.lost(format!("{first} ({count} commands) failed: {error}")),
+            None => self.connected.store(true, Ordering::Relaxed),
         }
     }
 
@@ -279,19 +338,26 @@ impl CommandRunner {
             Command::Flush(done) => {
                 let _ = done.send(());
             }
-            Command::Publish { .. } | Command::Count(_) | Command::ServerCount { .. } => {
+            Command::Publish { .. }
+            | Command::Count(_)
+            | Command::ServerCount { .. }
+            | Command::Xadd { .. }
+            | Command::Set { .. }
+            | Command::Query { .. } => {
                 unreachable!("handled by `execute`")
             }
         }
     }
 
-    /// SSUBSCRIBE (or SUNSUBSCRIBE) each channel on its own (each may live on another node of a
+    /// SSUBSCRIBE (or SUNSUBSCRIBE; SUBSCRIBE / UNSUBSCRIBE in streams mode without
+    /// `useShardedPubSub`) each channel on its own (each may live on another node of a
     /// Cluster), concurrently. Returns whether all succeeded.
     async fn each(&self, connection: &Connection, subscribe: bool, channels: Vec<String>) -> bool {
+        let sharded = sharded(&self.options);
         let runs = channels.into_iter().map(|channel| {
             let mut connection = connection.clone();
             async move {
-                let result = connection.subscription(subscribe, &channel).await;
+                let result = connection.subscription(sharded, subscribe, &channel).await;
                 (channel, result)
             }
         });
@@ -299,10 +365,11 @@ impl CommandRunner {
         for (channel, result) in futures_util::future::join_all(runs).await {
             if let Err(error) = result {
                 all = false;
-                let name = if subscribe {
-                    "SSUBSCRIBE"
-                } else {
-                    "SUNSUBSCRIBE"
+                let name = match (sharded, subscribe) {
+                    (true, true) => "SSUBSCRIBE",
+                    (true, false) => "SUNSUBSCRIBE",
+                    (false, true) => "SUBSCRIBE",
+                    (false, false) => "UNSUBSCRIBE",
                 };
                 self.lost(format!("{name} {channel} failed: {error}"));
             }
@@ -344,17 +411,103 @@ impl Connection {
     /// One channel per command: on a Cluster each may live on another node, and on one server a
     /// command with one channel is answered by exactly one confirmation (redis-rs has no
     /// SSUBSCRIBE for a single server's connection, but takes that confirmation as the reply).
-    async fn subscription(&mut self, subscribe: bool, channel: &str) -> RedisResult<()> {
-        let name = if subscribe {
-            "SSUBSCRIBE"
-        } else {
-            "SUNSUBSCRIBE"
-        };
-        match self {
-            Connection::Single(c) => redis::cmd(name).arg(channel).exec_async(c).await,
+    async fn subscription(
+        &mut self,
+        sharded: bool,
+        subscribe: bool,
+        channel: &str,
+    ) -> RedisResult<()> {
+        match (self, sharded) {
+            (Connection::Single(c), true) => {
+                let name = if subscribe {
+                    "SSUBSCRIBE"
+                } else {
+                    "SUNSUBSCRIBE"
+                };
+                redis::cmd(name).arg(channel).exec_async(c).await
+            }
+            (Connection::Single(c), false) if subscribe => c.subscribe(channel).await,
+            (Connection::Single(c), false) => c.unsubscribe(channel).await,
             // The Cluster connection's own methods route by slot and track what to replay.
-            Connection::Cluster(c) if subscribe => c.ssubscribe(channel).await,
-            Connection::Cluster(c) => c.sunsubscribe(channel).await,
+            (Connection::Cluster(c), true) if subscribe => c.ssubscribe(channel).await,
+            (Connection::Cluster(c), true) => c.sunsubscribe(channel).await,
+            (Connection::Cluster(c), false) if subscribe => c.subscribe(channel).await,
+            (Connection::Cluster(c), false) => c.unsubscribe(channel).await,
+        }
+    }
+}
+
+/// Whether pub/sub is sharded (SPUBLISH / SSUBSCRIBE): always in the sharded adapter's protocol,
+/// with `useShardedPubSub` in the streams adapter's.
+fn sharded(options: &RedisOptions) -> bool {
+    options
+        .streams
+        .as_ref()
+        .is_none_or(|streams| streams.use_sharded_pubsub)
+}
+
+/// What the runner sends in one pipeline, in order.
+enum Outbound {
+    Publish(String, Vec<u8>),
+    Xadd {
+        stream: String,
+        fields: Vec<(&'static str, Vec<u8>)>,
+        token: Option<u64>,
+    },
+    Set {
+        key: String,
+        value: String,
+        ttl_ms: u64,
+    },
+}
+
+impl Outbound {
+    /// The bytes it counted against `max_pending_bytes`.
+    fn len(&self) -> usize {
+        match self {
+            Outbound::Publish(_, message) => message.len(),
+            Outbound::Xadd { fields, .. } => fields.iter().map(|(n, v)| n.len() + v.len()).sum(),
+            Outbound::Set { key, value, .. } => key.len() + value.len(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Outbound::Publish(channel, _) => format!("PUBLISH {channel}"),
+            Outbound::Xadd { stream, .. } => format!("XADD {stream}"),
+            Outbound::Set { key, .. } => format!("SET {key}"),
+        }
+    }
+
+    fn command(self, options: &RedisOptions) -> (Cmd, Option<u64>) {
+        match self {
+            Outbound::Publish(channel, message) => {
+                let mut cmd = redis::cmd(if sharded(options) {
+                    "SPUBLISH"
+                } else {
+                    "PUBLISH"
+                });
+                cmd.arg(channel).arg(message);
+                (cmd, None)
+            }
+            Outbound::Xadd {
+                stream,
+                fields,
+                token,
+            } => {
+                let max_len = options.streams.as_ref().map_or(10_000, |s| s.max_len);
+                let mut cmd = redis::cmd("XADD");
+                cmd.arg(stream).arg("MAXLEN").arg("~").arg(max_len).arg("*");
+                for (name, value) in fields {
+                    cmd.arg(name).arg(value);
+                }
+                (cmd, token)
+            }
+            Outbound::Set { key, value, ttl_ms } => {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(key).arg(value).arg("PX").arg(ttl_ms.max(1));
+                (cmd, None)
+            }
         }
     }
 }
@@ -403,15 +556,21 @@ impl CommandRunner {
         }
     }
 
-    /// `PUBSUB SHARDNUMSUB channel`: on a Cluster, summed over every node (the one serving the
+    /// `PUBSUB SHARDNUMSUB channel` (`NUMSUB` for unsharded pub/sub, as the streams adapter
+    /// counts): on a Cluster, summed over every node (the one serving the
     /// channel's slot has them all).
     async fn shard_num_sub(&self, connection: &mut Connection, channel: &str) -> Option<u64> {
         let mut cmd = redis::cmd("PUBSUB");
-        cmd.arg("SHARDNUMSUB").arg(channel);
+        let numsub = if sharded(&self.options) {
+            "SHARDNUMSUB"
+        } else {
+            "NUMSUB"
+        };
+        cmd.arg(numsub).arg(channel);
         match connection.run(&cmd).await {
             Ok(value) => subscriber_count(&value),
             Err(error) => {
-                self.lost(format!("PUBSUB SHARDNUMSUB {channel} failed: {error}"));
+                self.lost(format!("PUBSUB {numsub} {channel} failed: {error}"));
                 None
             }
         }
@@ -441,7 +600,7 @@ fn push_handler(
 ) -> impl Fn(PushInfo) -> Result<(), ()> + Send + Sync + 'static {
     move |push: PushInfo| {
         match push.kind {
-            PushKind::SMessage => {
+            PushKind::SMessage | PushKind::Message => {
                 if let [Value::BulkString(channel), Value::BulkString(message), ..] =
                     push.data.as_slice()
                 {
@@ -456,7 +615,7 @@ fn push_handler(
             }
             // Redis unsubscribes a client itself when the slot of a channel leaves the node
             // (failover, resharding); the client library may not subscribe again where it went.
-            PushKind::SUnsubscribe => {
+            PushKind::SUnsubscribe | PushKind::Unsubscribe => {
                 if let Some(Value::BulkString(channel)) = push.data.first() {
                     let channel = String::from_utf8_lossy(channel);
                     if handler.wants(&channel) {

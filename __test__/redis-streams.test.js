@@ -1,0 +1,102 @@
+"use strict";
+// Streams mode (`redis: { mode: "streams" }`): the hub speaks @socket.io/redis-streams-adapter
+// 0.3's protocol. Two of our machines and a plain streams-adapter server on one real redis-server:
+// every feature of the suite from every process, plain server included.
+const { describeFeatures } = require("./support/features");
+const { Fleet } = require("./support/fleet");
+const { describeWithRedis } = require("./support/redis");
+
+const ours = { primary: "native", workers: ["native", "native"] };
+const plain = { primary: "none", workers: ["redis-streams"] };
+
+describeWithRedis("streams mode with a plain @socket.io/redis-streams-adapter server", () => {
+  const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams" } });
+  describeFeatures("2 of our machines x 2 workers + a plain redis-streams-adapter server", fleet.config, fleet);
+});
+
+describeWithRedis("streams mode: the Emitter of a primary, with a plain streams-adapter server", () => {
+  const { cli } = require("./support/redis");
+  const { settle, waitForEvents } = require("./support/cluster");
+  const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams" } });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(5);
+  });
+  afterAll(() => fleet.stop());
+
+  test("emit (to all, rooms, binary) and serverSideEmit reach every server once; entries are on the stream", async () => {
+    const clients = [];
+    for (let w = 0; w < 5; w++) {
+      const socket = await fleet.client(w, { rooms: [w % 2 ? "odd" : "even"] });
+      socket.worker = w;
+      clients.push(socket);
+    }
+    await fleet.runAll(({ state }) => (state.serverSideEvents = []));
+    const before = Number(cli(fleet.redis.port, "xlen", "socket.io").trim());
+    const [a] = fleet.machines;
+    await a.runPrimary(({ pkg }) => {
+      const emitter = new pkg.Emitter();
+      emitter.emit("news", Buffer.from([1, 2]));
+      emitter.to("odd").emit("odd-only", "x");
+      emitter.serverSideEmit("hello", 7);
+    });
+    for (const c of clients) await waitForEvents(c, "news");
+    await settle(500);
+    const count = (socket, event) => socket.received.filter((r) => r.event === event).length;
+    for (const c of clients) {
+      expect(count(c, "news")).toBe(1);
+      expect([...c.received.find((r) => r.event === "news").args[0]]).toEqual([1, 2]);
+      expect(count(c, "odd-only")).toBe(c.worker % 2 ? 1 : 0);
+    }
+    // Over pub/sub (ephemeral), to every server once, the primary's own machine included.
+    expect(await fleet.runAll(({ state }) => state.serverSideEvents)).toEqual(Array(5).fill([[7]]));
+    // The two broadcasts went on the stream, once, as the adapter writes them.
+    expect(Number(cli(fleet.redis.port, "xlen", "socket.io").trim())).toBe(before + 2);
+    const last = cli(fleet.redis.port, "xrevrange", "socket.io", "+", "-", "COUNT", "1").trim().split("\n");
+    expect(last.slice(1, 7)).toEqual(["uid", "emitter", "nsp", "/", "type", "3"]);
+    expect(last[8]).toMatch(/^\{"packet":/);
+  });
+});
+
+describeWithRedis("streams mode: streamCount 3 and useShardedPubSub, with a plain server set alike", () => {
+  const options = { streamCount: 3, useShardedPubSub: true };
+  const fleet = new Fleet([ours, { ...plain, adapterOptions: options }, ours], { redisOptions: { mode: "streams", ...options } });
+  describeFeatures("2 of our machines x 2 workers + a plain server, streamCount 3, sharded pub/sub", fleet.config, fleet);
+});
+
+describeWithRedis("streams mode on a Redis Cluster of 3 masters", () => {
+  const fleet = new Fleet([ours, ours], { cluster: { replicas: 0 }, redisOptions: { mode: "streams" } });
+  describeFeatures("2 of our machines x 2 workers, Redis Cluster", fleet.config, fleet);
+});
+
+describeWithRedis("streams mode: onlyPlaintext, with a plain server set alike", () => {
+  const { cli } = require("./support/redis");
+  const { waitForEvents } = require("./support/cluster");
+  const fleet = new Fleet([ours, { ...plain, adapterOptions: { onlyPlaintext: true } }], {
+    redisOptions: { mode: "streams", onlyPlaintext: true },
+  });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(3);
+  });
+  afterAll(() => fleet.stop());
+
+  test("every entry is JSON, a Buffer crosses as JSON.stringify writes it, both ways alike", async () => {
+    const onOurs = await fleet.client(0);
+    const onPlain = await fleet.client(2);
+    await fleet.run(1, ({ io }) => io.emit("bin", "ours", Buffer.from([1, 2])));
+    await fleet.run(2, ({ io }) => io.emit("bin", "plain", Buffer.from([1, 2])));
+    const buffer = { type: "Buffer", data: [1, 2] };
+    // Each machine's own clients get the Buffer; the other's, its JSON, as plain servers do.
+    const seen = async (client) => {
+      const got = await waitForEvents(client, "bin", 2);
+      return Object.fromEntries(got.map((r) => [r.args[0], Buffer.isBuffer(r.args[1]) ? "buffer" : r.args[1]]));
+    };
+    expect(await seen(onPlain)).toEqual({ ours: buffer, plain: "buffer" });
+    expect(await seen(onOurs)).toEqual({ ours: "buffer", plain: buffer });
+    const lines = cli(fleet.redis.port, "xrange", "socket.io", "-", "+").trim().split("\n");
+    const data = lines.filter((_, i) => lines[i - 1] === "data");
+    expect(data.length).toBeGreaterThanOrEqual(2);
+    for (const d of data) expect(d.startsWith("{")).toBe(true);
+  });
+});
