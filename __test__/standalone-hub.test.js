@@ -23,6 +23,8 @@ describeFeatures("standalone hub + 3 plain processes (no node:cluster)", {
 });
 
 describeFeatures("standalone hub + the reference's primary + 2 of our cluster workers (as under PM2)", {
+  // Both workers are alike: every feature from one of them (from each: the plain processes above).
+  senders: [0],
   primary: "reference",
   standaloneHub: {},
   workers: ["native", "native"],
