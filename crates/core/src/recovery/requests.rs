@@ -194,6 +194,16 @@ pub fn answer_restore(
             ..RestoreResponse::default()
         },
     };
+    restore_reply(request, response, None)
+}
+
+/// The RESTORE_SESSION_RESPONSE frame to `request`. The page with the rooms is the last: the
+/// worker's socket joins them when it applies it.
+fn restore_reply(
+    request: &Header,
+    response: RestoreResponse,
+    note: Option<String>,
+) -> Result<Reply, String> {
     let payload = rmp_serde::to_vec_named(&response).map_err(|e| e.to_string())?;
     let joins = response.rooms.map(|rooms| (request.nsp.clone(), rooms));
     let reply = Header {
@@ -205,11 +215,7 @@ pub fn answer_restore(
         )
     };
     let bytes = encode_frame(&reply, &payload).map_err(|e| e.to_string())?;
-    Ok(Reply {
-        bytes,
-        joins,
-        note: None,
-    })
+    Ok(Reply { bytes, joins, note })
 }
 
 /// The sender of hub-made frames (their header needs a non-empty uid).
@@ -367,19 +373,7 @@ impl Recovery {
                 }
             },
         };
-        let payload = rmp_serde::to_vec_named(&response).map_err(|e| e.to_string())?;
-        // The last page carries the rooms, and the worker's socket joins them when it applies it.
-        let joins = response.rooms.map(|rooms| (header.nsp.clone(), rooms));
-        let reply = Header {
-            request_id: header.request_id.clone(),
-            ..hub_header(
-                MessageType::RestoreSessionResponse,
-                &header.nsp,
-                Some(&header.uid),
-            )
-        };
-        let bytes = encode_frame(&reply, &payload).map_err(|e| e.to_string())?;
-        Ok(Reply { bytes, joins, note })
+        restore_reply(header, response, note)
     }
 
     fn page(
