@@ -63,6 +63,36 @@ impl Default for RedisOptions {
     }
 }
 
+/// What the runner sends in one pipeline, in the order the hub queued it.
+pub(crate) enum Write {
+    /// `(S)PUBLISH channel message`.
+    Publish { channel: String, message: Vec<u8> },
+    /// Streams mode: `XADD stream MAXLEN ~ maxLen * fields...` (reported to `on_added` when
+    /// it has a token).
+    Xadd {
+        stream: String,
+        fields: Vec<(&'static str, Vec<u8>)>,
+        token: Option<u64>,
+    },
+    /// Streams mode: `SET key value PX ttl` (a session).
+    Set {
+        key: String,
+        value: String,
+        ttl_ms: u64,
+    },
+}
+
+impl Write {
+    /// The bytes it counts against `max_pending_bytes`.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Write::Publish { message, .. } => message.len(),
+            Write::Xadd { fields, .. } => fields.iter().map(|(n, v)| n.len() + v.len()).sum(),
+            Write::Set { key, value, .. } => key.len() + value.len(),
+        }
+    }
+}
+
 /// What the bridge tells the hub.
 pub trait RedisHandler: Send + Sync + 'static {
     /// A message arrived on `channel`.
@@ -83,25 +113,11 @@ pub trait RedisHandler: Send + Sync + 'static {
 }
 
 pub(crate) enum Command {
-    Publish {
-        channel: String,
-        message: Vec<u8>,
-    },
+    /// A write the runner sends in its pipeline, in order (its bytes count against
+    /// `max_pending_bytes` until it ran).
+    Write(Write),
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
-    /// Streams mode: `XADD stream MAXLEN ~ maxLen * fields...` (reported to `on_added` when
-    /// it has a token).
-    Xadd {
-        stream: String,
-        fields: Vec<(&'static str, Vec<u8>)>,
-        token: Option<u64>,
-    },
-    /// Streams mode: `SET key value PX ttl` (a session).
-    Set {
-        key: String,
-        value: String,
-        ttl_ms: u64,
-    },
     /// A command whose answer one caller awaits, run beside the others (not in their order).
     Query {
         cmd: redis::Cmd,
@@ -186,21 +202,7 @@ impl RedisBridge {
 
     /// Queues a publish, or drops it (returns false) while Redis is away or too much is waiting.
     pub fn publish(&self, channel: String, message: Vec<u8>) -> bool {
-        let len = message.len();
-        let pending = self.pending_bytes.load(Ordering::Relaxed);
-        if !self.is_connected() || pending + len > self.max_pending_bytes {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            return false;
-        }
-        self.pending_bytes.fetch_add(len, Ordering::Relaxed);
-        let sent = self
-            .commands
-            .send(Command::Publish { channel, message })
-            .is_ok();
-        if !sent {
-            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
-        }
-        sent
+        self.write(Write::Publish { channel, message })
     }
 
     /// Streams mode: queues an XADD, or drops it (returns false) as `publish` does; a dropped
@@ -211,34 +213,25 @@ impl RedisBridge {
         fields: Vec<(&'static str, Vec<u8>)>,
         token: Option<u64>,
     ) -> bool {
-        let len: usize = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
-        if !self.reserve(len) {
-            return false;
-        }
-        let sent = self
-            .commands
-            .send(Command::Xadd {
-                stream,
-                fields,
-                token,
-            })
-            .is_ok();
-        if !sent {
-            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
-        }
-        sent
+        self.write(Write::Xadd {
+            stream,
+            fields,
+            token,
+        })
     }
 
     /// Streams mode: stores a session (dropped, and counted, while Redis is away).
     pub fn set(&self, key: String, value: String, ttl_ms: u64) -> bool {
-        let len = key.len() + value.len();
+        self.write(Write::Set { key, value, ttl_ms })
+    }
+
+    /// Queues a write, its bytes counted until it ran, or drops it (false).
+    fn write(&self, write: Write) -> bool {
+        let len = write.len();
         if !self.reserve(len) {
             return false;
         }
-        let sent = self
-            .commands
-            .send(Command::Set { key, value, ttl_ms })
-            .is_ok();
+        let sent = self.commands.send(Command::Write(write)).is_ok();
         if !sent {
             self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
         }

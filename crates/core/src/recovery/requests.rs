@@ -248,19 +248,7 @@ impl Recovery {
         // offset (a frame at the size limit, which the offset's bytes push over it) is not in the
         // log, so no client ever recovers a packet the cluster did not deliver with that offset.
         let offset = self.log.next_offset();
-        let relayed = Header {
-            store: false,
-            offset: Some(offset),
-            ..header.clone()
-        };
-        let ack = Header {
-            offset: Some(offset),
-            ..hub_header(MessageType::OffsetAssigned, &header.nsp, None)
-        };
-        let frames = (
-            encode_frame(&relayed, frame.payload())?,
-            encode_frame(&ack, &[])?,
-        );
+        let frames = Self::with_offset(frame, offset)?;
         let stored = self.log.append(
             header.nsp.clone(),
             header.rooms.clone(),
@@ -272,8 +260,8 @@ impl Recovery {
         Ok(frames)
     }
 
-    /// A broadcast given `offset` by something other than this log (a Redis stream's id): the
-    /// frame to relay, with it, and the sender's acknowledgement, as [`Recovery::store`] makes.
+    /// A broadcast given `offset` (by this log, or by a Redis stream's id): the frame to relay,
+    /// with it, and the sender's acknowledgement.
     pub fn with_offset(frame: &RawFrame, offset: u64) -> Result<(Vec<u8>, Vec<u8>), FrameError> {
         let header = &frame.header;
         let relayed = Header {

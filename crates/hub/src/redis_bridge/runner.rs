@@ -13,7 +13,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ProtocolVersion, PushInfo, PushKind, RedisResult, Value};
 use tokio::sync::mpsc;
 
-use super::{Command, RedisCounters, RedisHandler, RedisOptions};
+use super::{Command, RedisCounters, RedisHandler, RedisOptions, Write};
 
 #[derive(Clone)]
 enum Connection {
@@ -127,29 +127,21 @@ impl CommandRunner {
 
     fn discard(&self, command: Command) {
         match command {
-            Command::Publish { message, .. } => {
-                self.pending_bytes
-                    .fetch_sub(message.len(), Ordering::Relaxed);
+            Command::Write(write) => {
+                self.pending_bytes.fetch_sub(write.len(), Ordering::Relaxed);
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                if let Write::Xadd {
+                    token: Some(token), ..
+                } = write
+                {
+                    self.handler.on_added(token, None);
+                }
             }
             Command::Flush(done) => {
                 let _ = done.send(());
             }
             Command::ServerCount { reply, .. } => {
                 let _ = reply.send(None);
-            }
-            Command::Xadd { fields, token, .. } => {
-                let len: usize = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
-                self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                if let Some(token) = token {
-                    self.handler.on_added(token, None);
-                }
-            }
-            Command::Set { key, value, .. } => {
-                self.pending_bytes
-                    .fetch_sub(key.len() + value.len(), Ordering::Relaxed);
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
             Command::Query { reply, .. } => {
                 let _ = reply.send(None);
@@ -206,21 +198,7 @@ impl CommandRunner {
         let mut publishes = Vec::new();
         for command in batch.drain(..) {
             match command {
-                Command::Publish { channel, message } => {
-                    publishes.push(Outbound::Publish(channel, message))
-                }
-                Command::Xadd {
-                    stream,
-                    fields,
-                    token,
-                } => publishes.push(Outbound::Xadd {
-                    stream,
-                    fields,
-                    token,
-                }),
-                Command::Set { key, value, ttl_ms } => {
-                    publishes.push(Outbound::Set { key, value, ttl_ms })
-                }
+                Command::Write(write) => publishes.push(write),
                 // Beside the others, not in their order: a restore's reads must not hold up
                 // the machine's publishes (nor wait behind them).
                 Command::Query { cmd, reply } => {
@@ -250,11 +228,11 @@ impl CommandRunner {
         self.publish_all(connection, publishes).await;
     }
 
-    async fn publish_all(&self, connection: &Connection, publishes: Vec<Outbound>) {
+    async fn publish_all(&self, connection: &Connection, publishes: Vec<Write>) {
         if publishes.is_empty() {
             return;
         }
-        let bytes: usize = publishes.iter().map(Outbound::len).sum();
+        let bytes: usize = publishes.iter().map(Write::len).sum();
         let count = publishes.len() as u64;
         let first = publishes[0].describe();
         let cmds: Vec<(Cmd, Option<u64>)> = publishes
@@ -338,11 +316,9 @@ impl CommandRunner {
             Command::Flush(done) => {
                 let _ = done.send(());
             }
-            Command::Publish { .. }
+            Command::Write(_)
             | Command::Count(_)
             | Command::ServerCount { .. }
-            | Command::Xadd { .. }
-            | Command::Set { .. }
             | Command::Query { .. } => {
                 unreachable!("handled by `execute`")
             }
@@ -446,42 +422,18 @@ fn sharded(options: &RedisOptions) -> bool {
         .is_none_or(|streams| streams.use_sharded_pubsub)
 }
 
-/// What the runner sends in one pipeline, in order.
-enum Outbound {
-    Publish(String, Vec<u8>),
-    Xadd {
-        stream: String,
-        fields: Vec<(&'static str, Vec<u8>)>,
-        token: Option<u64>,
-    },
-    Set {
-        key: String,
-        value: String,
-        ttl_ms: u64,
-    },
-}
-
-impl Outbound {
-    /// The bytes it counted against `max_pending_bytes`.
-    fn len(&self) -> usize {
-        match self {
-            Outbound::Publish(_, message) => message.len(),
-            Outbound::Xadd { fields, .. } => fields.iter().map(|(n, v)| n.len() + v.len()).sum(),
-            Outbound::Set { key, value, .. } => key.len() + value.len(),
-        }
-    }
-
+impl Write {
     fn describe(&self) -> String {
         match self {
-            Outbound::Publish(channel, _) => format!("PUBLISH {channel}"),
-            Outbound::Xadd { stream, .. } => format!("XADD {stream}"),
-            Outbound::Set { key, .. } => format!("SET {key}"),
+            Write::Publish { channel, .. } => format!("PUBLISH {channel}"),
+            Write::Xadd { stream, .. } => format!("XADD {stream}"),
+            Write::Set { key, .. } => format!("SET {key}"),
         }
     }
 
     fn command(self, options: &RedisOptions) -> (Cmd, Option<u64>) {
         match self {
-            Outbound::Publish(channel, message) => {
+            Write::Publish { channel, message } => {
                 let mut cmd = redis::cmd(if sharded(options) {
                     "SPUBLISH"
                 } else {
@@ -490,7 +442,7 @@ impl Outbound {
                 cmd.arg(channel).arg(message);
                 (cmd, None)
             }
-            Outbound::Xadd {
+            Write::Xadd {
                 stream,
                 fields,
                 token,
@@ -503,7 +455,7 @@ impl Outbound {
                 }
                 (cmd, token)
             }
-            Outbound::Set { key, value, ttl_ms } => {
+            Write::Set { key, value, ttl_ms } => {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(key).arg(value).arg("PX").arg(ttl_ms.max(1));
                 (cmd, None)
