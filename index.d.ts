@@ -109,8 +109,8 @@ export interface ShardedRedisOptions {
 /**
  * The streams mode: `@socket.io/redis-streams-adapter` 0.3.x's protocol (Redis >= 6.2), with its
  * `createAdapter`'s options and defaults. Clients recover on any worker of any machine (sessions
- * and packets are in Redis). Servers are counted as that adapter counts them (`PUBSUB NUMSUB`):
- * the hub keeps one more connection per worker subscribed to each namespace's channel.
+ * and packets are in Redis). Two Redis connections per machine: one for commands and pub/sub,
+ * one blocked in `XREAD`.
  */
 export interface StreamsRedisOptions {
   mode: "streams";
@@ -136,6 +136,14 @@ export interface StreamsRedisOptions {
   useShardedPubSub?: boolean;
   /** Stream entries always in JSON, never MessagePack. @default false */
   onlyPlaintext?: boolean;
+  /**
+   * Plain `@socket.io/redis-streams-adapter` servers share the streams and channels (a fleet being
+   * migrated): count servers as they do (`PUBSUB NUMSUB`), the subscribers of a namespace's
+   * channel. The hub then keeps one more Redis connection per worker beyond the first, subscribed
+   * to it. Without it, servers count each other by heartbeats. See README, "Several machines".
+   * @default false
+   */
+  mixedFleet?: boolean;
 }
 
 /** Relays adapter messages between the workers of this primary. Call it in the primary process. */

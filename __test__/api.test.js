@@ -65,7 +65,7 @@ describe("options", () => {
     [{ redis: { url: "redis://a:1", mode: "stream" } }, /"redis.mode" must be one of sharded, streams/],
     [{ redis: { url: "redis://a:1", streamName: "s" } }, /unknown option "redis.streamName"/],
     [{ redis: { url: "redis://a:1", mode: "streams", streamname: "s" } }, /unknown option "redis.streamname" \(known: .*streamName/],
-    [{ redis: { url: "redis://a:1", mode: "streams", mixedFleet: true } }, /"redis.mixedFleet" is the sharded mode's/],
+    [{ redis: { url: "redis://a:1", mode: "streams", mixedFleet: 1 } }, /"redis.mixedFleet" must be a boolean/],
     [{ redis: { url: "redis://a:1", mode: "streams", subscriptionMode: "static" } }, /"redis.subscriptionMode" is the sharded mode's/],
     [{ redis: { url: "redis://a:1", mode: "streams", streamName: "" } }, /"redis.streamName" must be a non-empty string/],
     [{ redis: { url: "redis://a:1", mode: "streams", sessionKeyPrefix: 1 } }, /"redis.sessionKeyPrefix" must be a non-empty string/],
@@ -97,6 +97,7 @@ describe("options", () => {
       heartbeatTimeout: 2000,
       useShardedPubSub: true,
       onlyPlaintext: true,
+      mixedFleet: true,
     };
     const { url, ...rest } = redis;
     expect(normalizePrimaryOptions({ redis }).redis).toEqual({ nodes: [url], cluster: false, ...rest });

@@ -18,7 +18,7 @@ const B = [3, 4];
 const STREAM_ID = /^\d+-\d+$/;
 
 function recoveringFleet() {
-  const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams" } });
+  const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams", mixedFleet: true } });
   beforeAll(async () => {
     await fleet.start();
     await fleet.waitForServerCount(5);
@@ -44,6 +44,19 @@ async function drop(fleet, client) {
   await waitFor(() => cli(fleet, "exists", sessionKey(client)).trim() === "1", "session in Redis");
 }
 
+/**
+ * Sends (an emit, from any process) and waits until its entry is on the stream: emits from
+ * different servers reach the stream in any order otherwise (a plain server's XADD is written on
+ * its client's next tick, a hub's when its link is read), and the stream's order is the order a
+ * restored client gets.
+ */
+async function onStream(fleet, send) {
+  const length = () => Number(cli(fleet, "xlen", "socket.io").trim());
+  const before = length();
+  await send();
+  await waitFor(() => length() > before, "the entry on the stream");
+}
+
 /** The `seq` of each "missed" event the client got, in order. */
 const seqs = (client, event = "missed") => client.received.filter((r) => r.event === event).map((r) => r.args[0]);
 
@@ -60,10 +73,10 @@ describeWithRedis("streams mode: recovery across machines", () => {
     // Interleaved, from every kind of server, to the client's room, to everyone and elsewhere.
     let seq = 0;
     for (const from of [A[1], B[0], PLAIN, A[0], B[1], PLAIN]) {
-      await fleet.run(from, ({ io }, n) => io.to("r").emit("missed", n), ++seq);
-      await fleet.run(from, ({ io }) => io.to("elsewhere").emit("not-for-it"));
-      await fleet.run(from, ({ io }, n) => io.emit("missed", n), ++seq);
-      await fleet.run(from, ({ io }) => io.except("r").emit("not-for-it"));
+      await onStream(fleet, () => fleet.run(from, ({ io }, n) => io.to("r").emit("missed", n), ++seq));
+      await onStream(fleet, () => fleet.run(from, ({ io }) => io.to("elsewhere").emit("not-for-it")));
+      await onStream(fleet, () => fleet.run(from, ({ io }, n) => io.emit("missed", n), ++seq));
+      await onStream(fleet, () => fleet.run(from, ({ io }) => io.except("r").emit("not-for-it")));
     }
     await settle(300);
     await fleet.reconnect(client, B[1]);
@@ -92,7 +105,7 @@ describeWithRedis("streams mode: recovery across machines", () => {
     await waitForEvents(client, "before");
     const id = client.id;
     await drop(fleet, client);
-    for (let n = 1; n <= 3; n++) await fleet.run(n % 2 ? B[0] : PLAIN, ({ io }, n) => io.to("p").emit("missed", n), n);
+    for (let n = 1; n <= 3; n++) await onStream(fleet, () => fleet.run(n % 2 ? B[0] : PLAIN, ({ io }, n) => io.to("p").emit("missed", n), n));
     await fleet.reconnect(client, A[1]);
     expect(client.recovered).toBe(true);
     expect(client.id).toBe(id);
@@ -100,7 +113,7 @@ describeWithRedis("streams mode: recovery across machines", () => {
     // Persisted by ours (its data came through the hub), restored by the plain server.
     await fleet.run(A[1], ({ io }, sid) => { io.of("/").sockets.get(sid).data.note = "kept"; }, client.id);
     await drop(fleet, client);
-    for (let n = 4; n <= 6; n++) await fleet.run(n % 2 ? PLAIN : B[1], ({ io }, n) => io.to("p").emit("missed", n), n);
+    for (let n = 4; n <= 6; n++) await onStream(fleet, () => fleet.run(n % 2 ? PLAIN : B[1], ({ io }, n) => io.to("p").emit("missed", n), n));
     await fleet.reconnect(client, PLAIN);
     expect(client.recovered).toBe(true);
     expect(client.id).toBe(id);
@@ -118,9 +131,9 @@ describeWithRedis("streams mode: recovery across machines", () => {
     const [first] = await waitForEvents(client, "missed");
     expect(first.args).toEqual([0, expect.stringMatching(STREAM_ID)]);
     await drop(fleet, client);
-    await b.runPrimary(({ pkg }) => new pkg.Emitter().to("e").emit("missed", 1));
-    await a.runPrimary(({ pkg }) => new pkg.Emitter().to("e").emit("missed", 2));
-    await fleet.run(PLAIN, ({ io }) => io.to("e").emit("missed", 3));
+    await onStream(fleet, () => b.runPrimary(({ pkg }) => new pkg.Emitter().to("e").emit("missed", 1)));
+    await onStream(fleet, () => a.runPrimary(({ pkg }) => new pkg.Emitter().to("e").emit("missed", 2)));
+    await onStream(fleet, () => fleet.run(PLAIN, ({ io }) => io.to("e").emit("missed", 3)));
     await fleet.reconnect(client, B[0]);
     expect(client.recovered).toBe(true);
     await waitFor(() => seqs(client).length >= 4, "missed packets");
@@ -213,7 +226,7 @@ describeWithRedis("streams mode: recovery after a machine was stopped and starte
     await drop(fleet, client);
     const m = 2; // machine B
     await fleet.machines[m].stop();
-    for (let n = 1; n <= 4; n++) await fleet.run(n % 2 ? A[0] : PLAIN, ({ io }, n) => io.to("d").emit("missed", n), n);
+    for (let n = 1; n <= 4; n++) await onStream(fleet, () => fleet.run(n % 2 ? A[0] : PLAIN, ({ io }, n) => io.to("d").emit("missed", n), n));
     const again = new TestCluster({ ...fleet.withRedis(fleet.specs[m]), indexBase: B[0] });
     await again.start();
     fleet.machines[m] = again;
@@ -243,7 +256,7 @@ describeWithRedis("streams mode: recovery across machines on a Redis Cluster of 
     await waitForEvents(client, "before");
     const id = client.id;
     await drop(fleet, client);
-    for (let n = 1; n <= 6; n++) await fleet.run(n % 4, ({ io }, n) => io.to("c").emit("missed", n), n);
+    for (let n = 1; n <= 6; n++) await onStream(fleet, () => fleet.run(n % 4, ({ io }, n) => io.to("c").emit("missed", n), n));
     await fleet.run(1, ({ io }) => io.to("elsewhere").emit("missed", -1));
     await fleet.reconnect(client, 3);
     expect(client.recovered).toBe(true);

@@ -1,7 +1,8 @@
 "use strict";
 // Streams mode (`redis: { mode: "streams" }`): the hub speaks @socket.io/redis-streams-adapter
 // 0.3's protocol. Two of our machines and a plain streams-adapter server on one real redis-server:
-// every feature of the suite from every process, plain server included.
+// every feature of the suite from every process, plain server included (with mixedFleet, servers
+// counted as the plain server counts them); and our machines alone, counting by heartbeats.
 const { describeFeatures } = require("./support/features");
 const { Fleet } = require("./support/fleet");
 const { describeWithRedis } = require("./support/redis");
@@ -10,14 +11,14 @@ const ours = { primary: "native", workers: ["native", "native"] };
 const plain = { primary: "none", workers: ["redis-streams"] };
 
 describeWithRedis("streams mode with a plain @socket.io/redis-streams-adapter server", () => {
-  const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams" } });
+  const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams", mixedFleet: true } });
   describeFeatures("2 of our machines x 2 workers + a plain redis-streams-adapter server", fleet.config, fleet);
 });
 
 describeWithRedis("streams mode: the Emitter of a primary, with a plain streams-adapter server", () => {
   const { cli } = require("./support/redis");
   const { settle, waitForEvents } = require("./support/cluster");
-  const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams" } });
+  const fleet = new Fleet([ours, plain, ours], { redisOptions: { mode: "streams", mixedFleet: true } });
   beforeAll(async () => {
     await fleet.start();
     await fleet.waitForServerCount(5);
@@ -60,9 +61,31 @@ describeWithRedis("streams mode: the Emitter of a primary, with a plain streams-
 
 describeWithRedis("streams mode: streamCount 3 and useShardedPubSub, with a plain server set alike", () => {
   const options = { streamCount: 3, useShardedPubSub: true };
-  const fleet = new Fleet([ours, { ...plain, adapterOptions: options }, ours], { redisOptions: { mode: "streams", ...options } });
+  const fleet = new Fleet([ours, { ...plain, adapterOptions: options }, ours], { redisOptions: { mode: "streams", mixedFleet: true, ...options } });
   // Every feature from one of our workers and from the plain server (all five senders: the first block).
   describeFeatures("2 of our machines x 2 workers + a plain server, streamCount 3, sharded pub/sub", { ...fleet.config, senders: [0, 2] }, fleet);
+});
+
+describeWithRedis("streams mode, our machines alone (no mixedFleet): two Redis connections per machine", () => {
+  const { cli } = require("./support/redis");
+  const fleet = new Fleet([ours, ours], { redisOptions: { mode: "streams" } });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(4);
+  });
+  afterAll(() => fleet.stop());
+
+  test("each hub holds two connections (commands and pub/sub, XREAD); servers count each other by heartbeats", async () => {
+    // `CLIENT LIST` without the connection of the cli that asks.
+    const connections = cli(fleet.redis.port, "client", "list").trim().split("\n").length - 1;
+    expect(connections).toBe(4);
+    expect(Number(cli(fleet.redis.port, "pubsub", "numsub", "socket.io#/#").trim().split("\n")[1])).toBe(2);
+    expect(await fleet.runAll(({ io }) => io.of("/").adapter.serverCount())).toEqual([4, 4, 4, 4]);
+    const clients = [];
+    for (let w = 0; w < 4; w++) clients.push(await fleet.client(w));
+    const ids = await fleet.run(0, async ({ io }) => (await io.fetchSockets()).map((s) => s.id).sort());
+    expect(ids).toEqual(clients.map((c) => c.id).sort());
+  });
 });
 
 describeWithRedis("streams mode on a Redis Cluster of 3 masters", () => {
@@ -75,7 +98,7 @@ describeWithRedis("streams mode: onlyPlaintext, with a plain server set alike", 
   const { cli } = require("./support/redis");
   const { waitForEvents } = require("./support/cluster");
   const fleet = new Fleet([ours, { ...plain, adapterOptions: { onlyPlaintext: true } }], {
-    redisOptions: { mode: "streams", onlyPlaintext: true },
+    redisOptions: { mode: "streams", mixedFleet: true, onlyPlaintext: true },
   });
   beforeAll(async () => {
     await fleet.start();

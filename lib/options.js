@@ -47,7 +47,8 @@ const PRIMARY_OPTIONS = ["hub", "routeByRoom", "maxQueueBytes", "recovery", "red
 // Bounds of the hub's packet log and session store (connection state recovery).
 const RECOVERY_OPTIONS = ["maxPackets", "maxBytes", "maxSessions", "maxSessionBytes"];
 // As @socket.io/redis-adapter's createShardedAdapter, with one server (`url`) or a Cluster.
-// mixedFleet: plain @socket.io/redis-adapter servers share the channels (see README).
+// mixedFleet: plain servers (@socket.io/redis-adapter's, or in mode "streams" the streams adapter's)
+// share the channels, and servers are counted as they count them (see README).
 const REDIS_OPTIONS = ["url", "nodes", "mode", "channelPrefix", "subscriptionMode", "mixedFleet"];
 // mode "streams": @socket.io/redis-streams-adapter 0.3's protocol, with its createAdapter's options
 // (their defaults are the adapter's, filled in by the hub: crates/hub/src/redis_bridge/streams.rs).
@@ -56,7 +57,7 @@ const STREAMS_STRINGS = ["streamName", "sessionKeyPrefix"];
 const STREAMS_INTEGERS = ["streamCount", "maxLen", "readCount", "blockTimeInMs", "heartbeatInterval", "heartbeatTimeout"];
 const STREAMS_BOOLEANS = ["useShardedPubSub", "onlyPlaintext"];
 const STREAMS_OPTIONS = [...STREAMS_STRINGS, ...STREAMS_INTEGERS, ...STREAMS_BOOLEANS];
-const SHARDED_ONLY = ["subscriptionMode", "mixedFleet"];
+const SHARDED_ONLY = ["subscriptionMode"];
 const REDIS_MODES = ["sharded", "streams"];
 // Streams a namespace may hash to (the hub reads every one): a bound on what one option costs.
 const MAX_STREAM_COUNT = 1024;

@@ -103,8 +103,8 @@ function startHub(options) {
     if (message.kind === ControlKind.HUB_REQUEST) {
       hub.allow(worker.id, worker.process.pid);
       const streams = Boolean(options.redis && options.redis.mode === "streams");
-      // Streams mode counts servers as the streams adapter does (PUBSUB NUMSUB), as mixedFleet.
-      const serverCount = options.redis && (options.redis.mixedFleet || streams) ? COUNT_BY_REDIS : undefined;
+      // Beside plain servers (mixedFleet) servers are counted as they count them: PUBSUB (SHARD)NUMSUB.
+      const serverCount = options.redis && options.redis.mixedFleet ? COUNT_BY_REDIS : undefined;
       const offsets = streams ? OFFSETS_STREAM : undefined;
       sendTo(worker, { source: CONTROL_SOURCE, kind: ControlKind.HUB, path: hub.path, secret: hub.secret, epoch, serverCount, offsets });
     } else if (message.kind === ControlKind.SWITCHED) {

@@ -22,8 +22,9 @@ const streams: Partial<PrimaryOptions> = {
   redis: { nodes: ["redis://127.0.0.1:7000"], mode: "streams", streamName: "s", maxLen: 1000, useShardedPubSub: true },
 };
 void [sharded, streams];
-// @ts-expect-error: mixedFleet is the sharded mode's
 const _mixed: Partial<PrimaryOptions> = { redis: { url: "redis://127.0.0.1:6379", mode: "streams", mixedFleet: true } };
+// @ts-expect-error: subscriptionMode is the sharded mode's
+const _subscribed: Partial<PrimaryOptions> = { redis: { url: "redis://127.0.0.1:6379", mode: "streams", subscriptionMode: "static" } };
 // A standalone hub, and processes linking to it.
 const standalone: StandaloneHub = startHub({ socket: "/run/sio/hub.sock", group: "www-data", recovery: { maxPackets: 10 } });
 const _hubStats: HubStats = standalone.stats();

@@ -58,7 +58,7 @@ impl PlainServers {
         self.reported.insert(header.uid.clone());
         Some(format!(
             "server {} ({}) has sent no heartbeat in {} s: a plain @socket.io/redis-adapter \
-             server? Requests between it and this machine are exact only with redis.mixedFleet",
+             or redis-streams-adapter server? Requests between it and this machine are exact only with redis.mixedFleet",
             header.uid,
             header.nsp,
             SILENCE_MS / 1000

@@ -34,19 +34,11 @@ pub struct RedisOptions {
     /// Bytes of publishes waiting for Redis, beyond which new ones are dropped.
     pub max_pending_bytes: usize,
     /// Count each local adapter as a subscriber of its namespace's channel (one more connection
-    /// per worker), as plain redis-adapter servers count servers; see `Counting`.
+    /// per worker), as plain servers (either adapter's) count servers; see `Counting`. Without
+    /// it, servers count each other by their heartbeats, which cross as any message does.
     pub count_each_worker: bool,
     /// Speak `@socket.io/redis-streams-adapter`'s protocol instead of the sharded adapter's.
     pub streams: Option<StreamsOptions>,
-}
-
-impl RedisOptions {
-    /// Whether each local adapter counts as a subscriber of its namespace's channel: asked
-    /// (`mixedFleet`), or in streams mode, where servers are counted that way by every server
-    /// (the streams adapter's `serverCount()` is `PUBSUB NUMSUB`).
-    pub fn counts_each_worker(&self) -> bool {
-        self.count_each_worker || self.streams.is_some()
-    }
 }
 
 impl Default for RedisOptions {

@@ -67,7 +67,7 @@ impl Shared {
             .options
             .redis
             .as_ref()
-            .is_some_and(|r| r.counts_each_worker())
+            .is_some_and(|r| r.count_each_worker)
         {
             return;
         }
@@ -95,7 +95,7 @@ impl Shared {
             .options
             .redis
             .as_ref()
-            .is_some_and(|r| r.counts_each_worker());
+            .is_some_and(|r| r.count_each_worker);
         let channel = state
             .remote
             .as_ref()
@@ -224,15 +224,15 @@ impl Shared {
         }
     }
 
-    /// A server of another machine that never sends heartbeats is a plain redis-adapter server:
+    /// A server of another machine that never sends heartbeats is a plain server (either adapter's):
     /// without `mixedFleet`, requests between it and this machine count servers differently (see
     /// README). Said once per server, in a debug line.
-    fn notice_plain_server(&self, state: &mut State, header: &Header) {
+    pub(super) fn notice_plain_server(&self, state: &mut State, header: &Header) {
         let mixed = self
             .options
             .redis
             .as_ref()
-            .is_some_and(|r| r.counts_each_worker());
+            .is_some_and(|r| r.count_each_worker);
         let now = self.now_ms();
         let Some(remote) = state.remote.as_mut().filter(|_| !mixed) else {
             return;

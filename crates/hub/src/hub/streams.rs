@@ -407,6 +407,7 @@ impl Shared {
         }
         let mut state = self.lock();
         for (header, payload) in decoded {
+            self.notice_plain_server(&mut state, &header);
             let recipients = match state.board.route(REMOTE, Via::Remote, &header) {
                 Ok(recipients) => recipients,
                 Err(reason) => {
