@@ -59,11 +59,11 @@ class RedisInfo {
   }
 
   /**
-   * { cpuUs, bytesOut, bytesIn, clients, commands, pubsubShardChannels } now. `clients` counts
-   * this connection too (see connectionsBut()).
+   * { cpuUs, bytesOut, bytesIn, clients, commands, byCommand } now. `clients` counts this
+   * connection too (see infoDelta()); `byCommand` is `INFO commandstats`: { name: { calls, usec } }.
    */
   async read() {
-    const fields = parseInfo(await this.command(["INFO", "cpu", "stats", "clients"]));
+    const fields = parseInfo(await this.command(["INFO", "cpu", "stats", "clients", "commandstats"]));
     const num = (key) => Number(fields[key]);
     return {
       cpuUs: Math.round((num("used_cpu_sys") + num("used_cpu_user")) * 1e6),
@@ -71,6 +71,7 @@ class RedisInfo {
       bytesIn: num("total_net_input_bytes"),
       commands: num("total_commands_processed"),
       clients: num("connected_clients"),
+      byCommand: commandStats(fields),
     };
   }
 
@@ -111,14 +112,37 @@ function parseInfo(text) {
   return fields;
 }
 
-/** after - before: Redis CPU (us), bytes out and in, commands; connections at `after`, minus ours. */
+/**
+ * `cmdstat_<name>:calls=N,usec=U,...` lines: { name: { calls, usec } }, where usec is the time
+ * Redis spent executing that command (what it spends reading, writing and waking is not in it).
+ */
+function commandStats(fields) {
+  const stats = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (!key.startsWith("cmdstat_")) continue;
+    const parts = Object.fromEntries(value.split(",").map((kv) => kv.split("=")));
+    stats[key.slice("cmdstat_".length)] = { calls: Number(parts.calls), usec: Number(parts.usec) };
+  }
+  return stats;
+}
+
+/**
+ * after - before: Redis CPU (us), bytes out and in, commands (and per command: calls, usec);
+ * connections at `after`, minus ours.
+ */
 function infoDelta(before, after) {
   if (!before || !after) return null;
+  const byCommand = {};
+  for (const [name, { calls, usec }] of Object.entries(after.byCommand || {})) {
+    const was = (before.byCommand || {})[name] || { calls: 0, usec: 0 };
+    if (calls > was.calls) byCommand[name] = { calls: calls - was.calls, usec: usec - was.usec };
+  }
   return {
     cpuUs: after.cpuUs - before.cpuUs,
     bytesOut: after.bytesOut - before.bytesOut,
     bytesIn: after.bytesIn - before.bytesIn,
     commands: after.commands - before.commands,
+    byCommand,
     connections: after.clients - 1, // the bench's own INFO connection
   };
 }

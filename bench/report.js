@@ -69,6 +69,8 @@ function summarize(results) {
             bytesOutPerOp: med((f) => f.redis.bytesOutPerOp),
             bytesInPerOp: med((f) => f.redis.bytesInPerOp),
             commandsPerOp: med((f) => f.redis.commandsPerOp),
+            inCommandsUsPerOp: med((f) => f.redis.inCommandsUsPerOp),
+            byCommand: medianByCommand(rounds.map((f) => f.redis.byCommand || {}), med),
             connections: Math.max(...rounds.map((f) => f.redis.connections)),
           }
         : null,
@@ -114,6 +116,13 @@ const ROWS = [
     noRatio: true,
   },
 ];
+
+/** Per command (a name seen in any round), the median over the rounds of its calls and us per op. */
+function medianByCommand(rounds, med) {
+  const names = [...new Set(rounds.flatMap((r) => Object.keys(r)))].sort();
+  const of = (name, key) => med((_, i) => (rounds[i][name] ? rounds[i][name][key] : 0));
+  return Object.fromEntries(names.map((name) => [name, { callsPerOp: of(name, "callsPerOp"), usPerOp: of(name, "usPerOp") }]));
+}
 
 function pad(text, width, left = false) {
   text = String(text);
@@ -187,6 +196,27 @@ function formatCounters(cells, scenarios, workers) {
   return lines;
 }
 
+/**
+ * One line per system and scenario: Redis's commands per operation, each with its calls and the
+ * us Redis spent executing it (INFO commandstats), most costly first.
+ */
+function formatCommands(cells, scenarios, variants, shape) {
+  const lines = [];
+  for (const scenario of scenarios) {
+    for (const variant of variants) {
+      const cell = cells.find((c) => c.scenario === scenario.name && c.variant === variant && c.summary && c.summary.redis);
+      if (!cell) continue;
+      const commands = Object.entries(cell.summary.redis.byCommand || {})
+        .filter(([, c]) => c.callsPerOp >= 0.005)
+        .sort(([, a], [, b]) => b.usPerOp - a.usPerOp)
+        .map(([name, c]) => `${name} ${fmt.f2(c.callsPerOp)} (${fmt.f1(c.usPerOp)} us)`);
+      lines.push(`COMMANDS ${variant} ${shape} ${scenario.name} per op: ${commands.join(", ") || "-"}`);
+    }
+  }
+  if (lines.length) lines.unshift("");
+  return lines;
+}
+
 // The scaling section: how workers CPU per operation grows with the worker count.
 const SCALING_SCENARIOS = ["unicast", "small-rooms"];
 const SCALING_SYSTEMS = [
@@ -245,6 +275,7 @@ const MACHINE_ROWS = [
   { label: () => "Redis CPU us/op above idle", get: (x) => x.redis && x.redis.cpuUsPerOpAboveIdle, format: fmt.f1 },
   { label: () => "Redis idle CPU us/s", get: (x) => x.redis && x.redis.idleCpuUsPerSec, format: fmt.int },
   { label: () => "Redis commands/op (INFO)", get: (x) => x.redis && x.redis.commandsPerOp, format: fmt.f2 },
+  { label: () => "Redis CPU us/op in commands", get: (x) => x.redis && x.redis.inCommandsUsPerOp, format: fmt.f1 },
   { label: () => "Redis bytes out/op (INFO)", get: (x) => x.redis && x.redis.bytesOutPerOp, format: fmt.int },
   { label: () => "Redis bytes in/op (INFO)", get: (x) => x.redis && x.redis.bytesInPerOp, format: fmt.int },
   { label: () => "Redis connections", get: (x) => x.redis && x.redis.connections, format: fmt.int },
@@ -335,6 +366,7 @@ function formatMachines(cells, scenarios, opts, out = { missed: [], targets: [] 
       workers,
     ).map((line) => line.replace(/ x(\d+) /, ` ${machines}x${opts.machineWorkers} `));
     lines.push(...counters);
+    lines.push(...formatCommands(cells.filter((c) => c.machines === machines), ran, [OURS, THEIRS], `${machines}x${opts.machineWorkers}`));
 
     lines.push("");
     lines.push(`== several machines: targets (${OURS} / ${THEIRS}, ${machines} machines) ==`);

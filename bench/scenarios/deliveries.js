@@ -58,6 +58,14 @@ function redisPerOp(before, after, ops, idle = null, windowSeconds = NaN) {
     bytesOutPerOp: ops > 0 ? delta.bytesOut / ops : NaN,
     bytesInPerOp: ops > 0 ? delta.bytesIn / ops : NaN,
     commandsPerOp: ops > 0 ? delta.commands / ops : NaN,
+    // Of Redis's CPU, the time inside commands (INFO commandstats), in all and per command; the
+    // bench's own INFO is left out.
+    inCommandsUsPerOp: ops > 0 ? sum(Object.entries(delta.byCommand).filter(([n]) => n !== "info").map(([, c]) => c.usec)) / ops : NaN,
+    byCommand: Object.fromEntries(
+      Object.entries(delta.byCommand)
+        .filter(([name]) => name !== "info")
+        .map(([name, c]) => [name, { callsPerOp: ops > 0 ? c.calls / ops : NaN, usPerOp: ops > 0 ? c.usec / ops : NaN }]),
+    ),
     connections: delta.connections,
   };
 }
