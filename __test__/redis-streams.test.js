@@ -94,6 +94,42 @@ describeWithRedis("streams mode on a Redis Cluster of 3 masters", () => {
   describeFeatures("2 of our machines x 2 workers, Redis Cluster", { ...fleet.config, senders: [0, 2] }, fleet);
 });
 
+describeWithRedis("streams mode on a Redis Cluster with streamCount 3: one blocking reader per stream", () => {
+  const { cli } = require("./support/redis");
+  const { settle, waitForEvents } = require("./support/cluster");
+  const fleet = new Fleet([ours, ours], { cluster: { replicas: 0 }, redisOptions: { mode: "streams", streamCount: 3, blockTimeInMs: 2000 } });
+  beforeAll(async () => {
+    await fleet.start();
+    await fleet.waitForServerCount(4);
+  });
+  afterAll(() => fleet.stop());
+  // XREAD calls on every node of the Cluster.
+  const xreads = () =>
+    fleet.redis.nodes.reduce((sum, node) => {
+      const line = cli(node.port, "info", "commandstats").split("\n").find((l) => l.startsWith("cmdstat_xread:"));
+      return sum + (line ? Number(/calls=(\d+)/.exec(line)[1]) : 0);
+    }, 0);
+
+  test("broadcasts cross both ways, once; idle readers block (about one XREAD per reader per blockTimeInMs), never poll", async () => {
+    const clients = [];
+    for (let w = 0; w < 4; w++) clients.push(await fleet.client(w, { rooms: [w < 2 ? "a" : "b"] }));
+    await fleet.run(0, ({ io }) => io.to("b").emit("to-b", 1));
+    await fleet.run(3, ({ io }) => io.emit("to-all", 2));
+    for (const c of clients.slice(2)) await waitForEvents(c, "to-b");
+    for (const c of clients) await waitForEvents(c, "to-all");
+    await settle(300);
+    for (const c of clients) {
+      expect(c.received.filter((r) => r.event === "to-all").length).toBe(1);
+      expect(c.received.filter((r) => r.event === "to-b").length).toBe(c === clients[2] || c === clients[3] ? 1 : 0);
+    }
+    // 2 machines x 5 streams (the adapter's hash keeps its sign: indices -2..2) = 10 readers, each
+    // blocking 2 s: 10 calls in 2 s (seen), where reading in turn with 1 ms blocks made 100.
+    const before = xreads();
+    await settle(2000);
+    expect(xreads() - before).toBeLessThanOrEqual(30);
+  });
+});
+
 describeWithRedis("streams mode: onlyPlaintext, with a plain server set alike", () => {
   const { cli } = require("./support/redis");
   const { waitForEvents } = require("./support/cluster");

@@ -145,8 +145,8 @@ pub struct RedisBridge {
     max_pending_bytes: usize,
     pub counters: Arc<RedisCounters>,
     task: tokio::task::JoinHandle<()>,
-    /// Streams mode: the task reading the stream(s).
-    reader: Option<tokio::task::JoinHandle<()>>,
+    /// Streams mode: the tasks reading the stream(s) (see `streams::readers`).
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RedisBridge {
@@ -169,14 +169,21 @@ impl RedisBridge {
             resubscribe: Arc::new(AtomicBool::new(false)),
         };
         let task = runtime.spawn(runner.run(receiver));
-        let reader = options.streams.as_ref().map(|streams| {
-            runtime.spawn(streams::read_loop(
-                options.clone(),
-                streams.clone(),
-                handler_for_reader,
-                counters.clone(),
-            ))
-        });
+        let readers = match &options.streams {
+            Some(streams) => streams::readers(options.cluster, streams)
+                .into_iter()
+                .map(|names| {
+                    runtime.spawn(streams::read_loop(
+                        options.clone(),
+                        streams.clone(),
+                        names,
+                        handler_for_reader.clone(),
+                        counters.clone(),
+                    ))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         RedisBridge {
             commands,
             pending_bytes,
@@ -184,7 +191,7 @@ impl RedisBridge {
             max_pending_bytes: options.max_pending_bytes,
             counters,
             task,
-            reader,
+            readers,
         }
     }
 
@@ -291,7 +298,7 @@ impl RedisBridge {
 impl Drop for RedisBridge {
     fn drop(&mut self) {
         self.task.abort();
-        if let Some(reader) = &self.reader {
+        for reader in &self.readers {
             reader.abort();
         }
     }

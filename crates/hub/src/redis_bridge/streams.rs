@@ -81,14 +81,27 @@ pub struct RawEntry {
     pub fields: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// Reads every stream until the bridge is dropped (the task is aborted then).
+/// The streams each reader reads with one blocking `XREAD`, on a connection of its own. On one
+/// server, one reader reads them all. On a Cluster, streams of different slots cannot share an
+/// `XREAD`, and a blocked `XREAD` holds its connection to the node: one reader per stream (as the
+/// adapter has one client per stream), each blocking, never polling.
+pub(super) fn readers(cluster: bool, streams: &StreamsOptions) -> Vec<Vec<String>> {
+    let names = streams.streams();
+    if cluster {
+        names.into_iter().map(|name| vec![name]).collect()
+    } else {
+        vec![names]
+    }
+}
+
+/// Reads `names` until the bridge is dropped (the task is aborted then).
 pub(super) async fn read_loop(
     options: RedisOptions,
     streams: StreamsOptions,
+    names: Vec<String>,
     handler: Arc<dyn RedisHandler>,
     counters: Arc<RedisCounters>,
 ) {
-    let names = streams.streams();
     let mut last: Vec<Option<String>> = vec![None; names.len()];
     let mut delay = Duration::from_millis(100);
     let mut failing = false;
@@ -166,50 +179,37 @@ async fn read_once(
             *from = Some(newest);
         }
     }
-    // One XREAD for every stream on one server; on a Cluster the streams may live on different
-    // nodes, which one XREAD cannot span: one each, in turn (each blocks only when it is alone).
-    let groups: Vec<Vec<usize>> = match connection {
-        Reader::Single(_) => vec![(0..names.len()).collect()],
-        Reader::Cluster(_) => (0..names.len()).map(|i| vec![i]).collect(),
-    };
-    let block = if groups.len() > 1 {
-        1
-    } else {
-        streams.block_time_ms.max(1)
-    };
-    for group in groups {
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT").arg(streams.read_count.max(1));
-        cmd.arg("BLOCK").arg(block).arg("STREAMS");
-        for &i in &group {
-            cmd.arg(&names[i]);
-        }
-        for &i in &group {
-            cmd.arg(last[i].as_deref().unwrap_or("0-0"));
-        }
-        let reply = connection.run(&cmd).await?;
-        for (stream, entries) in per_stream(reply) {
-            let Some(i) = names.iter().position(|n| n.as_bytes() == stream.as_slice()) else {
-                continue;
-            };
-            let mut good = Vec::with_capacity(entries.len());
-            for raw in entries {
-                match entry(raw) {
-                    Some(e) => {
-                        last[i] = String::from_utf8(e.id.clone()).ok().or(last[i].take());
-                        good.push(e);
-                    }
-                    None => {
-                        counters.bad_messages.fetch_add(1, Ordering::Relaxed);
-                    }
+    let mut cmd = redis::cmd("XREAD");
+    cmd.arg("COUNT").arg(streams.read_count.max(1));
+    cmd.arg("BLOCK")
+        .arg(streams.block_time_ms.max(1))
+        .arg("STREAMS");
+    cmd.arg(names);
+    for from in last.iter() {
+        cmd.arg(from.as_deref().unwrap_or("0-0"));
+    }
+    let reply = connection.run(&cmd).await?;
+    for (stream, entries) in per_stream(reply) {
+        let Some(i) = names.iter().position(|n| n.as_bytes() == stream.as_slice()) else {
+            continue;
+        };
+        let mut good = Vec::with_capacity(entries.len());
+        for raw in entries {
+            match entry(raw) {
+                Some(e) => {
+                    last[i] = String::from_utf8(e.id.clone()).ok().or(last[i].take());
+                    good.push(e);
+                }
+                None => {
+                    counters.bad_messages.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            counters
-                .received
-                .fetch_add(good.len() as u64, Ordering::Relaxed);
-            if !good.is_empty() {
-                handler.on_entries(&names[i], good);
-            }
+        }
+        counters
+            .received
+            .fetch_add(good.len() as u64, Ordering::Relaxed);
+        if !good.is_empty() {
+            handler.on_entries(&names[i], good);
         }
     }
     Ok(())
