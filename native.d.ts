@@ -110,16 +110,26 @@ export declare class LinkCodec {
    */
   rooms(nsp: string, uid: string, joined: Array<string>, left: Array<string>, applied: number | undefined | null, reset: boolean): void
   /**
-   * The bytes queued since the last call, or nothing. (Copied into a JS-owned `Buffer`: for
-   * the few hundred bytes of a typical write, cheaper than handing over the vector.)
+   * Bytes queued since the last `take_into`: JavaScript allocates that much (from Node's
+   * Buffer pool) and hands it to `take_into`.
    */
-  take(): Buffer | null
+  get pending(): number
   /**
-   * Decodes what was read from the link: first the hub's answer to the hello, then frames
-   * (see `frame_batch` for the batch's layout; nothing when no frame completed). Throws on a
-   * refusal or a bad frame; the link must then be closed.
+   * Moves the queued bytes into `out` (of `pending` bytes). A `Buffer` made here instead
+   * (napi_create_buffer_copy) costs a fresh ArrayBuffer and backing store per write, where
+   * Buffer.allocUnsafe slices Node's pool.
    */
-  push(bytes: Uint8Array): Buffer | null
+  takeInto(out: Buffer): void
+  /**
+   * Decodes what was read from the link: first the hub's answer to the hello, then frames.
+   * Returns the byte length of the batch of the frames completed (0: none), which
+   * `take_batch` copies into a Buffer of that size (see `take_into` for why JavaScript
+   * allocates it; layout in `frame_batch`). Throws on a refusal or a bad frame; the link must
+   * then be closed.
+   */
+  push(bytes: Uint8Array): number
+  /** Copies the batch the last `push` decoded into `out` (of the length `push` returned). */
+  takeBatch(out: Buffer): void
 }
 
 export declare class NativeHub {

@@ -16,6 +16,8 @@ const { HeldMessages } = require("./held-messages");
 
 const RETRY_DELAY_MS = 1000;
 const MAX_WAITING_BYTES = 4 * MAX_FRAME_BYTES;
+// From lib/frame-batch.js, required by the first connect() (as LinkCodec: only where the hub can run).
+let takeQueued = null;
 
 class EmitterLink {
   constructor(socketPath) {
@@ -63,7 +65,7 @@ class EmitterLink {
     const { socket, codec } = this.connection;
     this.connection = null;
     this.open = false;
-    socket.end(codec.take() || undefined);
+    socket.end(takeQueued(codec) || undefined);
   }
 
   giveUp() {
@@ -77,12 +79,13 @@ class EmitterLink {
   flush() {
     this.flushScheduled = false;
     if (!this.open || !this.connection) return;
-    const bytes = this.connection.codec.take();
+    const bytes = takeQueued(this.connection.codec);
     if (bytes) this.connection.socket.write(bytes);
   }
 
   connect() {
     const { LinkCodec, standaloneSecretFile } = require("./binding");
+    ({ takeQueued } = require("./frame-batch"));
     let codec;
     try {
       codec = new LinkCodec(fs.readFileSync(standaloneSecretFile(this.path), "utf8").trim(), SENDS_ONLY);

@@ -1,8 +1,10 @@
 "use strict";
 
-// Reads the batches of frames LinkCodec.push() returns (one Buffer; layout: src/frame_batch.rs,
+// Reads the batches of frames LinkCodec.push() decodes (one Buffer; layout: src/frame_batch.rs,
 // whose positions are read from the binding) into the frame objects the link applies: { type,
-// nsp, uid, requesterUid, requestId, offset, payload }.
+// nsp, uid, requesterUid, requestId, offset, payload }. The Buffers a link reads and writes are
+// allocated here, from Node's Buffer pool, and filled by the codec: one made by the binding
+// would be a fresh ArrayBuffer each time (see LinkCodec.takeInto in src/link.rs).
 
 const { BatchCount, BATCH_COUNTS, FrameField, FRAME_FIELDS, STRING_NONE, STRING_LOCAL } = require("./binding");
 
@@ -25,6 +27,13 @@ const PAYLOAD_END = 4 * FrameField.PayloadEnd;
 class FrameBatchReader {
   constructor() {
     this.strings = []; // the link's string table, extended by every batch
+  }
+
+  /** Appends to `out` the frames of the batch of `length` bytes (> 0) that `codec.push()` decoded. */
+  readPushed(codec, length, out) {
+    const batch = Buffer.allocUnsafe(length);
+    codec.takeBatch(batch);
+    this.read(batch, out);
   }
 
   /** Appends the frames of `batch` to `out`. */
@@ -63,4 +72,13 @@ class FrameBatchReader {
   }
 }
 
-module.exports = { FrameBatchReader };
+/** The bytes `codec` queued since the last call, or null. */
+function takeQueued(codec) {
+  const length = codec.pending;
+  if (length === 0) return null;
+  const bytes = Buffer.allocUnsafe(length);
+  codec.takeInto(bytes);
+  return bytes;
+}
+
+module.exports = { FrameBatchReader, takeQueued };

@@ -70,6 +70,9 @@ const MAX_UNLINKED_BYTES = 8 * 1024 * 1024;
 // Servers heard over IPC while linked to a standalone hub, each named once in a debug line: at
 // most this many are remembered.
 const MAX_IPC_SERVERS_NAMED = 1000;
+// lib/frame-batch.js, required by the first connect(): the binding has a link (and frame
+// batches) only where the hub can run.
+let frameBatch = null;
 
 class HubLink {
   constructor() {
@@ -127,7 +130,7 @@ class HubLink {
         // its adapters' ADAPTER_CLOSE. Written now (a process that exits right after has handed
         // them to the kernel), then the link ends.
         this.queueRoomChanges(codec);
-        socket.end(codec.take() || undefined);
+        socket.end(frameBatch.takeQueued(codec) || undefined);
       } else {
         socket.destroy();
       }
@@ -263,7 +266,7 @@ class HubLink {
     this.queueRoomChanges(connection.codec);
     // Checked before this turn's write: one turn may write more than the bound by itself.
     if (connection.socket.writableLength > MAX_UNWRITTEN_BYTES) return this.closeLink("the hub does not read what this worker sends");
-    const bytes = connection.codec.take();
+    const bytes = frameBatch.takeQueued(connection.codec);
     if (bytes) connection.socket.write(bytes);
   }
 
@@ -359,7 +362,7 @@ class HubLink {
   connect({ path, secret, epoch, serverCount, offsets }) {
     // Required here: the binding has a link (and frame batches) only where the hub can run.
     const { LinkCodec } = require("./binding");
-    const { FrameBatchReader } = require("./frame-batch");
+    frameBatch = require("./frame-batch");
     let codec;
     try {
       // A standalone hub names its workers itself.
@@ -372,9 +375,9 @@ class HubLink {
     const onRead = (length, buffer) => {
       if (this.connection !== current) return false;
       try {
-        const batch = codec.push(buffer.subarray(0, length));
+        const batchLength = codec.push(buffer.subarray(0, length));
         if (this.state === "linking" && codec.accepted) this.opened();
-        if (batch) reader.read(batch, this.incoming);
+        if (batchLength > 0) reader.readPushed(codec, batchLength, this.incoming);
       } catch (err) {
         this.closeLink(err.message, current);
         return false;
@@ -386,7 +389,7 @@ class HubLink {
     socket.unref();
     const timer = setTimeout(() => this.closeLink("cannot link to the hub: timed out"), CONNECT_TIMEOUT_MS);
     timer.unref();
-    const reader = new FrameBatchReader();
+    const reader = new frameBatch.FrameBatchReader();
     const current = { socket, codec, timer };
     this.connection = current;
     this.epoch = epoch;

@@ -32,6 +32,11 @@ pub enum BindingError {
     BadFrameFromHub(FrameError),
     /// A frame the worker queues cannot be encoded (larger than a frame may be).
     Encode(FrameError),
+    /// `LinkCodec.takeInto` / `takeBatch` got a Buffer of another size than the bytes it takes.
+    BufferSize {
+        expected: usize,
+        actual: usize,
+    },
 }
 
 impl fmt::Display for BindingError {
@@ -48,6 +53,9 @@ impl fmt::Display for BindingError {
             BindingError::MalformedSecret => f.write_str("the hub's secret is malformed"),
             BindingError::UnknownMessageType(kind) => write!(f, "unknown message type {kind}"),
             BindingError::NotAHubRequest(kind) => write!(f, "{kind} is not a hub request"),
+            BindingError::BufferSize { expected, actual } => {
+                write!(f, "a buffer of {expected} bytes is needed, got {actual}")
+            }
             BindingError::RefusedByHub => f.write_str("refused by the hub"),
             BindingError::BadFrameFromHub(error) => write!(f, "bad frame from the hub: {error}"),
             BindingError::Encode(error) => error.fmt(f),

@@ -115,8 +115,8 @@ impl<'a> BatchBuilder<'a> {
         self.meta.is_empty()
     }
 
-    /// The batch's bytes (layout in the module's documentation).
-    pub fn finish(self) -> Vec<u8> {
+    /// Writes the batch's bytes into `out`, emptied first (layout in the module's documentation).
+    pub fn finish_into(self, out: &mut Vec<u8>) {
         let texts = || self.strings.iter().chain(&self.locals);
         let text_len: usize = texts().map(String::len).sum();
         let mut counts = [0; BATCH_COUNTS as usize];
@@ -124,7 +124,8 @@ impl<'a> BatchBuilder<'a> {
         counts[BatchCount::Strings as usize] = self.strings.len() as u32;
         counts[BatchCount::Locals as usize] = self.locals.len() as u32;
         let numbers = counts.len() + self.meta.len() + self.strings.len() + self.locals.len();
-        let mut out = Vec::with_capacity(4 * numbers + text_len + self.payloads.len());
+        out.clear();
+        out.reserve(4 * numbers + text_len + self.payloads.len());
         for number in counts.iter().chain(&self.meta) {
             out.extend_from_slice(&number.to_le_bytes());
         }
@@ -135,7 +136,6 @@ impl<'a> BatchBuilder<'a> {
             out.extend_from_slice(text.as_bytes());
         }
         out.extend_from_slice(&self.payloads);
-        out
     }
 
     fn interned(&mut self, text: &str) -> u32 {

@@ -2,8 +2,8 @@
 //! the worker's own event loop (lib/hub-link.js owns the socket). No thread and no I/O here: the
 //! hello, frames queued during one turn of JavaScript, and frames decoded from what was read.
 
-use napi::bindgen_prelude::{Buffer, BufferSlice};
-use napi::{Env, Unknown};
+use napi::bindgen_prelude::Buffer;
+use napi::Unknown;
 use napi_derive::napi;
 use sio_cluster_core::{encode_frame_into, FrameDecoder, Header, MessageType, MAX_FRAME_LEN};
 use sio_cluster_core::{hello, Secret, ACCEPTED};
@@ -16,8 +16,10 @@ use crate::js_view::JsView;
 #[napi]
 pub struct LinkCodec {
     hello: Vec<u8>,
-    /// Frames queued since the last `take`, back to back: they leave in one write.
+    /// Frames queued since the last `take_into`, back to back: they leave in one write.
     outgoing: Vec<u8>,
+    /// The batch of frames `push` decoded last, until `take_batch` copies it out (reused).
+    batch: Vec<u8>,
     decoder: FrameDecoder,
     strings: StringTable,
     accepted: bool,
@@ -32,6 +34,7 @@ impl LinkCodec {
         Ok(LinkCodec {
             hello: hello(&secret, worker),
             outgoing: Vec::new(),
+            batch: Vec::new(),
             decoder: FrameDecoder::new(MAX_FRAME_LEN),
             strings: StringTable::default(),
             accepted: false,
@@ -152,31 +155,36 @@ impl LinkCodec {
         self.queue(&header, &[])
     }
 
-    /// The bytes queued since the last call, or nothing. (Copied into a JS-owned `Buffer`: for
-    /// the few hundred bytes of a typical write, cheaper than handing over the vector.)
-    #[napi(catch_unwind)]
-    pub fn take<'env>(&mut self, env: &'env Env) -> napi::Result<Option<BufferSlice<'env>>> {
-        if self.outgoing.is_empty() {
-            return Ok(None);
-        }
-        let bytes = BufferSlice::copy_from(env, &self.outgoing)?;
-        self.outgoing.clear();
-        Ok(Some(bytes))
+    /// Bytes queued since the last `take_into`: JavaScript allocates that much (from Node's
+    /// Buffer pool) and hands it to `take_into`.
+    #[napi(getter)]
+    pub fn pending(&self) -> u32 {
+        // Bounded by the frames of one turn, each at most MAX_FRAME_LEN.
+        self.outgoing.len() as u32
     }
 
-    /// Decodes what was read from the link: first the hub's answer to the hello, then frames
-    /// (see `frame_batch` for the batch's layout; nothing when no frame completed). Throws on a
-    /// refusal or a bad frame; the link must then be closed.
+    /// Moves the queued bytes into `out` (of `pending` bytes). A `Buffer` made here instead
+    /// (napi_create_buffer_copy) costs a fresh ArrayBuffer and backing store per write, where
+    /// Buffer.allocUnsafe slices Node's pool.
     #[napi(catch_unwind)]
-    pub fn push<'env>(
-        &mut self,
-        env: &'env Env,
-        bytes: &[u8],
-    ) -> napi::Result<Option<BufferSlice<'env>>> {
+    pub fn take_into(&mut self, mut out: Buffer) -> napi::Result<()> {
+        copy_out(&self.outgoing, &mut out)?;
+        self.outgoing.clear();
+        Ok(())
+    }
+
+    /// Decodes what was read from the link: first the hub's answer to the hello, then frames.
+    /// Returns the byte length of the batch of the frames completed (0: none), which
+    /// `take_batch` copies into a Buffer of that size (see `take_into` for why JavaScript
+    /// allocates it; layout in `frame_batch`). Throws on a refusal or a bad frame; the link must
+    /// then be closed.
+    #[napi(catch_unwind)]
+    pub fn push(&mut self, bytes: &[u8]) -> napi::Result<u32> {
         let mut bytes = bytes;
+        self.batch.clear();
         if !self.accepted {
             let Some((&answer, rest)) = bytes.split_first() else {
-                return Ok(None);
+                return Ok(0);
             };
             if answer != ACCEPTED {
                 return Err(BindingError::RefusedByHub.into());
@@ -193,15 +201,36 @@ impl LinkCodec {
         {
             batch.push(&header, payload);
         }
-        if batch.is_empty() {
-            return Ok(None);
+        if !batch.is_empty() {
+            batch.finish_into(&mut self.batch);
         }
-        BufferSlice::copy_from(env, batch.finish()).map(Some)
+        // Bounded by what one read brings: far below 4 GiB.
+        Ok(self.batch.len() as u32)
+    }
+
+    /// Copies the batch the last `push` decoded into `out` (of the length `push` returned).
+    #[napi(catch_unwind)]
+    pub fn take_batch(&mut self, mut out: Buffer) -> napi::Result<()> {
+        copy_out(&self.batch, &mut out)?;
+        self.batch.clear();
+        Ok(())
     }
 
     fn queue(&mut self, header: &Header, payload: &[u8]) -> napi::Result<()> {
         Ok(encode_frame_into(header, payload, &mut self.outgoing).map_err(BindingError::Encode)?)
     }
+}
+
+fn copy_out(bytes: &[u8], out: &mut [u8]) -> napi::Result<()> {
+    if out.len() != bytes.len() {
+        return Err(BindingError::BufferSize {
+            expected: bytes.len(),
+            actual: out.len(),
+        }
+        .into());
+    }
+    out.copy_from_slice(bytes);
+    Ok(())
 }
 
 fn message_type(code: u32) -> Option<MessageType> {

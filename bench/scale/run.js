@@ -374,6 +374,7 @@ const points = {
         });
         const { LinkCodec, PERSIST_SESSION } = require(`${packageDir}/native.js`);
         const { pack } = require(`${packageDir}/lib/codec`);
+        const { takeQueued } = require(`${packageDir}/lib/frame-batch`);
         const codec = new LinkCodec(secret, cluster.worker.id);
         const socket = net.connect(hubPath);
         await new Promise((resolve, reject) => {
@@ -397,7 +398,7 @@ const points = {
           const sid = `scale${String(i).padStart(15, "0")}`;
           codec.request(PERSIST_SESSION, "/", uid, null, pack({ sid, pid: `p${sid}`, rooms: [sid], data, ttl: 120000 }));
           if (i % 1000 === 999 || i === n - 1) {
-            const chunk = codec.take();
+            const chunk = takeQueued(codec);
             bytes += chunk.length;
             if (!socket.write(chunk)) await new Promise((resolve) => socket.once("drain", resolve));
           }
