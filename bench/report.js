@@ -296,6 +296,8 @@ const MACHINE_ROWS = [
  * "ratio" (ours / redis-adapter) | "per-machine" (ours' connections / machines)]. A null bound: no
  * target, the ratio is shown for information.
  */
+// [label, scenario, figure, op, bound, kind]: a bound is a number, or one per protocol (each
+// issue's targets: sharded, issue 17; streams, issue 18); null shows the figure without a target.
 const MACHINE_TARGETS = [
   ["Redis CPU per op above idle", "broadcast", (x) => x.redis && x.redis.cpuUsPerOpAboveIdle, "<=", 0.5, "ratio"],
   ["Redis CPU per op above idle", "unicast", (x) => x.redis && x.redis.cpuUsPerOpAboveIdle, "<=", 0.5, "ratio"],
@@ -306,11 +308,15 @@ const MACHINE_TARGETS = [
   ["Redis bytes out per op", "rooms", (x) => x.redis && x.redis.bytesOutPerOp, "<=", 0.5, "ratio"],
   ["Redis bytes out per op", "fetch-sockets", (x) => x.redis && x.redis.bytesOutPerOp, "<=", 0.5, "ratio"],
   ["Redis connections per machine", null, (x) => x.redis && x.redis.connections, "<=", 2, "per-machine"],
+  ["workers CPU per op", "broadcast", (x) => x.cpuUsPerOp.workers, "<=", { sharded: 1, streams: null }, "ratio"],
+  ["workers CPU per op", "unicast", (x) => x.cpuUsPerOp.workers, "<=", { sharded: 1, streams: null }, "ratio"],
+  ["workers CPU per op", "rooms", (x) => x.cpuUsPerOp.workers, "<=", { sharded: 1, streams: null }, "ratio"],
+  ["workers CPU per op", "fetch-sockets", (x) => x.cpuUsPerOp.workers, "<=", { sharded: 1, streams: null }, "ratio"],
   ["unicast msgs/s", "unicast", (x) => x.rate, ">=", 1.5, "ratio"],
-  ["room emits/s", "rooms", (x) => x.opsPerSec, ">=", null, "ratio"],
+  ["room emits/s", "rooms", (x) => x.opsPerSec, ">=", { sharded: 1.1, streams: 1.5 }, "ratio"],
   ["fetchSockets p50", "fetch-sockets", (x) => x.latencyUs.p50, "<=", 0.7, "ratio"],
   ["fetchSockets p99", "fetch-sockets", (x) => x.latencyUs.p99, "<=", null, "ratio"],
-  ["broadcast deliveries/s", "broadcast", (x) => x.rate, ">=", 1, "ratio"],
+  ["broadcast deliveries/s", "broadcast", (x) => x.rate, ">=", { sharded: 1.1, streams: 1 }, "ratio"],
 ];
 
 /**
@@ -371,7 +377,8 @@ function formatMachines(cells, scenarios, opts, out = { missed: [], targets: [] 
     lines.push("");
     lines.push(`== several machines: targets (${OURS} / ${THEIRS}, ${machines} machines) ==`);
     lines.push(pad("", labelWidth + 16, true) + ["ours", "redis", "figure", "target", ""].map((h) => pad(h, 11)).join(""));
-    for (const [label, scenarioName, get, op, bound, kind] of MACHINE_TARGETS) {
+    for (const [label, scenarioName, get, op, bounds, kind] of MACHINE_TARGETS) {
+      const bound = bounds !== null && typeof bounds === "object" ? bounds[opts.machineProtocol] : bounds;
       let ours;
       let theirs;
       let where;
