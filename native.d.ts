@@ -108,7 +108,7 @@ export declare class LinkCodec {
    * (`reset`: `joined` is all of them). `applied`: frames of this link applied so far, once
    * the worker has fully switched to it.
    */
-  rooms(nsp: string, uid: string, joined: Array<string>, left: Array<string>, applied: number | undefined | null, reset: boolean): void
+  rooms(nsp: string, uid: string, joined: Array<string>, left: Array<string>, applied: number | undefined | null, reset: boolean, recovers?: boolean | undefined | null): void
   /**
    * Bytes queued since the last `take_into`: JavaScript allocates that much (from Node's
    * Buffer pool) and hands it to `take_into`.

@@ -66,6 +66,16 @@ describeWithRedis("several machines: the Emitter of a primary", () => {
     // The primary is no server: every worker still counts the 4 workers.
     expect(await fleet.runAll(({ io }) => io.of("/").adapter.serverCount())).toEqual([4, 4, 4, 4]);
   });
+
+  test("without connection state recovery in any worker, broadcasts of the Emitter and of other machines take no place in a log", async () => {
+    const client = await fleet.client(0);
+    await fleet.run(3, ({ io }) => io.emit("from-b", 1));
+    await fleet.machines[1].runPrimary(({ pkg }) => new pkg.Emitter().emit("from-emitter", 2));
+    await waitForEvents(client, "from-b");
+    // No offset appended (nobody recovers), and none stored in either machine's log.
+    expect((await waitForEvents(client, "from-emitter"))[0].args).toEqual([2]);
+    for (const machine of fleet.machines) expect((await machine.hubInfo()).stats.logPackets).toBe(0);
+  });
 });
 
 describeWithRedis("several machines: connection state recovery", () => {

@@ -300,7 +300,7 @@ class HubLink {
   // The whole room set of each namespace (or of one), replacing what the hub knew.
   queueRoomSnapshot(nsp) {
     for (const report of roomReport.snapshot(nsp)) {
-      this.connection.codec.rooms(report.nsp, report.uid, report.joined, [], this.state === "linked" ? this.applied : undefined, true);
+      this.connection.codec.rooms(report.nsp, report.uid, report.joined, [], this.state === "linked" ? this.applied : undefined, true, report.recovers);
     }
     this.scheduleFlush();
   }

@@ -110,7 +110,9 @@ function snapshot(only) {
     if (!adaptersByNsp.has(nsp)) continue;
     pending.delete(nsp);
     const counts = roomsByNsp.get(nsp);
-    reports.push({ nsp, uid: uidOf(nsp), joined: counts ? [...counts.keys()] : [] });
+    // recovers: the hub stores other servers' broadcasts in its log only once an adapter does.
+    const recovers = [...adaptersByNsp.get(nsp)].some((adapter) => Boolean(adapter.recovery));
+    reports.push({ nsp, uid: uidOf(nsp), joined: counts ? [...counts.keys()] : [], recovers });
   }
   return reports;
 }

@@ -143,6 +143,7 @@ impl LinkCodec {
         left: Vec<String>,
         applied: Option<f64>,
         reset: bool,
+        recovers: Option<bool>,
     ) -> napi::Result<()> {
         let header = Header {
             joined,
@@ -150,6 +151,8 @@ impl LinkCodec {
             // A count of frames: an integer far below 2^53.
             applied: applied.map(|n| n as u64),
             reset,
+            // With a snapshot: an adapter of this namespace uses connection state recovery.
+            store: recovers.unwrap_or(false) && reset,
             ..Header::new(MessageType::RoomsChanged, nsp, uid)
         };
         self.queue(&header, &[])

@@ -27,7 +27,8 @@ pub struct Header {
     /// `data.opts.except`, same rules as `rooms`.
     #[serde(rename = "x", default, skip_serializing_if = "Vec::is_empty")]
     pub except: Vec<String>,
-    /// A worker asks the hub to store this broadcast for connection state recovery.
+    /// A worker asks the hub to store this broadcast for connection state recovery. On a
+    /// ROOMS_CHANGED snapshot (`reset`): the adapter uses connection state recovery.
     #[serde(rename = "s", default, skip_serializing_if = "std::ops::Not::not")]
     pub store: bool,
     /// The position the hub gave a stored broadcast in the cluster-wide packet log.

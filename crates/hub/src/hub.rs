@@ -259,7 +259,7 @@ impl Hub {
     /// and `payload`; the returned workers are to be sent it over IPC by the caller. A broadcast
     /// with `header.store` first gets its place in the recovery log, as a worker's stored
     /// broadcast does, even if no worker receives it now: a disconnected member of its rooms
-    /// gets it when it recovers.
+    /// gets it when it recovers (once a worker used recovery: `Recovery::in_use`).
     pub fn inject(&self, header: &Header, payload: &[u8]) -> Result<Vec<WorkerId>, HubError> {
         header.check().map_err(HubError::Invalid)?;
         if header.store && header.kind != MessageType::Broadcast {
@@ -278,7 +278,7 @@ impl Hub {
             // The message as made, without the offset of this machine's log.
             self.shared.publish(&mut state, header, payload);
         }
-        let message = if header.store {
+        let message = if header.store && state.recovery.in_use() {
             Outgoing::Framed(self.shared.store_made(&mut state, header, payload)?)
         } else {
             Outgoing::Parts { header, payload }

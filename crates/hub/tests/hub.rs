@@ -877,20 +877,40 @@ async fn a_message_of_the_primary_is_routed_by_room_stored_and_its_joins_pinned(
         ..Header::new(kind, "/", "emitter")
     };
 
-    // A stored broadcast to "r1": worker 2 (known to hold only "r2") is skipped, worker 1 (rooms
-    // unknown) gets it with its offset, worker 3 over IPC (returned to the caller).
+    // A broadcast the workers would store, while no worker has used recovery: delivered without
+    // an offset, and not logged (no client can hold an offset of this log yet).
     let stored = Header {
         store: true,
         ..to_rooms(MessageType::Broadcast, &["r1"])
     };
+    assert_eq!(hub.inject(&stored, b"early").unwrap(), vec![3]);
+    let got = w1.take(1).await;
+    assert_eq!(
+        (got[0].header.offset, &got[0].payload[..]),
+        (None, &b"early"[..])
+    );
+    assert_eq!(hub.stats().log_packets, 0.0);
+    // Worker 2 stores a broadcast (offset 1): from now on the Emitter's are stored too.
+    w2.send(
+        Header {
+            store: true,
+            ..header(MessageType::Broadcast, "uid-2", None)
+        },
+        b"by worker 2",
+    );
+    assert_eq!(w1.take(1).await[0].header.offset, Some(1));
+    assert_eq!(w2.take(1).await[0].header.kind, MessageType::OffsetAssigned);
+
+    // A stored broadcast to "r1": worker 2 (known to hold only "r2") is skipped, worker 1 (rooms
+    // unknown) gets it with its offset, worker 3 over IPC (returned to the caller).
     assert_eq!(hub.inject(&stored, b"packet").unwrap(), vec![3]);
     let got = w1.take(1).await;
     assert_eq!(got[0].header.uid, "emitter");
-    assert_eq!(got[0].header.offset, Some(1));
+    assert_eq!(got[0].header.offset, Some(2));
     assert!(!got[0].header.store);
     assert_eq!(got[0].payload, b"packet");
     let stats = hub.stats();
-    assert_eq!((stats.skipped, stats.log_packets), (1.0, 1.0));
+    assert_eq!((stats.skipped, stats.log_packets), (2.0, 2.0));
 
     // Everyone joins "j": a broadcast to "j" right after reaches worker 2 too.
     let join = Header {
@@ -925,6 +945,35 @@ async fn a_message_of_the_primary_is_routed_by_room_stored_and_its_joins_pinned(
     assert_eq!(
         refused,
         HubError::Route(RouteError::UnknownRequester("emitter".into()))
+    );
+    assert_eq!(hub.stats().log_packets, 2.0);
+}
+
+/// A link's room snapshot saying its adapter uses recovery marks the log in use: the primary's
+/// broadcasts are stored from then on (before, no client can hold an offset of the log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_an_adapter_that_recovers_puts_the_log_in_use() {
+    let (hub, _events, mut w1, w2) = room_cluster().await;
+    let stored = Header {
+        store: true,
+        ..Header::new(MessageType::Broadcast, "/", "emitter")
+    };
+    hub.inject(&stored, b"before").unwrap();
+    assert_eq!(w1.take(1).await[0].header.offset, None);
+    w2.send(
+        Header {
+            reset: true,
+            store: true,
+            ..header(MessageType::RoomsChanged, "uid-2", None)
+        },
+        &[],
+    );
+    synced(&w2, &mut w1).await;
+    hub.inject(&stored, b"after").unwrap();
+    let got = w1.take(1).await;
+    assert_eq!(
+        (got[0].header.offset, &got[0].payload[..]),
+        (Some(1), &b"after"[..])
     );
     assert_eq!(hub.stats().log_packets, 1.0);
 }

@@ -76,7 +76,7 @@ pub(crate) fn string_cost(text: &str) -> usize {
 /// packet without an id, `flags.volatile` absent). A broadcast the hub did not get from a worker
 /// (the primary's Emitter's, another machine's) is stored in the log when it is one of these: a
 /// worker that stores appends whatever offset arrives, even none, and a client that recovers must
-/// get it. The primary cannot know whether the workers use recovery, so it is stored either way.
+/// get it; once a worker uses recovery (`Recovery::in_use`), it is stored.
 pub fn stored_by_workers<V: View>(message: &V) -> bool {
     let Some(data) = message.field("data") else {
         return false;

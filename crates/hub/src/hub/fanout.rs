@@ -42,6 +42,7 @@ impl Shared {
         if !recovery {
             return (Some(frame), None); // the common case: nothing to do, not even read the clock
         }
+        state.recovery.note_in_use();
         let now = self.now_ms();
         let outcome = match kind {
             MessageType::Broadcast if frame.header.store => {
@@ -97,6 +98,10 @@ impl Shared {
             return self.count_servers(state, from, frame.header);
         }
         if frame.header.kind == MessageType::RoomsChanged {
+            if frame.header.store {
+                // A link's first frames: an adapter there will recover (`Recovery::in_use`).
+                state.recovery.note_in_use();
+            }
             self.note_rooms(state, &frame.header.nsp, &frame.header.joined);
             return state.board.rooms_changed(from, &frame.header);
         }

@@ -199,14 +199,15 @@ impl Shared {
         // concern someone here: a worker it reaches now (routing by room skipped the others:
         // they hold none of its rooms), or a disconnected client whose stored session is in one
         // of its rooms (a broadcast to everyone concerns every session). Others would push local
-        // history out of the log for nobody.
+        // history out of the log for nobody. And only once a worker here used recovery
+        // (`Recovery::in_use`).
         let concerns_here = !recipients.links.is_empty()
             || !recipients.ipc.is_empty()
             || header.rooms.is_empty()
             || state.recovery.sessions_hold_any(&header.nsp, &header.rooms);
         // Streams mode: only ephemeral messages come over pub/sub, and the stream is the log.
         let concerns_here = concerns_here && self.streams_options().is_none();
-        let message = if header.store && concerns_here {
+        let message = if header.store && concerns_here && state.recovery.in_use() {
             match self.store_made(&mut state, &header, &payload) {
                 Ok(frame) => Outgoing::Framed(frame),
                 Err(reason) => {
