@@ -104,11 +104,16 @@ export declare class LinkCodec {
    */
   request(kind: number, nsp: string, uid: string, requestId: string | undefined | null, payload: Buffer): void
   /**
-   * Queues a ROOMS_CHANGED: the rooms of `nsp` this worker now has and no longer has
-   * (`reset`: `joined` is all of them). `applied`: frames of this link applied so far, once
-   * the worker has fully switched to it.
+   * Queues a ROOMS_CHANGED: the rooms of `nsp` this worker now has and no longer has.
+   * `applied`: frames of this link applied so far, once the worker has fully switched to it.
    */
-  rooms(nsp: string, uid: string, joined: Array<string>, left: Array<string>, applied: number | undefined | null, reset: boolean, recovers?: boolean | undefined | null): void
+  rooms(nsp: string, uid: string, joined: Array<string>, left: Array<string>, applied?: number | undefined | null): void
+  /**
+   * Queues a ROOMS_CHANGED that holds all the rooms of `nsp` this worker has (`reset`), and
+   * whether an adapter of it uses connection state recovery (the hub's log stores what other
+   * servers make only once one does).
+   */
+  roomSnapshot(nsp: string, uid: string, joined: Array<string>, applied: number | undefined | null, recovers: boolean): void
   /**
    * Bytes queued since the last `take_into`: JavaScript allocates that much (from Node's
    * Buffer pool) and hands it to `take_into`.

@@ -285,14 +285,14 @@ class HubLink {
     const at = this.state === "linked" ? this.applied : undefined;
     for (const { nsp, uid, joined, left } of roomReport.takeChanges()) {
       if (joined.length + left.length <= ROOMS_PER_REPORT) {
-        codec.rooms(nsp, uid, joined, left, at, false);
+        codec.rooms(nsp, uid, joined, left, at);
         continue;
       }
       for (let i = 0; i < joined.length; i += ROOMS_PER_REPORT) {
-        codec.rooms(nsp, uid, joined.slice(i, i + ROOMS_PER_REPORT), [], at, false);
+        codec.rooms(nsp, uid, joined.slice(i, i + ROOMS_PER_REPORT), [], at);
       }
       for (let i = 0; i < left.length; i += ROOMS_PER_REPORT) {
-        codec.rooms(nsp, uid, [], left.slice(i, i + ROOMS_PER_REPORT), at, false);
+        codec.rooms(nsp, uid, [], left.slice(i, i + ROOMS_PER_REPORT), at);
       }
     }
   }
@@ -300,7 +300,7 @@ class HubLink {
   // The whole room set of each namespace (or of one), replacing what the hub knew.
   queueRoomSnapshot(nsp) {
     for (const report of roomReport.snapshot(nsp)) {
-      this.connection.codec.rooms(report.nsp, report.uid, report.joined, [], this.state === "linked" ? this.applied : undefined, true, report.recovers);
+      this.connection.codec.roomSnapshot(report.nsp, report.uid, report.joined, this.state === "linked" ? this.applied : undefined, report.recovers);
     }
     this.scheduleFlush();
   }

@@ -131,9 +131,8 @@ impl LinkCodec {
         self.queue(&header, &payload)
     }
 
-    /// Queues a ROOMS_CHANGED: the rooms of `nsp` this worker now has and no longer has
-    /// (`reset`: `joined` is all of them). `applied`: frames of this link applied so far, once
-    /// the worker has fully switched to it.
+    /// Queues a ROOMS_CHANGED: the rooms of `nsp` this worker now has and no longer has.
+    /// `applied`: frames of this link applied so far, once the worker has fully switched to it.
     #[napi(catch_unwind)]
     pub fn rooms(
         &mut self,
@@ -142,18 +141,32 @@ impl LinkCodec {
         joined: Vec<String>,
         left: Vec<String>,
         applied: Option<f64>,
-        reset: bool,
-        recovers: Option<bool>,
     ) -> napi::Result<()> {
         let header = Header {
             joined,
             left,
-            // A count of frames: an integer far below 2^53.
-            applied: applied.map(|n| n as u64),
-            reset,
-            // With a snapshot: an adapter of this namespace uses connection state recovery.
-            store: recovers.unwrap_or(false) && reset,
-            ..Header::new(MessageType::RoomsChanged, nsp, uid)
+            ..rooms_header(nsp, uid, applied)
+        };
+        self.queue(&header, &[])
+    }
+
+    /// Queues a ROOMS_CHANGED that holds all the rooms of `nsp` this worker has (`reset`), and
+    /// whether an adapter of it uses connection state recovery (the hub's log stores what other
+    /// servers make only once one does).
+    #[napi(catch_unwind)]
+    pub fn room_snapshot(
+        &mut self,
+        nsp: String,
+        uid: String,
+        joined: Vec<String>,
+        applied: Option<f64>,
+        recovers: bool,
+    ) -> napi::Result<()> {
+        let header = Header {
+            joined,
+            reset: true,
+            store: recovers,
+            ..rooms_header(nsp, uid, applied)
         };
         self.queue(&header, &[])
     }
@@ -238,4 +251,13 @@ fn copy_out(bytes: &[u8], out: &mut [u8]) -> napi::Result<()> {
 
 fn message_type(code: u32) -> Option<MessageType> {
     u8::try_from(code).ok().and_then(MessageType::from_code)
+}
+
+/// A ROOMS_CHANGED of `nsp`'s adapter `uid`, after `applied` frames of the link (a count of
+/// frames: an integer far below 2^53).
+fn rooms_header(nsp: String, uid: String, applied: Option<f64>) -> Header {
+    Header {
+        applied: applied.map(|n| n as u64),
+        ..Header::new(MessageType::RoomsChanged, nsp, uid)
+    }
 }
