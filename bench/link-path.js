@@ -6,7 +6,8 @@
 // `node bench/link-path.js [K]`; compare builds by running it in each checkout.
 
 const { LinkCodec } = require("../lib/binding");
-const { FrameBatchReader, takeQueued } = require("../lib/frame-batch");
+const { FrameBatchReader } = require("../lib/frame-batch");
+const { takeQueued } = require("../lib/link-writes");
 const { encodePayload, frameToMessage } = require("../lib/codec");
 
 const K = Number(process.argv[2]) || 1;

@@ -13,11 +13,10 @@ const debug = require("debug")("socket.io-cluster-adapter-native:emitter");
 const { MAX_FRAME_BYTES, SENDS_ONLY, inspectMessage } = require("./binding");
 const { encodePayload } = require("./codec");
 const { HeldMessages } = require("./held-messages");
+const { takeQueued } = require("./link-writes");
 
 const RETRY_DELAY_MS = 1000;
 const MAX_WAITING_BYTES = 4 * MAX_FRAME_BYTES;
-// From lib/frame-batch.js, required by the first connect() (as LinkCodec: only where the hub can run).
-let takeQueued = null;
 
 class EmitterLink {
   constructor(socketPath) {
@@ -85,7 +84,6 @@ class EmitterLink {
 
   connect() {
     const { LinkCodec, standaloneSecretFile } = require("./binding");
-    ({ takeQueued } = require("./frame-batch"));
     let codec;
     try {
       codec = new LinkCodec(fs.readFileSync(standaloneSecretFile(this.path), "utf8").trim(), SENDS_ONLY);

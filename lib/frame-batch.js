@@ -2,9 +2,8 @@
 
 // Reads the batches of frames LinkCodec.push() decodes (one Buffer; layout: src/frame_batch.rs,
 // whose positions are read from the binding) into the frame objects the link applies: { type,
-// nsp, uid, requesterUid, requestId, offset, payload }. The Buffers a link reads and writes are
-// allocated here, from Node's Buffer pool, and filled by the codec: one made by the binding
-// would be a fresh ArrayBuffer each time (see LinkCodec.takeInto in src/link.rs).
+// nsp, uid, requesterUid, requestId, offset, payload }. The batch's Buffer is allocated here, from
+// Node's Buffer pool, and filled by the codec (why: lib/link-writes.js).
 
 const { BatchCount, BATCH_COUNTS, FrameField, FRAME_FIELDS, STRING_NONE, STRING_LOCAL } = require("./binding");
 
@@ -72,13 +71,4 @@ class FrameBatchReader {
   }
 }
 
-/** The bytes `codec` queued since the last call, or null. */
-function takeQueued(codec) {
-  const length = codec.pending;
-  if (length === 0) return null;
-  const bytes = Buffer.allocUnsafe(length);
-  codec.takeInto(bytes);
-  return bytes;
-}
-
-module.exports = { FrameBatchReader, takeQueued };
+module.exports = { FrameBatchReader };

@@ -44,6 +44,7 @@ const { CONTROL_SOURCE, ControlKind, COUNT_BY_REDIS, OFFSETS_STREAM, logEpoch } 
 const { encodePayload, frameToMessage } = require("./codec");
 const { HubRequests } = require("./hub-requests");
 const { HeldMessages } = require("./held-messages");
+const { takeQueued } = require("./link-writes");
 const roomReport = require("./room-report");
 
 const RETRY_DELAY_MS = 1000;
@@ -70,9 +71,6 @@ const MAX_UNLINKED_BYTES = 8 * 1024 * 1024;
 // Servers heard over IPC while linked to a standalone hub, each named once in a debug line: at
 // most this many are remembered.
 const MAX_IPC_SERVERS_NAMED = 1000;
-// lib/frame-batch.js, required by the first connect(): the binding has a link (and frame
-// batches) only where the hub can run.
-let frameBatch = null;
 
 class HubLink {
   constructor() {
@@ -130,7 +128,7 @@ class HubLink {
         // its adapters' ADAPTER_CLOSE. Written now (a process that exits right after has handed
         // them to the kernel), then the link ends.
         this.queueRoomChanges(codec);
-        socket.end(frameBatch.takeQueued(codec) || undefined);
+        socket.end(takeQueued(codec) || undefined);
       } else {
         socket.destroy();
       }
@@ -266,7 +264,7 @@ class HubLink {
     this.queueRoomChanges(connection.codec);
     // Checked before this turn's write: one turn may write more than the bound by itself.
     if (connection.socket.writableLength > MAX_UNWRITTEN_BYTES) return this.closeLink("the hub does not read what this worker sends");
-    const bytes = frameBatch.takeQueued(connection.codec);
+    const bytes = takeQueued(connection.codec);
     if (bytes) connection.socket.write(bytes);
   }
 
@@ -362,7 +360,7 @@ class HubLink {
   connect({ path, secret, epoch, serverCount, offsets }) {
     // Required here: the binding has a link (and frame batches) only where the hub can run.
     const { LinkCodec } = require("./binding");
-    frameBatch = require("./frame-batch");
+    const { FrameBatchReader } = require("./frame-batch");
     let codec;
     try {
       // A standalone hub names its workers itself.
@@ -389,7 +387,7 @@ class HubLink {
     socket.unref();
     const timer = setTimeout(() => this.closeLink("cannot link to the hub: timed out"), CONNECT_TIMEOUT_MS);
     timer.unref();
-    const reader = new frameBatch.FrameBatchReader();
+    const reader = new FrameBatchReader();
     const current = { socket, codec, timer };
     this.connection = current;
     this.epoch = epoch;

@@ -374,7 +374,7 @@ const points = {
         });
         const { LinkCodec, PERSIST_SESSION } = require(`${packageDir}/native.js`);
         const { pack } = require(`${packageDir}/lib/codec`);
-        const { takeQueued } = require(`${packageDir}/lib/frame-batch`);
+        const { takeQueued } = require(`${packageDir}/lib/link-writes`);
         const codec = new LinkCodec(secret, cluster.worker.id);
         const socket = net.connect(hubPath);
         await new Promise((resolve, reject) => {
