@@ -58,10 +58,11 @@ const now = () => performance.timeOrigin + performance.now();
 // Processes
 
 /** A cluster primary (bench/scale/primary.js) and its workers. */
+/** `recovery`: connection state recovery in every worker (true), or in those of the indices given. */
 async function startMachine({ name, workers, recovery = false, redisUrl = "", plainWorkers = [] }) {
   const child = trackChild(
     fork(path.join(__dirname, "primary.js"), [], {
-      env: { ...process.env, SCALE_NAME: name, SCALE_WORKERS: String(workers), SCALE_RECOVERY: recovery ? "1" : "", SCALE_REDIS_URL: redisUrl, SCALE_PLAIN_WORKERS: plainWorkers.join(",") },
+      env: { ...process.env, SCALE_NAME: name, SCALE_WORKERS: String(workers), SCALE_RECOVERY: Array.isArray(recovery) ? recovery.join(",") : recovery ? "1" : "", SCALE_REDIS_URL: redisUrl, SCALE_PLAIN_WORKERS: plainWorkers.join(",") },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     }),
   );
@@ -466,11 +467,13 @@ const points = {
   },
 
   // Another machine (its own primary and worker, same redis-server) emits to N rooms in one call;
-  // on machine A one client is in the last room. A: workers 0 (receiver), 1 -> 2 probe.
+  // on machine A one client is in the last room. A: workers 0 (receiver, with connection state
+  // recovery: A's hub stores other machines' broadcasts only once a worker recovers), 1 -> 2
+  // probe (without: its packets take no place in the log).
   async emit(ctx, size, scope) {
     const n = sizeOf("emit", size);
     const redis = await scope.redis();
-    const machine = await scope.machine({ name: "A", workers: 3, redisUrl: redis.url });
+    const machine = await scope.machine({ name: "A", workers: 3, recovery: [0], redisUrl: redis.url });
     const other = await scope.machine({ name: "B", workers: 1, redisUrl: redis.url });
     const [clients] = await clientPool(scope, 1);
     const probe = await startProbe(scope, machine, 1, 2);
@@ -488,7 +491,7 @@ const points = {
     for (const [event, binary] of [["big", false], ["bigbin", true], ["big2", false], ["bigbin2", true]]) {
       const cpuB0 = threadCpu(other.pid);
       const op = `other machine: io.to([...rooms]).emit(), ${binary ? "binary (MessagePack)" : "text (JSON)"}${event.endsWith("2") ? ", again" : ""}`;
-      // The hub stores such a broadcast in its recovery log (README, "Several machines"): RSS per
+      // A's hub stores such a broadcast in its recovery log (README, "Several machines"): RSS per
       // stored broadcast of N rooms, beside what hubStats().logBytes counts for it.
       await measure(ctx, { point: "emit", size, n, machine, probe, timeoutMs: ctx.timeoutMs, op, unit: "stored broadcast", units: 1, settleMs: 3000 }, async () => {
         await other.run(0, ({ io }, n, event, binary) => {

@@ -1,7 +1,7 @@
 "use strict";
 
 // A worker of a scale-suite machine: a socket.io 4.8 server on its own port with this package's
-// createAdapter() (connection state recovery on when SCALE_RECOVERY=1). The orchestrator drives it
+// createAdapter() (connection state recovery on when SCALE_RECOVERY says). The orchestrator drives it
 // with `run`: the source of a function called here with { io, require, state, ... } (as the
 // project's tests do with cluster.run), so each point of bench/scale/run.js says in one place what its
 // workers do.
@@ -13,7 +13,8 @@ const { serve, announceReady } = require("../harness/rpc");
 const { ROOT, adapterFor, listenOwnPort } = require("../harness/workers");
 
 const INDEX = Number(process.env.SCALE_WORKER_INDEX);
-const RECOVERY = process.env.SCALE_RECOVERY === "1";
+// "1": every worker; otherwise the indices of the workers that have it ("0,2").
+const RECOVERY = process.env.SCALE_RECOVERY === "1" || (process.env.SCALE_RECOVERY || "").split(",").includes(String(INDEX));
 // Workers listed in SCALE_PLAIN_WORKERS keep socket.io's in-memory adapter: they never link to
 // the hub by themselves, so a point can speak the link protocol from their process directly.
 const PLAIN = (process.env.SCALE_PLAIN_WORKERS || "").split(",").includes(String(INDEX));
