@@ -255,9 +255,8 @@ async fn write_loop(
             if frames == 0 {
                 break;
             }
-            if let Err(error) = writer.write_all(&batch).await {
-                return shared.close_link_now(worker, link_id, format!("write failed: {error}"));
-            }
+            // Counted before the write: a worker that reads them may ask for the counters at
+            // once (a failed write closes the link anyway).
             shared
                 .counters
                 .frames_out
@@ -266,6 +265,9 @@ async fn write_loop(
                 .counters
                 .bytes_out
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            if let Err(error) = writer.write_all(&batch).await {
+                return shared.close_link_now(worker, link_id, format!("write failed: {error}"));
+            }
         }
     }
 }
