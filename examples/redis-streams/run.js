@@ -6,71 +6,13 @@
 //   node examples/redis-streams/run.js                                  # a throw-away redis-server
 //   REDIS_URL=redis://127.0.0.1:6379 node examples/redis-streams/run.js # yours (Redis >= 6.2)
 const path = require("node:path");
-const { fork } = require("node:child_process");
 const { io } = require("socket.io-client");
-const { findOnPath, startRedis: startThrowAwayRedis } = require("../../bench/harness/redis-server");
-const { sleep, waitFor: waitUntil } = require("../../bench/harness/wait");
+const { sleep } = require("../../bench/harness/wait");
+// Two machines on this box: Redis, the machines, the waits, the run's end (examples/two-machines.js).
+const { problems, log, startRedis, startMachine, stopMachine, withTimeout, waitFor, run } = require("../two-machines");
 
 const ROOM = "lobby";
-const DEADLINE_MS = 60000; // ends by itself within a minute, whatever happens
-const children = []; // { name, child }: everything we started, stopped by pid at the end
-const problems = [];
-const log = (line = "") => console.log(line);
-
-async function startRedis() {
-  if (process.env.REDIS_URL) {
-    log(`Redis: ${process.env.REDIS_URL} (REDIS_URL)`);
-    return process.env.REDIS_URL;
-  }
-  if (!findOnPath("redis-server")) {
-    console.error("redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install -y redis-server)");
-    console.error("or point REDIS_URL at a Redis >= 6.2: REDIS_URL=redis://127.0.0.1:6379 node examples/redis-streams/run.js");
-    process.exit(1);
-  }
-  const redis = await startThrowAwayRedis();
-  children.push({ name: "redis-server", child: redis.child });
-  log(`Redis: started redis-server (pid ${redis.pid}) on ${redis.url}`);
-  return redis.url;
-}
-
-/** Starts one machine (cluster.js); resolves to { url, child } once its port is open. */
-function startMachine(name, redisUrl) {
-  const child = fork(path.join(__dirname, "cluster.js"), [], {
-    env: { ...process.env, REDIS_URL: redisUrl, MACHINE: name, PORT: "0", WORKERS: "2" },
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
-  const entry = { name: `machine ${name}`, child };
-  children.push(entry);
-  let output = "";
-  let workers = 0;
-  return new Promise((resolve, reject) => {
-    let url = null;
-    child.stdout.on("data", (chunk) => {
-      output += chunk;
-      process.stdout.write(chunk);
-      const match = output.match(/listening on (http:\/\/[\d.]+:\d+)\r?\n/);
-      if (match) url = match[1];
-      workers = (output.match(/worker \S+ \(pid/g) || []).length;
-      if (url && workers === 2) resolve({ url, child });
-    });
-    child.once("exit", (code, signal) => reject(new Error(`machine ${name} exited (${signal || `code ${code}`})`)));
-  });
-}
-
-/** Stops a machine as a deploy does (SIGTERM: its workers close socket.io, persisting sessions). */
-async function stopMachine(machine) {
-  const exited = new Promise((resolve) => machine.child.once("exit", resolve));
-  machine.child.kill("SIGTERM");
-  await exited;
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
+const CLUSTER = path.join(__dirname, "cluster.js");
 
 /** A client of `url` (WebSocket, no automatic reconnection: the run moves it itself). */
 function connectClient(url, name) {
@@ -102,13 +44,6 @@ function reconnect(client, url) {
   return withTimeout(welcomed, 10000, `${client.name} reconnecting to ${url}`);
 }
 
-function waitFor(predicate, ms) {
-  return waitUntil(predicate, "a condition", ms, 20).then(
-    () => true,
-    () => false,
-  );
-}
-
 async function publish(publisher, text) {
   await publisher.socket.timeout(5000).emitWithAck("publish", ROOM, text);
 }
@@ -120,9 +55,9 @@ function check(what, got, expected) {
 }
 
 async function main() {
-  const redisUrl = await startRedis();
-  let a = await startMachine("A", redisUrl);
-  const b = await startMachine("B", redisUrl);
+  const redisUrl = await startRedis({ version: "6.2", command: "examples/redis-streams/run.js" });
+  let a = await startMachine(CLUSTER, "A", redisUrl);
+  const b = await startMachine(CLUSTER, "B", redisUrl);
 
   const alice = await connectClient(a.url, "alice");
   const bob = await connectClient(b.url, "bob");
@@ -143,7 +78,7 @@ async function main() {
   await gone;
   for (const text of ["news 2", "news 3", "news 4"]) await publish(bob, text);
   log('bob published "news 2", "news 3", "news 4" while alice was away; machine A starts again');
-  a = await startMachine("A", redisUrl);
+  a = await startMachine(CLUSTER, "A", redisUrl);
 
   // 2. alice reconnects to the other machine, B: the session and what it missed come from Redis.
   await reconnect(alice, b.url);
@@ -176,50 +111,4 @@ async function main() {
   bob.socket.disconnect();
 }
 
-/** Stops every process we started, by pid, and waits until each has exited. */
-async function stopAll() {
-  for (const { child } of [...children].reverse()) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-  }
-  const exited = (child) => child.exitCode !== null || child.signalCode !== null;
-  const done = await waitFor(() => children.every(({ child }) => exited(child)), 6000);
-  if (!done) for (const { child } of children) if (!exited(child)) child.kill("SIGKILL");
-}
-
-let finishing = false;
-async function finish(code) {
-  if (finishing) return;
-  finishing = true;
-  await stopAll();
-  log();
-  if (code === 0 && problems.length === 0) {
-    log("RESULT: OK, alice recovered on the other machine and on the restarted one, with exactly what she missed");
-    process.exit(0);
-  }
-  log("RESULT: FAILED");
-  for (const p of problems) log(`  - ${p}`);
-  process.exit(1);
-}
-
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.on(signal, () => {
-    problems.push(`${signal}: stopped`);
-    finish(1);
-  });
-}
-setTimeout(() => {
-  problems.push(`did not finish within ${DEADLINE_MS / 1000} s`);
-  finish(1);
-}, DEADLINE_MS).unref();
-
-main().then(
-  () => {
-    log();
-    log("stopping the machines and Redis");
-    return finish(0);
-  },
-  (err) => {
-    problems.push(err.message);
-    return finish(1);
-  },
-);
+run(main, { okResult: "alice recovered on the other machine and on the restarted one, with exactly what she missed" });

@@ -10,65 +10,15 @@
 //   machine B: the same, on another port
 //   this process: CLIENTS socket.io clients on each machine (socket.io-client)
 const path = require("node:path");
-const { fork } = require("node:child_process");
 const { io } = require("socket.io-client");
-// The project's test-and-bench harness: a throw-away redis-server (127.0.0.1, a free port, no
-// persistence), as the bench's and the tests', and its waits.
-const { findOnPath, startRedis: startThrowAwayRedis } = require("../../bench/harness/redis-server");
-const { sleep, waitFor: waitUntil } = require("../../bench/harness/wait");
+const { sleep } = require("../../bench/harness/wait");
+// Two machines on this box: Redis, the machines, the waits, the run's end (examples/two-machines.js).
+const { problems, log, startRedis, startMachine, withTimeout, waitFor, run } = require("../two-machines");
 
 const MACHINES = ["A", "B"];
 const WORKERS = 2; // per machine
 const CLIENTS = Number(process.env.CLIENTS) || 4; // per machine
 const ROOM = "lobby";
-const DEADLINE_MS = 60000; // ends by itself within a minute, whatever happens
-
-const children = []; // { name, child }: everything we started, stopped by pid at the end
-const problems = [];
-const log = (line = "") => console.log(line);
-
-async function startRedis() {
-  if (process.env.REDIS_URL) {
-    log(`Redis: ${process.env.REDIS_URL} (REDIS_URL)`);
-    return process.env.REDIS_URL;
-  }
-  if (!findOnPath("redis-server")) {
-    console.error("redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install -y redis-server, Redis >= 7)");
-    console.error("or point REDIS_URL at a Redis >= 7 server: REDIS_URL=redis://127.0.0.1:6379 node examples/redis/run.js");
-    process.exit(1);
-  }
-  const redis = await startThrowAwayRedis();
-  children.push({ name: "redis-server", child: redis.child });
-  log(`Redis: started redis-server (pid ${redis.pid}) on ${redis.url}`);
-  return redis.url;
-}
-
-/** Starts one machine (cluster.js); resolves to its URL once its port is open. */
-function startMachine(name, redisUrl) {
-  const child = fork(path.join(__dirname, "cluster.js"), [], {
-    env: { ...process.env, REDIS_URL: redisUrl, MACHINE: name, PORT: "0", WORKERS: String(WORKERS) },
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
-  children.push({ name: `machine ${name}`, child });
-  let output = "";
-  return new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      output += chunk;
-      process.stdout.write(chunk);
-      const match = output.match(/listening on (http:\/\/[\d.]+:\d+)\r?\n/);
-      if (match) resolve(match[1]);
-    });
-    child.once("exit", (code, signal) => reject(new Error(`machine ${name} exited (${signal || `code ${code}`})`)));
-  });
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** One client: HTTP long-polling first, then WebSocket (the sticky sessions keep it on its worker). */
 function connectClient(url, name) {
@@ -96,20 +46,12 @@ function connectClient(url, name) {
   );
 }
 
-/** Whether `predicate` holds within `ms` (polled every 20 ms). */
-function waitFor(predicate, ms) {
-  return waitUntil(predicate, "a condition", ms, 20).then(
-    () => true,
-    () => false,
-  );
-}
-
 const where = (c) => `${c.name} (machine ${c.machine}, worker ${c.worker})`;
 
 async function main() {
-  const redisUrl = await startRedis();
+  const redisUrl = await startRedis({ version: 7, command: "examples/redis/run.js" });
   const urls = {};
-  for (const name of MACHINES) urls[name] = await startMachine(name, redisUrl);
+  for (const name of MACHINES) urls[name] = (await startMachine(path.join(__dirname, "cluster.js"), name, redisUrl, WORKERS)).url;
 
   // 1. Clients: CLIENTS on each machine, spread over its workers by the sticky load balancer
   const clients = [];
@@ -197,50 +139,4 @@ async function main() {
   for (const c of clients) c.socket.disconnect();
 }
 
-/** Stops every process we started, by pid, and waits until each has exited. */
-async function stopAll() {
-  for (const { child } of [...children].reverse()) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-  }
-  const exited = (child) => child.exitCode !== null || child.signalCode !== null;
-  const gone = await waitFor(() => children.every(({ child }) => exited(child)), 5000);
-  if (!gone) for (const { child } of children) if (!exited(child)) child.kill("SIGKILL");
-}
-
-let finishing = false;
-async function finish(code) {
-  if (finishing) return;
-  finishing = true;
-  await stopAll();
-  log();
-  if (code === 0 && problems.length === 0) {
-    log("RESULT: OK, nothing lost (broadcast, room message and fetchSockets() all crossed machines)");
-    process.exit(0);
-  }
-  log("RESULT: FAILED");
-  for (const p of problems) log(`  - ${p}`);
-  process.exit(1);
-}
-
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.on(signal, () => {
-    problems.push(`${signal}: stopped`);
-    finish(1);
-  });
-}
-setTimeout(() => {
-  problems.push(`did not finish within ${DEADLINE_MS / 1000} s`);
-  finish(1);
-}, DEADLINE_MS).unref();
-
-main().then(
-  () => {
-    log();
-    log("stopping the machines and Redis");
-    return finish(0);
-  },
-  (err) => {
-    problems.push(err.message);
-    return finish(1);
-  },
-);
+run(main, { okResult: "nothing lost (broadcast, room message and fetchSockets() all crossed machines)" });
