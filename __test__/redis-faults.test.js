@@ -12,21 +12,6 @@ const adapterOptions = { heartbeatInterval: 300, heartbeatTimeout: 1500, request
 const machine = { primary: "native", workers: ["native", "native"], adapterOptions };
 const count = (socket, event) => socket.received.filter((r) => r.event === event).length;
 
-/** Waits until a broadcast from worker `from` reaches `client` again (the link through Redis works). */
-async function waitForCrossing(fleet, from, client) {
-  let attempt = 0;
-  await waitFor(
-    async () => {
-      const event = `probe-${attempt++}`;
-      await fleet.run(from, ({ io }, e) => io.emit(e), event);
-      await settle(100);
-      return count(client, event) === 1;
-    },
-    "a broadcast crossing machines again",
-    20000,
-  );
-}
-
 const redisStats = async (machine) => (await machine.hubInfo()).stats;
 
 describeWithRedis("several machines: Redis restarted", () => {
@@ -41,7 +26,7 @@ describeWithRedis("several machines: Redis restarted", () => {
     const [a, b] = fleet.machines;
     const onA = await fleet.client(1);
     const onB = await fleet.client(2);
-    await waitForCrossing(fleet, 0, onB);
+    await fleet.waitForCrossing(0, onB);
 
     await fleet.redis.stop();
     await waitFor(async () => !(await redisStats(a)).redisConnected, "machine A to see Redis gone");
@@ -69,8 +54,8 @@ describeWithRedis("several machines: Redis restarted", () => {
       "both hubs to reconnect",
       20000,
     );
-    await waitForCrossing(fleet, 0, onB);
-    await waitForCrossing(fleet, 3, onA);
+    await fleet.waitForCrossing(0, onB);
+    await fleet.waitForCrossing(3, onA);
     // Rooms and response channels were subscribed again too.
     await fleet.run(2, ({ io }, id) => io.in(id).socketsJoin("after-restart"), onA.id);
     await settle(300);
@@ -114,7 +99,7 @@ describeWithRedis("several machines: a Redis Cluster master fails over", () => {
   test("the hubs follow the namespace's channel to the promoted replica", async () => {
     const onA = await fleet.client(1);
     const onB = await fleet.client(2);
-    await waitForCrossing(fleet, 0, onB);
+    await fleet.waitForCrossing(0, onB);
     const owner = ownerOf(fleet.redis.nodes, "socket.io#/#");
     await owner.stop();
     await waitFor(
@@ -122,8 +107,8 @@ describeWithRedis("several machines: a Redis Cluster master fails over", () => {
       "a replica to take over",
       30000,
     );
-    await waitForCrossing(fleet, 0, onB);
-    await waitForCrossing(fleet, 3, onA);
+    await fleet.waitForCrossing(0, onB);
+    await fleet.waitForCrossing(3, onA);
     // Away longer than heartbeatTimeout, each machine forgot the other's servers until their
     // next heartbeat.
     await fleet.waitForServerCount(4);
@@ -154,7 +139,7 @@ describeWithRedis("several machines: bad input and an unreachable Redis", () => 
       await settle(300);
       const stats = (await fleet.machines[1].hubInfo()).stats;
       expect(stats.redisBad).toBe(garbage.length);
-      await waitForCrossing(fleet, 0, onB);
+      await fleet.waitForCrossing(0, onB);
       expect(await fleet.runAll(({ io }) => io.of("/").adapter.serverCount())).toEqual([4, 4, 4, 4]);
     } finally {
       await fleet.stop();
@@ -193,7 +178,7 @@ describeWithRedis("several machines: a Redis Cluster slot moves", () => {
   test("the hubs follow the namespace's channel to the node its slot moved to", async () => {
     const onA = await fleet.client(1);
     const onB = await fleet.client(2);
-    await waitForCrossing(fleet, 0, onB);
+    await fleet.waitForCrossing(0, onB);
     const channel = "socket.io#/#";
     const { nodes } = fleet.redis;
     const from = ownerOf(nodes, channel);
@@ -206,7 +191,7 @@ describeWithRedis("several machines: a Redis Cluster slot moves", () => {
     for (const node of nodes) cli(node.port, "cluster", "setslot", slot, "node", id(to));
     await waitFor(() => ownerOf(nodes, channel) === to, "the slot to move");
     await waitFor(() => shardNumSub(to.port, channel) === 2, "both hubs subscribed where the slot went", 20000);
-    await waitForCrossing(fleet, 0, onB);
-    await waitForCrossing(fleet, 3, onA);
+    await fleet.waitForCrossing(0, onB);
+    await fleet.waitForCrossing(3, onA);
   }, 60000);
 });

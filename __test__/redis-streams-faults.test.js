@@ -21,21 +21,6 @@ function streamsFleet() {
 
 const events = (client, event) => client.received.filter((r) => r.event === event);
 
-/** Waits until a broadcast from worker `from` reaches `client` (emitting one probe after another). */
-async function waitForCrossing(fleet, from, client) {
-  let attempt = 0;
-  await waitFor(
-    async () => {
-      const event = `probe-${attempt++}`;
-      await fleet.run(from, ({ io }, e) => io.emit(e), event);
-      await settle(100);
-      return events(client, event).length === 1;
-    },
-    "a broadcast crossing machines again",
-    20000,
-  );
-}
-
 describeWithRedis("streams mode: Redis restarted", () => {
   const fleet = streamsFleet();
 
@@ -168,7 +153,7 @@ describeWithRedis("streams mode: bad input on the stream and the channels", () =
     await settle(500);
     const after = (await fleet.machines[1].hubInfo()).stats.redisBad;
     expect(after - before).toBe(entries.length + 3);
-    await waitForCrossing(fleet, 0, onB);
+    await fleet.waitForCrossing(0, onB);
     // A well-formed entry written by someone else still arrives, with its id as offset.
     cli(fleet.redis.port, "xadd", "socket.io", "*", "uid", "other", "nsp", "/", "type", "3", "data",
       JSON.stringify({ packet: { type: 2, data: ["hand-made", 1], nsp: "/" }, opts: { rooms: ["r"], except: [], flags: {} } }));
@@ -188,13 +173,13 @@ describeWithRedis("streams mode: a Redis Cluster master fails over", () => {
   test("the stream's master stops: its replica takes over and traffic crosses machines again", async () => {
     const onA = await fleet.client(1);
     const onB = await fleet.client(2);
-    await waitForCrossing(fleet, 0, onB);
-    await waitForCrossing(fleet, 3, onA);
+    await fleet.waitForCrossing(0, onB);
+    await fleet.waitForCrossing(3, onA);
     const owner = ownerOf(fleet.redis.nodes, "socket.io");
     await owner.stop();
     await waitFor(() => ![null, owner].includes(ownerOf(fleet.redis.nodes, "socket.io")), "a replica to take over", 30000);
-    await waitForCrossing(fleet, 0, onB);
-    await waitForCrossing(fleet, 3, onA);
+    await fleet.waitForCrossing(0, onB);
+    await fleet.waitForCrossing(3, onA);
     await fleet.waitForServerCount(4);
     for (const worker of [0, 1, 2, 3]) {
       const ids = await fleet.run(worker, async ({ io }) => (await io.fetchSockets()).map((s) => s.id).sort());

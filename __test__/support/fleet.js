@@ -3,7 +3,7 @@
 // through one Redis. A Fleet numbers every worker of every machine in one sequence and offers the
 // TestCluster interface over it, so the feature suite runs unchanged across machines.
 
-const { TestCluster, waitFor } = require("./cluster");
+const { TestCluster, settle, waitFor } = require("./cluster");
 const { startRedis, startRedisCluster, shardNumSub } = require("./redis");
 
 class Fleet {
@@ -118,6 +118,24 @@ class Fleet {
   }
 
   /** Waits until every live worker of every machine counts `count` servers in namespace `nsp`. */
+  /**
+   * Waits until a broadcast from worker `from` reaches `client` exactly once (the path through
+   * Redis works again): one probe event after another until one arrives.
+   */
+  async waitForCrossing(from, client) {
+    let attempt = 0;
+    await waitFor(
+      async () => {
+        const event = `probe-${attempt++}`;
+        await this.run(from, ({ io }, e) => io.emit(e), event);
+        await settle(100);
+        return client.received.filter((r) => r.event === event).length === 1;
+      },
+      "a broadcast crossing machines again",
+      20000,
+    );
+  }
+
   waitForServerCount(count, nsp = "/", timeout = 20000) {
     return TestCluster.prototype.waitForServerCount.call(this, count, nsp, timeout);
   }
